@@ -1,0 +1,89 @@
+"""Configuration, read from the environment in this one place, as typed values."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from wixapp.errors import ConfigurationError
+
+__all__ = ["DEFAULT_WIX_API_BASE_URL", "Settings", "load_settings"]
+
+DEFAULT_WIX_API_BASE_URL = "https://www.wixapis.com"
+
+
+class Settings(BaseSettings):
+    """Every knob wixapp has. Each field's environment variable is given in its alias."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    # The app's identity at Wix (app dashboard → OAuth).
+    app_id: str = Field(alias="WIX_APP_ID", min_length=1)
+    app_secret: SecretStr = Field(alias="WIX_APP_SECRET")
+    app_public_key: str | None = Field(default=None, alias="WIX_APP_PUBLIC_KEY")
+    api_base_url: str = Field(default=DEFAULT_WIX_API_BASE_URL, alias="WIX_API_BASE_URL")
+
+    # Storage and the shared cache.
+    database_url: str = Field(default="sqlite:///./wixapp.db", alias="WIXAPP_DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
+
+    # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], alias="WIXAPP_CORS_ORIGINS"
+    )
+
+    # Caching. Off makes every request call Wix, as the documented Node sample does.
+    cache_enabled: bool = Field(default=True, alias="WIXAPP_CACHE_ENABLED")
+    token_cache_max_age: float = Field(default=300.0, gt=0, alias="WIXAPP_TOKEN_CACHE_MAX_AGE")
+    token_cache_size: int = Field(default=100_000, gt=0, alias="WIXAPP_TOKEN_CACHE_SIZE")
+    invalid_token_ttl: float = Field(default=30.0, ge=0, alias="WIXAPP_INVALID_TOKEN_TTL")
+    expiry_leeway: float = Field(default=30.0, ge=0, alias="WIXAPP_EXPIRY_LEEWAY")
+    instance_cache_ttl: float = Field(default=60.0, ge=0, alias="WIXAPP_INSTANCE_CACHE_TTL")
+    instance_stale_ttl: float = Field(default=86_400.0, ge=0, alias="WIXAPP_INSTANCE_STALE_TTL")
+    app_token_refresh_margin: float = Field(
+        default=300.0, ge=0, alias="WIXAPP_APP_TOKEN_REFRESH_MARGIN"
+    )
+
+    # Talking to Wix.
+    http_timeout: float = Field(default=5.0, gt=0, alias="WIXAPP_HTTP_TIMEOUT")
+    http_retries: int = Field(default=2, ge=0, le=10, alias="WIXAPP_HTTP_RETRIES")
+
+    # Settings documents.
+    settings_max_bytes: int = Field(default=16_384, gt=0, alias="WIXAPP_SETTINGS_MAX_BYTES")
+    last_seen_interval: float = Field(default=60.0, ge=0, alias="WIXAPP_LAST_SEEN_INTERVAL")
+
+    # Lifecycle.
+    removed_retention_seconds: float = Field(default=0.0, ge=0, alias="WIXAPP_REMOVED_RETENTION")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()] or ["*"]
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a missing or bad variable raises ConfigurationError naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "missing":
+            problems.append(f"{name} is not set")
+        else:
+            problems.append(f"{name}: {error['msg']}")
+    return "wixapp configuration: " + "; ".join(problems) + "."

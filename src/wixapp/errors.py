@@ -1,0 +1,155 @@
+"""The one exception tree of wixapp.
+
+Every error carries, as data, the HTTP status the backend answers with, a stable
+machine-readable ``code`` and a ``detail`` sentence that says what to do next, so one
+handler renders them all. Foreign errors (httpx, JSON, pydantic) are translated at the
+boundary where they happen and never escape as themselves.
+
+    WixAppError
+    ├── AuthenticationError        401  the caller's token is missing, malformed, invalid…
+    │   └── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
+    ├── PermissionDeniedError      403  the identity may not do this
+    ├── WixAPIError                     Wix (or the network to it) failed us
+    │   ├── RateLimitedError       429  Wix throttled this instance; see ``retry_after``
+    │   ├── UpstreamUnavailableError 503 5xx, timeout, connection error, open circuit
+    │   ├── ProtocolError          502  Wix answered something we cannot parse
+    │   ├── AppCredentialsError    502  Wix refused our app ID / secret (misconfiguration)
+    │   └── WixRequestError        4xx  any other refusal, with Wix's status and code
+    └── ConfigurationError              a required setting is missing or invalid
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AppCredentialsError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "InvalidTokenError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitedError",
+    "UpstreamUnavailableError",
+    "WixAPIError",
+    "WixAppError",
+    "WixRequestError",
+]
+
+
+class WixAppError(Exception):
+    """Root of every error wixapp raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal_error"
+    default_detail: ClassVar[str] = "An unexpected error occurred."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.code = code or self.default_code
+        super().__init__(self.detail)
+
+    @property
+    def status(self) -> int:
+        return self.status_code
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers the backend should send with this error."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class AuthenticationError(WixAppError):
+    status_code = 401
+    default_code = "invalid_token"
+    default_detail = "Send a valid Wix access token in the Authorization header."
+
+    def headers(self) -> dict[str, str]:
+        desc = self.detail.replace('"', "'")
+        return {"WWW-Authenticate": f'Bearer error="{self.code}", error_description="{desc}"'}
+
+
+class InvalidTokenError(AuthenticationError):
+    default_detail = "Wix does not recognise this access token; get a fresh one and retry."
+
+
+class PermissionDeniedError(WixAppError):
+    status_code = 403
+    default_code = "permission_denied"
+    default_detail = "This identity is not allowed to do that."
+
+
+class WixAPIError(WixAppError):
+    """Wix, or the way to it, failed. ``wix_status`` is Wix's HTTP status when it answered."""
+
+    status_code = 502
+    default_code = "upstream_error"
+    default_detail = "Wix answered with an error."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        wix_status: int | None = None,
+        wix_code: str | None = None,
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.wix_status = wix_status
+        self.wix_code = wix_code
+
+
+class RateLimitedError(WixAPIError):
+    status_code = 429
+    default_code = "rate_limited"
+    default_detail = "Wix is throttling this app instance; retry after the given delay."
+
+    def __init__(self, detail: str | None = None, *, retry_after: float | None = None,
+                 wix_status: int | None = 429, wix_code: str | None = None) -> None:
+        super().__init__(detail, wix_status=wix_status, wix_code=wix_code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(_whole_seconds(self.retry_after, default=1))}
+
+
+class UpstreamUnavailableError(WixAPIError):
+    status_code = 503
+    default_code = "upstream_unavailable"
+    default_detail = "Wix is unavailable right now; retry in a few seconds."
+
+    def __init__(self, detail: str | None = None, *, retry_after: float | None = None,
+                 wix_status: int | None = None, wix_code: str | None = None) -> None:
+        super().__init__(detail, wix_status=wix_status, wix_code=wix_code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(_whole_seconds(self.retry_after, default=5))}
+
+
+class ProtocolError(WixAPIError):
+    default_code = "upstream_protocol_error"
+    default_detail = "Wix answered in a form wixapp does not understand."
+
+
+class AppCredentialsError(WixAPIError):
+    default_code = "app_credentials_rejected"
+    default_detail = "Wix refused the app's credentials: check WIX_APP_ID and WIX_APP_SECRET."
+
+
+class WixRequestError(WixAPIError):
+    default_code = "upstream_rejected"
+    default_detail = "Wix refused the request."
+
+
+class ConfigurationError(WixAppError):
+    default_code = "configuration_error"
+    default_detail = "wixapp is not configured correctly."
+
+
+def _whole_seconds(value: float | None, *, default: int) -> int:
+    if value is None:
+        return default
+    return max(1, int(-(-value // 1)))  # round up: never tell a client to retry too early

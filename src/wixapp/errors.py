@@ -106,9 +106,16 @@ class RateLimitedError(WixAPIError):
     default_code = "rate_limited"
     default_detail = "Wix is throttling this app instance; retry after the given delay."
 
-    def __init__(self, detail: str | None = None, *, retry_after: float | None = None,
-                 wix_status: int | None = 429, wix_code: str | None = None) -> None:
-        super().__init__(detail, wix_status=wix_status, wix_code=wix_code)
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+        wix_status: int | None = 429,
+        wix_code: str | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, wix_status=wix_status, wix_code=wix_code)
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:
@@ -120,9 +127,16 @@ class UpstreamUnavailableError(WixAPIError):
     default_code = "upstream_unavailable"
     default_detail = "Wix is unavailable right now; retry in a few seconds."
 
-    def __init__(self, detail: str | None = None, *, retry_after: float | None = None,
-                 wix_status: int | None = None, wix_code: str | None = None) -> None:
-        super().__init__(detail, wix_status=wix_status, wix_code=wix_code)
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+        wix_status: int | None = None,
+        wix_code: str | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, wix_status=wix_status, wix_code=wix_code)
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:

@@ -1,0 +1,369 @@
+"""WixClient: the three Wix endpoints of the identification flow, and nothing else.
+
+It speaks the shapes of the spec, tolerates every documented variant of them, retries what
+is worth retrying (429, 5xx, connection errors and timeouts) a bounded number of times with
+jittered exponential backoff that honours ``Retry-After``, and turns every failure into one
+of the errors of :mod:`wixapp.errors`. It never logs a token or a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from wixapp.config import DEFAULT_WIX_API_BASE_URL
+from wixapp.errors import (
+    AppCredentialsError,
+    InvalidTokenError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+    WixAPIError,
+    WixAppError,
+    WixRequestError,
+)
+from wixapp.models import AppInstance, AppToken, TokenInfo
+
+__all__ = ["CallObserver", "Endpoint", "RetryPolicy", "WixClient"]
+
+logger = logging.getLogger("wixapp.client")
+
+Endpoint = Literal["token-info", "token", "instance"]
+CallObserver = Callable[[Endpoint, str, float], None]
+"""Told of every upstream attempt: endpoint, outcome ("ok", "429", "5xx", "timeout", …), seconds."""
+
+_M = TypeVar("_M", TokenInfo, AppToken, AppInstance)
+
+_PATHS: dict[Endpoint, str] = {
+    "token-info": "/oauth2/token-info",
+    "token": "/oauth2/token",
+    "instance": "/apps/v1/instance",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries: ``retries`` more attempts after the first, never longer than needed.
+
+    A ``Retry-After`` above ``max_retry_after`` is not waited for: the error goes to the
+    caller at once with the delay attached, so a request is never parked for minutes.
+    """
+
+    retries: int = 2
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+    max_retry_after: float = 5.0
+    jitter: float = 0.5
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``; None means do not retry."""
+        if attempt >= self.retries:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        delay = min(self.max_delay, self.base_delay * (2.0**attempt))
+        return delay * (1 - self.jitter * random.random())
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way worth retrying; carries the error to raise if we stop."""
+
+    def __init__(self, error: WixAPIError, retry_after: float | None = None) -> None:
+        super().__init__(error.detail)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class WixClient:
+    """Async client for token-info, client_credentials and Get App Instance.
+
+    Pass ``http`` to share a connection pool, or ``transport`` to plug in another transport
+    (``httpx.ASGITransport(app=create_emulator())`` runs everything in-process).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_WIX_API_BASE_URL,
+        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 5.0,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 100,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=20),
+        )
+        self._base_url = base_url.rstrip("/")
+        self._retry = retry or RetryPolicy()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._observer = observer
+
+    async def __aenter__(self) -> WixClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- the three endpoints ------------------------------------------------------------
+
+    async def token_info(self, token: str) -> TokenInfo:
+        """Ask Wix who ``token`` belongs to. Raises InvalidTokenError unless it is active."""
+        response = await self._call("token-info", "POST", json={"token": token})
+        if response.status_code >= 400:
+            raise self._token_info_error(response)
+        info = _parse(TokenInfo, response)
+        if not info.active:
+            raise InvalidTokenError("Wix says this access token is not active; get a fresh one.")
+        return info
+
+    async def create_app_token(
+        self, *, client_id: str, client_secret: str, instance_id: str
+    ) -> AppToken:
+        """Elevate: mint an app-identity token for ``instance_id`` (client_credentials)."""
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "instance_id": instance_id,
+        }
+        response = await self._call("token", "POST", json=body)
+        if response.status_code >= 400:
+            raise self._token_error(response)
+        token = _parse(AppToken, response)
+        if not token.access_token:
+            raise ProtocolError("Wix answered client_credentials without an access_token.")
+        return token
+
+    async def get_app_instance(self, app_token: str) -> AppInstance:
+        """Read the app instance and site data with an app-identity token."""
+        response = await self._call("instance", "GET", headers={"Authorization": app_token})
+        if response.status_code >= 400:
+            raise self._instance_error(response)
+        return _parse(AppInstance, response)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def _call(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        url = self._base_url + _PATHS[endpoint]
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(endpoint, method, url, json=json, headers=headers)
+            except _Retryable as failure:
+                delay = self._retry.backoff(attempt, failure.retry_after)
+                if delay is None:
+                    raise failure.error from None
+                logger.info(
+                    "wix %s failed (%s); retry in %.2fs", endpoint, failure.error.code, delay
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    async def _attempt(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        url: str,
+        *,
+        json: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self._slots:
+                response = await self._send(method, url, json=json, headers=headers)
+            outcome = _outcome(response.status_code)
+            _raise_if_retryable(response)
+            return response
+        except _Retryable as failure:
+            outcome = _failure_outcome(failure, outcome)
+            raise
+        finally:
+            self._observe(endpoint, outcome, time.perf_counter() - started)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, json=json, headers=headers)
+        except httpx.TimeoutException:
+            raise _Retryable(
+                UpstreamUnavailableError("Wix did not answer in time.", code="upstream_timeout")
+            ) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                UpstreamUnavailableError(f"Could not reach Wix ({type(exc).__name__}).")
+            ) from None
+
+    def _observe(self, endpoint: Endpoint, outcome: str, seconds: float) -> None:
+        if self._observer is not None:
+            self._observer(endpoint, outcome, seconds)
+
+    # -- error mapping ------------------------------------------------------------------
+
+    @staticmethod
+    def _token_info_error(response: httpx.Response) -> WixAPIError | InvalidTokenError:
+        # Any 4xx from token-info means "this token is not valid" (spec §2, UNCONFIRMED form).
+        if 400 <= response.status_code < 500:
+            return InvalidTokenError()
+        return _unexpected(response)
+
+    @staticmethod
+    def _token_error(response: httpx.Response) -> WixAPIError:
+        code, message = _error_fields(response)
+        if response.status_code in (400, 401, 403) and _is_credentials_error(code, message):
+            return AppCredentialsError(wix_status=response.status_code, wix_code=code)
+        if response.status_code in (401, 403):
+            return AppCredentialsError(wix_status=response.status_code, wix_code=code)
+        return WixRequestError(
+            f"Wix refused client_credentials for this instance: {message or code or 'no reason'}.",
+            wix_status=response.status_code,
+            wix_code=code,
+        )
+
+    @staticmethod
+    def _instance_error(response: httpx.Response) -> WixAppError:
+        code, message = _error_fields(response)
+        if response.status_code == 401:
+            return InvalidTokenError("Wix refused the app token; mint a new one.")
+        if response.status_code == 403:
+            return PermissionDeniedError(
+                "Wix refused to read the app instance with this token: it needs an app "
+                "identity (elevation) and the 'Manage Your App' permission."
+            )
+        return WixRequestError(
+            f"Wix refused Get App Instance: {message or code or 'no reason'}.",
+            wix_status=response.status_code,
+            wix_code=code,
+        )
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status == 429:
+        return "429"
+    return "5xx" if status >= 500 else "4xx"
+
+
+def _failure_outcome(failure: _Retryable, outcome: str) -> str:
+    if failure.error.code == "upstream_timeout":
+        return "timeout"
+    return outcome if outcome != "error" else "connection_error"
+
+
+def _raise_if_retryable(response: httpx.Response) -> None:
+    status = response.status_code
+    if status != 429 and status < 500:
+        return
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    error: WixAPIError
+    if status == 429:
+        error = RateLimitedError(retry_after=retry_after, wix_code=_error_fields(response)[0])
+    else:
+        error = UpstreamUnavailableError(
+            f"Wix answered {status}; retry in a few seconds.",
+            retry_after=retry_after,
+            wix_status=status,
+        )
+    raise _Retryable(error, retry_after)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _unexpected(response: httpx.Response) -> WixAPIError:
+    code, message = _error_fields(response)
+    return WixRequestError(
+        f"Wix answered {response.status_code}: {message or code or 'no reason given'}.",
+        wix_status=response.status_code,
+        wix_code=code,
+    )
+
+
+def _json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
+    """(code, message) from either the Wix envelope or an RFC 6749 error body."""
+    body = _json_body(response)
+    if not isinstance(body, dict):
+        return None, None
+    if "error" in body and isinstance(body["error"], str):
+        return body["error"], _str_or_none(body.get("error_description"))
+    details = body.get("details")
+    app_error = details.get("applicationError") if isinstance(details, dict) else None
+    code = app_error.get("code") if isinstance(app_error, dict) else None
+    message = _str_or_none(body.get("message"))
+    if isinstance(app_error, dict) and not message:
+        message = _str_or_none(app_error.get("description"))
+    return _str_or_none(code), message
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _is_credentials_error(code: str | None, message: str | None) -> bool:
+    text = f"{code or ''} {message or ''}".lower()
+    return any(word in text for word in ("invalid_client", "client", "secret", "unauthenticated"))
+
+
+def _parse(model: type[_M], response: httpx.Response) -> _M:
+    body = _json_body(response)
+    if not isinstance(body, dict):
+        raise ProtocolError(f"Wix answered {response.status_code} without a JSON object.")
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        raise ProtocolError(f"Wix answered a {model.__name__} that does not parse.") from None

@@ -1,0 +1,198 @@
+"""Token → Caller: who is calling, established through token-info and the trust rules.
+
+Wix access tokens cannot be verified locally (spec §5): token-info is the only check. This
+module makes that check correct (the trust rules), cheap (a cache keyed by a hash of the
+token, never the token itself, whose entries never outlive the token) and safe for Wix's
+rate limit (concurrent misses for one token share one upstream call; junk never leaves the
+process; invalid answers are remembered briefly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wixapp.cache import SingleFlight, TTLCache
+from wixapp.client import WixClient
+from wixapp.errors import AuthenticationError, InvalidTokenError
+from wixapp.models import Caller, TokenInfo
+
+__all__ = ["Identifier", "IdentityPolicy", "token_from_header", "token_key"]
+
+logger = logging.getLogger("wixapp.identity")
+
+# Wix tokens (OauthNG.JWS.…, JWTs, the legacy signed instance) are base64url pieces joined by
+# dots. Anything else (spaces, unicode, absurd lengths) is rejected here, for free.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-+/=]*)+")
+MIN_TOKEN_LENGTH = 20
+MAX_TOKEN_LENGTH = 8192
+_BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
+
+CacheObserver = Callable[[str], None]
+"""Told "hit", "miss", "negative_hit" for every lookup."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityPolicy:
+    app_id: str
+    max_age: float = 300.0
+    invalid_ttl: float = 30.0
+    leeway: float = 30.0
+    cache_size: int = 100_000
+
+
+def token_from_header(header: str | None) -> str:
+    """The token of an ``Authorization`` header, raw (as fetchWithAuth sends) or Bearer."""
+    if header is None or not header.strip():
+        raise AuthenticationError(
+            "Send the Wix access token in the Authorization header (fetchWithAuth does this).",
+            code="missing_token",
+        )
+    token = _BEARER.sub("", header.strip(), count=1).strip()
+    check_token_shape(token)
+    return token
+
+
+def check_token_shape(token: str) -> None:
+    """Reject, without calling Wix, what cannot be a Wix token."""
+    if not (MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH) or not _TOKEN_SHAPE.fullmatch(
+        token
+    ):
+        raise AuthenticationError(
+            "The Authorization header does not hold a Wix access token.",
+            code="malformed_token",
+        )
+
+
+def token_key(token: str) -> bytes:
+    """The cache key of a token: its SHA-256, so no cache ever holds a usable token."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejected:
+    """A remembered refusal. The error is rebuilt on each use: re-raising one exception
+    object from many requests would grow its traceback without bound."""
+
+    kind: type[AuthenticationError]
+    detail: str
+    code: str
+
+    @classmethod
+    def of(cls, error: AuthenticationError) -> _Rejected:
+        return cls(type(error), error.detail, error.code)
+
+    def error(self) -> AuthenticationError:
+        return self.kind(self.detail, code=self.code)
+
+
+_Verdict = Caller | _Rejected
+
+
+class Identifier:
+    """``await identifier.identify(token)`` → Caller, or an AuthenticationError."""
+
+    def __init__(
+        self,
+        *,
+        client: WixClient,
+        policy: IdentityPolicy,
+        cache_enabled: bool = True,
+        clock: Callable[[], float] = time.time,
+        observer: CacheObserver | None = None,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._clock = clock
+        self._cache: TTLCache[bytes, _Verdict] | None = (
+            TTLCache(max_size=policy.cache_size, clock=clock) if cache_enabled else None
+        )
+        self._flights: SingleFlight[bytes, _Verdict] = SingleFlight()
+        self._observer = observer
+
+    async def identify(self, token: str) -> Caller:
+        check_token_shape(token)
+        if self._cache is None:
+            return _unwrap(await self._ask_wix(token))
+        key = token_key(token)
+        verdict = self._cache.get(key)
+        if verdict is None:
+            self._observe("miss")
+            verdict = await self._flights.run(key, lambda: self._fetch(key, token))
+        else:
+            self._observe("negative_hit" if isinstance(verdict, _Rejected) else "hit")
+        return _unwrap(verdict)
+
+    def forget(self, token: str) -> None:
+        """Drop a token's cached verdict (for example after a logout the app learns of)."""
+        if self._cache is not None:
+            self._cache.pop(token_key(token))
+
+    def clear(self) -> None:
+        if self._cache is not None:
+            self._cache.clear()
+
+    async def _fetch(self, key: bytes, token: str) -> _Verdict:
+        verdict = await self._ask_wix(token)
+        if self._cache is not None:
+            self._cache.set(key, verdict, expires_at=self._expiry_of(verdict))
+        return verdict
+
+    async def _ask_wix(self, token: str) -> _Verdict:
+        try:
+            info = await self._client.token_info(token)
+        except InvalidTokenError as error:
+            return _Rejected.of(error)
+        try:
+            return self._trust(info)
+        except AuthenticationError as error:
+            return _Rejected.of(error)
+
+    def _trust(self, info: TokenInfo) -> Caller:
+        """The trust rules of spec §2; token-info alone says nothing about *our* app."""
+        now = self._clock()
+        if not info.active:
+            raise InvalidTokenError()
+        if info.exp is not None and info.exp + self._policy.leeway <= now:
+            raise AuthenticationError(
+                "This Wix access token has expired; get a fresh one.", code="expired_token"
+            )
+        if info.client_id != self._policy.app_id:
+            raise AuthenticationError(
+                "This Wix access token was issued to another app.", code="wrong_app"
+            )
+        if not info.instance_id:
+            raise AuthenticationError(
+                "This Wix access token names no app instance.", code="no_instance"
+            )
+        return Caller(
+            instance_id=info.instance_id,
+            subject_type=info.subject_type,
+            subject_id=info.subject_id,
+            site_id=info.site_id,
+            expires_at=float(info.exp) if info.exp is not None else None,
+        )
+
+    def _expiry_of(self, verdict: _Verdict) -> float:
+        now = self._clock()
+        if isinstance(verdict, _Rejected):
+            return now + self._policy.invalid_ttl
+        deadline = now + self._policy.max_age
+        if verdict.expires_at is not None:
+            # Never serve a token from cache past its own expiry (RFC 7662 §4).
+            deadline = min(deadline, verdict.expires_at + self._policy.leeway)
+        return deadline
+
+    def _observe(self, result: str) -> None:
+        if self._observer is not None:
+            self._observer(result)
+
+
+def _unwrap(verdict: _Verdict) -> Caller:
+    if isinstance(verdict, _Rejected):
+        raise verdict.error()
+    return verdict

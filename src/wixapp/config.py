@@ -9,9 +9,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from wixapp.errors import ConfigurationError
 
-__all__ = ["DEFAULT_WIX_API_BASE_URL", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_WIX_API_BASE_URL",
+    "Settings",
+    "load_database_url",
+    "load_settings",
+]
 
 DEFAULT_WIX_API_BASE_URL = "https://www.wixapis.com"
+DEFAULT_DATABASE_URL = "sqlite:///./wixapp.db"
 
 
 class Settings(BaseSettings):
@@ -26,7 +33,8 @@ class Settings(BaseSettings):
     api_base_url: str = Field(default=DEFAULT_WIX_API_BASE_URL, alias="WIX_API_BASE_URL")
 
     # Storage and the shared cache.
-    database_url: str = Field(default="sqlite:///./wixapp.db", alias="WIXAPP_DATABASE_URL")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="WIXAPP_DATABASE_URL")
+    migrate_on_start: bool = Field(default=True, alias="WIXAPP_MIGRATE_ON_START")
     redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
 
     # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins.
@@ -76,6 +84,16 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+
+
+class _DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="WIXAPP_DATABASE_URL")
+
+
+def load_database_url() -> str:
+    """Just the database URL, for commands (``wixapp migrate``) that need nothing else."""
+    return _DatabaseSettings().database_url
 
 
 def _describe(exc: ValidationError) -> str:

@@ -7,7 +7,8 @@ boundary where they happen and never escape as themselves.
 
     WixAppError
     ├── AuthenticationError        401  the caller's token is missing, malformed, invalid…
-    │   └── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
+    │   ├── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
+    │   └── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
     ├── PermissionDeniedError      403  the identity may not do this
     ├── WixAPIError                     Wix (or the network to it) failed us
     │   ├── RateLimitedError       429  Wix throttled this instance; see ``retry_after``
@@ -15,7 +16,9 @@ boundary where they happen and never escape as themselves.
     │   ├── ProtocolError          502  Wix answered something we cannot parse
     │   ├── AppCredentialsError    502  Wix refused our app ID / secret (misconfiguration)
     │   └── WixRequestError        4xx  any other refusal, with Wix's status and code
-    └── ConfigurationError              a required setting is missing or invalid
+    ├── ConfigurationError              a required setting is missing or invalid
+    └── WebhookError               400  the webhook body is not a well-formed Wix webhook
+        └── WebhookSignatureError  401  …or is not signed with the app's key, or expired
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ __all__ = [
     "AppCredentialsError",
     "AuthenticationError",
     "ConfigurationError",
+    "InvalidInstanceError",
     "InvalidTokenError",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitedError",
     "UpstreamUnavailableError",
+    "WebhookError",
+    "WebhookSignatureError",
     "WixAPIError",
     "WixAppError",
     "WixRequestError",
@@ -73,6 +79,14 @@ class AuthenticationError(WixAppError):
 
 class InvalidTokenError(AuthenticationError):
     default_detail = "Wix does not recognise this access token; get a fresh one and retry."
+
+
+class InvalidInstanceError(AuthenticationError):
+    default_code = "invalid_instance"
+    default_detail = (
+        "The Wix `instance` parameter is not signed with this app's secret; pass it unmodified "
+        "and check WIX_APP_SECRET."
+    )
 
 
 class PermissionDeniedError(WixAppError):
@@ -161,6 +175,25 @@ class WixRequestError(WixAPIError):
 class ConfigurationError(WixAppError):
     default_code = "configuration_error"
     default_detail = "wixapp is not configured correctly."
+
+
+class WebhookError(WixAppError):
+    """The body is not a webhook in Wix's format at all: a malformed request, not a forgery."""
+
+    status_code = 400
+    default_code = "invalid_webhook"
+    default_detail = "The request body is not a Wix webhook (a JWT in Wix's three-layer format)."
+
+
+class WebhookSignatureError(WebhookError):
+    """The body is not signed by Wix with this app's key, or its ``exp`` has passed."""
+
+    status_code = 401
+    default_code = "invalid_webhook_signature"
+    default_detail = (
+        "The webhook is not signed with this app's key; check WIX_APP_PUBLIC_KEY against the "
+        "app dashboard."
+    )
 
 
 def _whole_seconds(value: float | None, *, default: int) -> int:

@@ -1,0 +1,101 @@
+"""WixApp: the one object a Python backend needs to identify and serve Wix app instances."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from wixapp.client import RetryPolicy, WixClient
+from wixapp.config import Settings
+from wixapp.elevation import Elevation, ElevationPolicy, InstanceData
+from wixapp.identity import Identifier, IdentityPolicy, token_from_header
+from wixapp.metrics import Metrics
+from wixapp.models import AppToken, Caller
+
+__all__ = ["WixApp"]
+
+
+class WixApp:
+    """Identification, elevation and instance data for one Wix app.
+
+    ``await wix.identify(authorization_header)`` → :class:`Caller`;
+    ``await wix.instance(caller.instance_id)`` → :class:`InstanceData`;
+    ``wix.elevated_client(instance_id)`` → an ``httpx.AsyncClient`` for any Wix REST call.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._transport = transport
+        self.client = WixClient(
+            base_url=settings.api_base_url,
+            transport=transport,
+            timeout=settings.http_timeout,
+            retry=RetryPolicy(retries=settings.http_retries),
+            observer=self.metrics.upstream_call,
+        )
+        self.identifier = Identifier(
+            client=self.client,
+            policy=IdentityPolicy(
+                app_id=settings.app_id,
+                max_age=settings.token_cache_max_age,
+                invalid_ttl=settings.invalid_token_ttl,
+                leeway=settings.expiry_leeway,
+                cache_size=settings.token_cache_size,
+            ),
+            cache_enabled=settings.cache_enabled,
+            clock=clock,
+            observer=lambda result: self.metrics.cache_lookup("token_info", result),
+        )
+        self.elevation = Elevation(
+            client=self.client,
+            policy=ElevationPolicy(
+                app_id=settings.app_id,
+                app_secret=settings.app_secret.get_secret_value(),
+                refresh_margin=settings.app_token_refresh_margin,
+                instance_ttl=settings.instance_cache_ttl,
+                instance_stale_ttl=settings.instance_stale_ttl,
+            ),
+            cache_enabled=settings.cache_enabled,
+            clock=clock,
+        )
+
+    async def __aenter__(self) -> WixApp:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def identify(self, authorization: str | None) -> Caller:
+        """The caller behind an ``Authorization`` header value (raw token or ``Bearer``)."""
+        return await self.identifier.identify(token_from_header(authorization))
+
+    async def instance(self, instance_id: str) -> InstanceData:
+        return await self.elevation.instance(instance_id)
+
+    async def app_token(self, instance_id: str) -> AppToken:
+        return await self.elevation.app_token(instance_id)
+
+    def forget_instance(self, instance_id: str) -> None:
+        self.elevation.forget_instance(instance_id)
+
+    def elevated_client(self, instance_id: str, **kwargs: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` on the Wix API that acts as the app for this instance."""
+        kwargs.setdefault("base_url", self.settings.api_base_url)
+        kwargs.setdefault("timeout", self.settings.http_timeout)
+        if self._transport is not None:
+            kwargs.setdefault("transport", self._transport)
+        return httpx.AsyncClient(auth=self.elevation.auth(instance_id), **kwargs)

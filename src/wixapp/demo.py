@@ -1,0 +1,224 @@
+"""``wixapp demo``: the whole flow, offline, on loopback, visibly.
+
+It starts the Wix emulator and the backend (SQLite) as real HTTP servers, registers an app,
+installs it on two demo sites, and walks through identification, elevation and per-instance
+settings, printing each request and answer. Then it keeps serving (the host pages let a
+browser play the Wix site and editor) until Ctrl-C, or exits with ``--once``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import uvicorn
+
+from wixapp.emulator import create_emulator
+from wixapp.emulator.control import EmulatorControl
+from wixapp.server import create_app
+from wixapp.testing import settings_for_emulator
+
+__all__ = ["run_demo"]
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    name: str
+    instance_id: str
+    site_id: str
+
+
+class DemoFailed(Exception):
+    """The flow did not go as it must; the message says which step."""
+
+
+def run_demo(
+    *, once: bool, port: int = 0, emulator_port: int = 0, database_url: str | None = None
+) -> int:
+    try:
+        return asyncio.run(_demo(once, port, emulator_port, database_url))
+    except DemoFailed as failure:
+        print(f"\n✗ demo failed: {failure}", file=sys.stderr)
+        return 1
+
+
+async def _demo(once: bool, port: int, emulator_port: int, database_url: str | None) -> int:
+    emulator_url = f"http://{HOST}:{emulator_port or _free_port()}"
+    backend_port = port or _free_port()
+    backend_url = f"http://{HOST}:{backend_port}"
+    async with _serving(create_emulator(), emulator_url) as _:
+        control = EmulatorControl(httpx.AsyncClient(base_url=emulator_url, timeout=10))
+        app = await control.register_app()
+        sites = [await _install(control, app.app_id, name) for name in ("Bakery", "Bike Shop")]
+        settings = settings_for_emulator(
+            app,
+            base_url=emulator_url,
+            database_url=database_url or _default_database_url(),
+            WIXAPP_LAST_SEEN_INTERVAL=1.0,
+        )
+        async with _serving(create_app(settings), backend_url):
+            _banner(emulator_url, backend_url, app.app_id)
+            await _flow(control, backend_url, sites)
+            _print_host_pages(emulator_url, backend_url, app.app_id, sites)
+            if not once:
+                print("\nServing until Ctrl-C.")
+                await _forever()
+        await control.aclose()
+    return 0
+
+
+async def _install(control: EmulatorControl, app_id: str, name: str) -> DemoSite:
+    site = await control.create_site(display_name=name)
+    installation = await control.install(
+        app_id, site.site_id, is_free=False, package_name="premium", billing_cycle="MONTHLY"
+    )
+    return DemoSite(name, installation.instance_id, site.site_id)
+
+
+async def _flow(control: EmulatorControl, backend_url: str, sites: list[DemoSite]) -> None:
+    first, second = sites
+    async with httpx.AsyncClient(base_url=backend_url, timeout=10) as backend:
+        _step(1, f"A visitor of “{first.name}” calls GET /get-instance with its Wix token")
+        visitor = await control.mint_token(first.instance_id, "VISITOR")
+        found = await _call(backend, "GET", "/get-instance", visitor.token)
+        _expect(found["instanceId"] == first.instance_id, "the backend named the wrong instance")
+        print(f"   → the backend identified instance {found['instanceId']}")
+
+        _step(2, "The same, asking for the elevated instance data (?include=instance)")
+        found = await _call(backend, "GET", "/get-instance?include=instance", visitor.token)
+        site = found["instance"]["site"]
+        plan = found["instance"]["instance"].get("billing", {})
+        print(
+            f"   → site {site.get('siteDisplayName')!r} at {site.get('url')}, "
+            f"plan {plan.get('packageName')} {plan.get('billingCycle')}"
+        )
+
+        _step(3, f"The owner of “{first.name}” (a USER token from the editor) saves a greeting")
+        owner = await control.mint_token(first.instance_id, "USER")
+        current = await backend.get("/api/settings", headers={"Authorization": owner.token})
+        greeting = f"Welcome to the {first.name}!"
+        saved = await _call(
+            backend,
+            "PUT",
+            "/api/settings",
+            owner.token,
+            json={**current.json()["settings"], "greeting": greeting},
+            headers={"If-Match": current.headers["ETag"]},
+        )
+        print(f"   → saved, version {saved['version']}")
+
+        _step(4, "A visitor of the same site reads the settings")
+        read = await _call(backend, "GET", "/api/settings", visitor.token)
+        _expect(read["settings"]["greeting"] == greeting, "the visitor did not see the greeting")
+        print(f"   → greeting: {read['settings']['greeting']!r}")
+
+        _step(5, "A visitor tries to change the settings: refused, only a USER may")
+        refused = await backend.put(
+            "/api/settings",
+            json=read["settings"],
+            headers={"Authorization": visitor.token, "If-Match": "*"},
+        )
+        _expect(refused.status_code == 403, "a visitor was allowed to write settings")
+        print(f"   → {refused.status_code} {refused.json()['error']}")
+
+        _step(6, f"A visitor of “{second.name}” sees none of it")
+        other = await control.mint_token(second.instance_id, "VISITOR")
+        theirs = await _call(backend, "GET", "/api/settings", other.token)
+        _expect(theirs["instanceId"] == second.instance_id, "the other site got the wrong tenant")
+        _expect(theirs["settings"]["greeting"] != greeting, "the other site saw the greeting")
+        print(f"   → instance {theirs['instanceId']}, greeting {theirs['settings']['greeting']!r}")
+
+        _step(7, "A junk token never reaches Wix")
+        junk = await backend.get("/get-instance", headers={"Authorization": "not a token"})
+        print(f"   → {junk.status_code} {junk.json()['error']}")
+
+    calls = await control.calls()
+    print(f"\nWix calls made by the backend (counted by the emulator): {calls}")
+
+
+async def _call(
+    backend: httpx.AsyncClient,
+    method: str,
+    path: str,
+    token: str,
+    *,
+    json: Any = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    response = await backend.request(
+        method, path, json=json, headers={"Authorization": token, **(headers or {})}
+    )
+    print(f"   {method} {path} → {response.status_code}")
+    if response.status_code >= 400:
+        raise DemoFailed(f"{method} {path} answered {response.status_code}: {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _expect(condition: bool, failure: str) -> None:
+    if not condition:
+        raise DemoFailed(failure)
+
+
+def _step(number: int, text: str) -> None:
+    print(f"\n{number}. {text}")
+
+
+def _banner(emulator_url: str, backend_url: str, app_id: str) -> None:
+    print("wixapp demo — everything below runs on this machine, no Wix account needed")
+    print(f"  Wix emulator : {emulator_url}   (control API under {emulator_url}/_emulator/)")
+    print(f"  backend      : {backend_url}   (GET /get-instance, /api/settings, /metrics)")
+    print(f"  app ID       : {app_id}")
+
+
+def _print_host_pages(
+    emulator_url: str, backend_url: str, app_id: str, sites: list[DemoSite]
+) -> None:
+    print("\nOpen in a browser (the emulator plays the Wix site and editor):")
+    for site in sites:
+        query = {"instanceId": site.instance_id, "backend": backend_url, "appId": app_id}
+        print(f"  {site.name:10s} site   : {emulator_url}/site?{urlencode(query)}")
+        print(f"  {site.name:10s} editor : {emulator_url}/editor?{urlencode(query)}")
+
+
+def _default_database_url() -> str:
+    folder = Path("var")
+    folder.mkdir(exist_ok=True)
+    return f"sqlite:///{folder / 'demo.db'}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Any, url: str) -> AsyncIterator[uvicorn.Server]:
+    port = int(url.rsplit(":", 1)[1])
+    server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            raise DemoFailed(f"could not start a server on {url}")
+        await asyncio.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()

@@ -1,0 +1,275 @@
+"""``EmulatorControl``: a typed async client for the emulator's control API.
+
+It wraps any ``httpx.AsyncClient``, so the same code drives an in-process emulator (through
+``httpx.ASGITransport``) or one served on a port. Methods mirror ``EmulatorState`` and
+return the same record types; a refusal raises ``EmulatorError`` with the server's detail.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from starlette.types import ASGIApp
+
+from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
+from wixapp.emulator.records import (
+    Behaviour,
+    Installation,
+    LifecycleEvent,
+    MintedToken,
+    RegisteredApp,
+    Site,
+    TokenErrorStyle,
+    TokenInfoInvalid,
+    ValueStyle,
+)
+from wixapp.emulator.routes_control import CONTROL_PREFIX
+from wixapp.models import SubjectType
+
+__all__ = ["EmulatorControl"]
+
+_ERRORS: dict[int, type[EmulatorError]] = {404: EmulatorNotFoundError, 409: EmulatorConflictError}
+
+
+class EmulatorControl:
+    """Drive an emulator over HTTP. Closes the client only if it created it."""
+
+    def __init__(self, client: httpx.AsyncClient, *, prefix: str = CONTROL_PREFIX) -> None:
+        self._client = client
+        self._prefix = prefix.rstrip("/")
+        self._owns_client = False
+
+    @classmethod
+    def for_app(cls, app: ASGIApp, *, base_url: str = "http://wix-emulator") -> Self:
+        """In-process: talk to the ASGI app directly, no socket."""
+        transport = httpx.ASGITransport(app=app)
+        return cls._owning(httpx.AsyncClient(transport=transport, base_url=base_url))
+
+    @classmethod
+    def for_url(cls, base_url: str, *, timeout: float = 10.0) -> Self:
+        """An emulator served on a port, e.g. ``http://127.0.0.1:8765``."""
+        return cls._owning(httpx.AsyncClient(base_url=base_url, timeout=timeout))
+
+    @classmethod
+    def _owning(cls, client: httpx.AsyncClient) -> Self:
+        control = cls(client)
+        control._owns_client = True
+        return control
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ---- apps, sites, installations
+
+    async def register_app(
+        self, app_id: str | None = None, app_secret: str | None = None
+    ) -> RegisteredApp:
+        body = await self._call("POST", "/apps", {"appId": app_id, "appSecret": app_secret})
+        return RegisteredApp.model_validate(body)
+
+    async def create_site(
+        self,
+        *,
+        display_name: str | None = None,
+        url: str | None = None,
+        locale: str | None = None,
+        site_id: str | None = None,
+        owner_email: str | None = None,
+        payment_currency: str | None = None,
+        description: str | None = None,
+    ) -> Site:
+        """Omitted values take ``EmulatorState.create_site``'s defaults."""
+        payload = {
+            "displayName": display_name,
+            "url": url,
+            "locale": locale,
+            "siteId": site_id,
+            "ownerEmail": owner_email,
+            "paymentCurrency": payment_currency,
+            "description": description,
+        }
+        return Site.model_validate(await self._call("POST", "/sites", payload))
+
+    async def install(
+        self,
+        app_id: str,
+        site_id: str,
+        *,
+        is_free: bool = True,
+        package_name: str | None = None,
+        billing_cycle: str | None = None,
+        instance_id: str | None = None,
+    ) -> Installation:
+        payload = {
+            "appId": app_id,
+            "siteId": site_id,
+            "isFree": is_free,
+            "packageName": package_name,
+            "billingCycle": billing_cycle,
+            "instanceId": instance_id,
+        }
+        return Installation.model_validate(await self._call("POST", "/installations", payload))
+
+    async def installation(self, instance_id: str) -> Installation:
+        body = await self._call("GET", f"/installations/{instance_id}")
+        return Installation.model_validate(body)
+
+    async def uninstall(self, instance_id: str) -> Installation:
+        body = await self._call("DELETE", f"/installations/{instance_id}")
+        return Installation.model_validate(body)
+
+    async def set_plan(
+        self,
+        instance_id: str,
+        *,
+        package_name: str | None,
+        billing_cycle: str | None,
+        is_free: bool = False,
+    ) -> Installation:
+        payload = {"packageName": package_name, "billingCycle": billing_cycle, "isFree": is_free}
+        body = await self._call("PUT", f"/installations/{instance_id}/plan", payload)
+        return Installation.model_validate(body)
+
+    # ---- tokens
+
+    async def mint_token(
+        self,
+        instance_id: str,
+        subject_type: SubjectType | str = SubjectType.VISITOR,
+        *,
+        lifetime: float = 14400.0,
+        subject_id: str | None = None,
+        app_id: str | None = None,
+    ) -> MintedToken:
+        payload = {
+            "instanceId": instance_id,
+            "subjectType": str(subject_type),
+            "lifetime": lifetime,
+            "subjectId": subject_id,
+            "appId": app_id,
+        }
+        return MintedToken.model_validate(await self._call("POST", "/tokens", payload))
+
+    async def revoke_token(self, token: str) -> None:
+        await self._call("POST", "/tokens/revoke", {"token": token})
+
+    async def sign_legacy_instance(
+        self,
+        instance_id: str,
+        *,
+        permissions: str | None = "OWNER",
+        uid: str | None = None,
+        site_member_id: str | None = None,
+    ) -> str:
+        payload = {
+            "instanceId": instance_id,
+            "permissions": permissions,
+            "uid": uid,
+            "siteMemberId": site_member_id,
+        }
+        body = await self._call("POST", "/legacy-instances", payload)
+        return str(body["instance"])
+
+    # ---- clock
+
+    async def advance_clock(self, seconds: float) -> float:
+        body = await self._call("POST", "/clock/advance", {"seconds": seconds})
+        return float(body["now"])
+
+    async def now(self) -> float:
+        return float((await self._call("GET", "/clock"))["now"])
+
+    # ---- observation, faults, behaviour
+
+    async def calls(self) -> dict[str, int]:
+        body = await self._call("GET", "/calls")
+        return {str(name): int(count) for name, count in body.items()}
+
+    async def reset_calls(self) -> None:
+        await self._call("DELETE", "/calls")
+
+    async def add_fault(
+        self,
+        endpoint: str = "*",
+        *,
+        share: float = 1.0,
+        count: int | None = None,
+        latency: float = 0.0,
+        status: int | None = None,
+        retry_after: float | None = None,
+        hang: bool = False,
+        malformed: bool = False,
+    ) -> str:
+        """See ``EmulatorState.add_fault``. Returns the fault's id."""
+        payload = {
+            "endpoint": endpoint,
+            "share": share,
+            "count": count,
+            "latency": latency,
+            "status": status,
+            "retryAfter": retry_after,
+            "hang": hang,
+            "malformed": malformed,
+        }
+        return str((await self._call("POST", "/faults", payload))["faultId"])
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/faults")
+
+    async def set_behaviour(
+        self,
+        *,
+        token_info_invalid: TokenInfoInvalid | None = None,
+        value_style: ValueStyle | None = None,
+        token_error_style: TokenErrorStyle | None = None,
+        rate_limit: bool | None = None,
+    ) -> Behaviour:
+        payload = {
+            "tokenInfoInvalid": token_info_invalid,
+            "valueStyle": value_style,
+            "tokenErrorStyle": token_error_style,
+            "rateLimit": rate_limit,
+        }
+        return Behaviour.model_validate(await self._call("PATCH", "/behaviour", payload))
+
+    async def behaviour(self) -> Behaviour:
+        return Behaviour.model_validate(await self._call("GET", "/behaviour"))
+
+    async def events(self) -> list[LifecycleEvent]:
+        body = await self._call("GET", "/events")
+        return [LifecycleEvent.model_validate(item) for item in body]
+
+    async def reset(self) -> None:
+        await self._call("POST", "/reset")
+
+    # ---- transport
+
+    async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        body = None if payload is None else {k: v for k, v in payload.items() if v is not None}
+        response = await self._client.request(method, self._prefix + path, json=body)
+        if response.status_code >= 400:
+            raise _error(response)
+        return None if response.status_code == 204 else response.json()
+
+
+def _error(response: httpx.Response) -> EmulatorError:
+    try:
+        body = response.json()
+        detail, code = str(body["detail"]), str(body["error"])
+    except (ValueError, KeyError, TypeError):
+        detail, code = f"The emulator answered HTTP {response.status_code}.", None
+    return _ERRORS.get(response.status_code, EmulatorError)(detail, code=code)

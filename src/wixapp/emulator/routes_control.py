@@ -1,0 +1,259 @@
+"""The control API under ``/_emulator/``: set up the emulated world and steer its behaviour.
+
+JSON in and out, camelCase, kept apart from the Wix routes so nothing a backend calls can
+ever hit it by accident. Every route is a thin translation to an ``EmulatorState`` method.
+Errors answer ``{"error": code, "detail": sentence}`` with the status of the EmulatorError.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from wixapp.emulator.errors import EmulatorError
+from wixapp.emulator.records import FaultSpec, TokenErrorStyle, TokenInfoInvalid, ValueStyle
+from wixapp.emulator.routes_wix import state_of
+from wixapp.emulator.state import EmulatorState
+
+__all__ = ["CONTROL_PREFIX", "control_routes"]
+
+CONTROL_PREFIX = "/_emulator"
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+Action = Callable[[Request, EmulatorState], Awaitable[Any]]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    def arguments(self) -> dict[str, Any]:
+        """The fields the caller sent, so defaults live in one place: ``EmulatorState``."""
+        return self.model_dump(exclude_none=True)
+
+
+class _RegisterApp(_Body):
+    app_id: str | None = None
+    app_secret: str | None = None
+
+
+class _CreateSite(_Body):
+    display_name: str | None = None
+    url: str | None = None
+    locale: str | None = None
+    site_id: str | None = None
+    owner_email: str | None = None
+    payment_currency: str | None = None
+    description: str | None = None
+
+
+class _Install(_Body):
+    app_id: str
+    site_id: str
+    is_free: bool | None = None
+    package_name: str | None = None
+    billing_cycle: str | None = None
+    instance_id: str | None = None
+
+
+class _SetPlan(_Body):
+    package_name: str | None = None
+    billing_cycle: str | None = None
+    is_free: bool = False
+
+
+class _MintToken(_Body):
+    instance_id: str
+    subject_type: str | None = None
+    lifetime: float | None = None
+    subject_id: str | None = None
+    app_id: str | None = None
+
+
+class _Token(_Body):
+    token: str
+
+
+class _LegacyInstance(_Body):
+    instance_id: str
+    permissions: str | None = "OWNER"
+    uid: str | None = None
+    site_member_id: str | None = None
+
+
+class _Advance(_Body):
+    seconds: float
+
+
+class _Behaviour(_Body):
+    token_info_invalid: TokenInfoInvalid | None = None
+    value_style: ValueStyle | None = None
+    token_error_style: TokenErrorStyle | None = None
+    rate_limit: bool | None = None
+
+
+def control_routes() -> list[Route]:
+    return [
+        Route("/apps", _route(_register_app), methods=["POST"]),
+        Route("/sites", _route(_create_site), methods=["POST"]),
+        Route("/installations", _route(_install), methods=["POST"]),
+        Route("/installations/{instance_id}", _route(_get_installation), methods=["GET"]),
+        Route("/installations/{instance_id}", _route(_uninstall), methods=["DELETE"]),
+        Route("/installations/{instance_id}/plan", _route(_set_plan), methods=["PUT"]),
+        Route("/tokens", _route(_mint_token), methods=["POST"]),
+        Route("/tokens/revoke", _route(_revoke_token), methods=["POST"]),
+        Route("/legacy-instances", _route(_legacy_instance), methods=["POST"]),
+        Route("/clock", _route(_clock), methods=["GET"]),
+        Route("/clock/advance", _route(_advance_clock), methods=["POST"]),
+        Route("/calls", _route(_calls), methods=["GET"]),
+        Route("/calls", _route(_reset_calls), methods=["DELETE"]),
+        Route("/faults", _route(_faults), methods=["GET"]),
+        Route("/faults", _route(_add_fault), methods=["POST"]),
+        Route("/faults", _route(_clear_faults), methods=["DELETE"]),
+        Route("/behaviour", _route(_behaviour), methods=["GET"]),
+        Route("/behaviour", _route(_set_behaviour), methods=["PATCH"]),
+        Route("/events", _route(_events), methods=["GET"]),
+        Route("/reset", _route(_reset), methods=["POST"]),
+    ]
+
+
+def _route(action: Action) -> Callable[[Request], Awaitable[Response]]:
+    """Run an action; None answers 204, anything else is JSON; errors get a status."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            result = await action(request, state_of(request))
+        except EmulatorError as error:
+            return _error(error.status, error.code, error.detail)
+        except ValidationError as error:
+            return _error(400, "emulator_invalid_body", _describe(error))
+        return Response(status_code=204) if result is None else JSONResponse(result)
+
+    return endpoint
+
+
+async def _parse(request: Request, model: type[BodyT]) -> BodyT:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        raise EmulatorError("Send a JSON object body.") from None
+    return model.model_validate(data)
+
+
+def _error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def _describe(error: ValidationError) -> str:
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()]
+    return "; ".join(problems)
+
+
+# ---- actions
+
+
+async def _register_app(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, _RegisterApp)
+    return state.register_app(body.app_id, body.app_secret).to_wire()
+
+
+async def _create_site(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, _CreateSite)
+    return state.create_site(**body.arguments()).to_wire()
+
+
+async def _install(request: Request, state: EmulatorState) -> Any:
+    arguments = (await _parse(request, _Install)).arguments()
+    app_id, site_id = arguments.pop("app_id"), arguments.pop("site_id")
+    return state.install(app_id, site_id, **arguments).to_wire()
+
+
+async def _get_installation(request: Request, state: EmulatorState) -> Any:
+    return state.installation(request.path_params["instance_id"]).to_wire()
+
+
+async def _uninstall(request: Request, state: EmulatorState) -> Any:
+    return state.uninstall(request.path_params["instance_id"]).to_wire()
+
+
+async def _set_plan(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, _SetPlan)
+    return state.set_plan(
+        request.path_params["instance_id"],
+        package_name=body.package_name,
+        billing_cycle=body.billing_cycle,
+        is_free=body.is_free,
+    ).to_wire()
+
+
+async def _mint_token(request: Request, state: EmulatorState) -> Any:
+    arguments = (await _parse(request, _MintToken)).arguments()
+    return state.mint_token(arguments.pop("instance_id"), **arguments).to_wire()
+
+
+async def _revoke_token(request: Request, state: EmulatorState) -> Any:
+    state.revoke_token((await _parse(request, _Token)).token)
+
+
+async def _legacy_instance(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, _LegacyInstance)
+    value = state.sign_legacy_instance(
+        body.instance_id,
+        permissions=body.permissions,
+        uid=body.uid,
+        site_member_id=body.site_member_id,
+    )
+    return {"instance": value}
+
+
+async def _clock(request: Request, state: EmulatorState) -> Any:
+    return {"now": state.now()}
+
+
+async def _advance_clock(request: Request, state: EmulatorState) -> Any:
+    return {"now": state.advance_clock((await _parse(request, _Advance)).seconds)}
+
+
+async def _calls(request: Request, state: EmulatorState) -> Any:
+    return state.calls()
+
+
+async def _reset_calls(request: Request, state: EmulatorState) -> Any:
+    state.reset_calls()
+
+
+async def _faults(request: Request, state: EmulatorState) -> Any:
+    return {fault_id: spec.to_wire() for fault_id, spec in state.faults.active().items()}
+
+
+async def _add_fault(request: Request, state: EmulatorState) -> Any:
+    return {"faultId": state.add_fault_spec(await _parse(request, FaultSpec))}
+
+
+async def _clear_faults(request: Request, state: EmulatorState) -> Any:
+    state.clear_faults()
+
+
+async def _behaviour(request: Request, state: EmulatorState) -> Any:
+    return state.behaviour.to_wire()
+
+
+async def _set_behaviour(request: Request, state: EmulatorState) -> Any:
+    return state.set_behaviour(**(await _parse(request, _Behaviour)).arguments()).to_wire()
+
+
+async def _events(request: Request, state: EmulatorState) -> Any:
+    return [event.to_wire() for event in state.events]
+
+
+async def _reset(request: Request, state: EmulatorState) -> Any:
+    state.reset()

@@ -1,0 +1,297 @@
+"""The emulated Wix endpoints (spec §2–§6), with call counting, faults and rate limiting.
+
+Every endpoint runs the same pipeline: count the call, read the body, apply the injected
+faults (latency, then hang / error status / malformed body), then the handler, which
+checks the rate limit once it knows the call's app instance. Handlers raise
+``WixHTTPError``; the pipeline renders it as Wix would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from wixapp.emulator.errors import WixHTTPError
+from wixapp.emulator.faults import FaultPlan
+from wixapp.emulator.records import Endpoint, Installation, Site
+from wixapp.emulator.state import APP_TOKEN_LIFETIME, EmulatorState
+from wixapp.emulator.tokens import TokenClaims
+from wixapp.models import SubjectType
+
+__all__ = ["APP_NAME", "APP_PERMISSIONS", "APP_VERSION", "state_of", "wix_routes"]
+
+APP_NAME = "WIXAPP_EMULATED_APP"
+APP_VERSION = "1.0.0"
+APP_PERMISSIONS = (
+    "WIX_DEVELOPERS.CREATE_CHECKOUT",
+    "WIX_DEVELOPERS.MANAGE_APP_INSTANCE",
+    "WIX_DEVELOPERS.MANAGE_CHARGE",
+)
+_FAULT_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    428: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+}
+_BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
+_POLL_SECONDS = 0.05
+
+Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
+
+
+def state_of(request: Request) -> EmulatorState:
+    return cast(EmulatorState, request.app.state.emulator)
+
+
+def wix_routes() -> list[Route]:
+    return [
+        Route("/oauth2/token-info", _pipeline(Endpoint.TOKEN_INFO, _token_info), methods=["POST"]),
+        Route("/oauth2/token", _pipeline(Endpoint.TOKEN, _token, oauth=True), methods=["POST"]),
+        Route("/apps/v1/instance", _pipeline(Endpoint.INSTANCE, _instance), methods=["GET"]),
+    ]
+
+
+# ---- the pipeline
+
+
+def _pipeline(
+    endpoint: Endpoint, handler: Handler, *, oauth: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        state = state_of(request)
+        state.count_call(endpoint.value)
+        await request.body()  # read now, so watching for a disconnect cannot eat it
+        plan = state.plan_faults(endpoint.value)
+        if plan.latency:
+            await asyncio.sleep(plan.latency)
+        if plan.hang:
+            return await _hang(request, state)
+        if plan.status is not None and not plan.malformed:
+            return _injected_error(plan)
+        response = await _answer(request, state, handler, oauth=oauth)
+        return _truncated(response, plan.status) if plan.malformed else response
+
+    return run
+
+
+async def _answer(request: Request, state: EmulatorState, handler: Handler, *, oauth: bool) -> Response:
+    try:
+        return await handler(request, state)
+    except WixHTTPError as error:
+        return error.response(oauth=oauth and state.behaviour.token_error_style == "oauth")
+
+
+async def _hang(request: Request, state: EmulatorState) -> Response:
+    """Hold the call until the client leaves, faults are cleared, or ``hang_seconds`` pass."""
+    deadline = time.monotonic() + state.hang_seconds
+    generation = state.faults.generation
+    while time.monotonic() < deadline and state.faults.generation == generation:
+        if await request.is_disconnected():
+            break
+        await asyncio.sleep(_POLL_SECONDS)
+    return WixHTTPError(504, "", "").response()
+
+
+def _injected_error(plan: FaultPlan) -> Response:
+    status = cast(int, plan.status)
+    code = _FAULT_CODES.get(status, "UNKNOWN")
+    error = WixHTTPError(status, code, "Injected by the emulator.", retry_after=plan.retry_after)
+    return error.response()
+
+
+def _truncated(response: Response, status: int | None) -> Response:
+    body = bytes(response.body)
+    return Response(
+        body[: len(body) // 2],
+        status_code=status or response.status_code,
+        media_type="application/json",
+    )
+
+
+# ---- POST /oauth2/token-info (spec §2)
+
+
+async def _token_info(request: Request, state: EmulatorState) -> Response:
+    token = (await _json_object(request)).get("token")
+    if not isinstance(token, str) or not token:
+        raise WixHTTPError(400, "INVALID_ARGUMENT", "token is required.", field="token")
+    _throttle(state, state.peek(token))
+    claims = state.introspect(token)
+    if claims is not None:
+        return JSONResponse(_token_info_body(claims, state))
+    if state.behaviour.token_info_invalid == "inactive":
+        return JSONResponse(_styled({"active": False}, state))
+    raise WixHTTPError(401, "UNAUTHENTICATED", "The token is invalid, expired or revoked.")
+
+
+def _token_info_body(claims: TokenClaims, state: EmulatorState) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "active": True,
+        "subjectType": claims.subject_type.value,
+        "subjectId": claims.subject_id,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "clientId": claims.client_id,
+        "accountId": claims.account_id,
+        "siteId": claims.site_id,
+        "instanceId": claims.instance_id,
+    }
+    return _styled({key: value for key, value in body.items() if value is not None}, state)
+
+
+def _styled(body: dict[str, Any], state: EmulatorState) -> dict[str, Any]:
+    """The documentation example sends every value as a string; the SDK typings do not."""
+    if state.behaviour.value_style == "native":
+        return body
+    return {key: _as_string(value) for key, value in body.items()}
+
+
+def _as_string(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+# ---- POST /oauth2/token (spec §3)
+
+
+async def _token(request: Request, state: EmulatorState) -> Response:
+    body = await _json_object(request)
+    grant_type, client_id, client_secret, instance_id = (
+        _required(body, name) for name in ("grant_type", "client_id", "client_secret", "instance_id")
+    )
+    if grant_type != "client_credentials":
+        raise WixHTTPError(
+            400,
+            "UNSUPPORTED_GRANT_TYPE",
+            "grant_type must be client_credentials.",
+            oauth_error="unsupported_grant_type",
+            field="grant_type",
+        )
+    _authenticate_client(state, client_id, client_secret)
+    installation = state.find_installation(instance_id)
+    _throttle_instance(state, installation.instance_id if installation else None)
+    if installation is None or not installation.installed or installation.app_id != client_id:
+        raise WixHTTPError(
+            400,
+            "INVALID_INSTANCE_ID",
+            "instance_id is not an installation of this app.",
+            oauth_error="invalid_grant",
+            field="instance_id",
+        )
+    minted = state.mint_token(instance_id, SubjectType.APP, lifetime=APP_TOKEN_LIFETIME)
+    return JSONResponse(
+        {"access_token": minted.token, "token_type": "Bearer", "expires_in": APP_TOKEN_LIFETIME}
+    )
+
+
+def _required(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if isinstance(value, str) and value:
+        return value
+    raise WixHTTPError(
+        400, "INVALID_ARGUMENT", f"{name} is required.", oauth_error="invalid_request", field=name
+    )
+
+
+def _authenticate_client(state: EmulatorState, client_id: str, client_secret: str) -> None:
+    app = state.find_app(client_id)
+    expected = app.app_secret if app else ""
+    if app is None or not hmac.compare_digest(expected.encode(), client_secret.encode()):
+        raise WixHTTPError(
+            401,
+            "UNAUTHENTICATED",
+            "Unknown client_id or wrong client_secret.",
+            oauth_error="invalid_client",
+        )
+
+
+# ---- GET /apps/v1/instance (spec §4)
+
+
+async def _instance(request: Request, state: EmulatorState) -> Response:
+    token = _BEARER.sub("", request.headers.get("authorization", "")).strip()
+    if not token:
+        raise WixHTTPError(401, "UNAUTHENTICATED", "Send an access token in Authorization.")
+    _throttle(state, state.peek(token))
+    claims = state.introspect(token)
+    if claims is None:
+        raise WixHTTPError(401, "UNAUTHENTICATED", "The token is invalid, expired or revoked.")
+    installation = state.installation(claims.instance_id)
+    if claims.subject_type is not SubjectType.APP or claims.client_id != installation.app_id:
+        raise WixHTTPError(
+            403, "PERMISSION_DENIED", "Only the app's own identity may read its instance."
+        )
+    site = state.site(installation.site_id)
+    return JSONResponse({"instance": _instance_body(installation), "site": _site_body(site)})
+
+
+def _instance_body(installation: Installation) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "appName": APP_NAME,
+        "appVersion": APP_VERSION,
+        "instanceId": installation.instance_id,
+        "isFree": installation.is_free,
+        "permissions": list(APP_PERMISSIONS),
+    }
+    if installation.package_name is not None:
+        body["billing"] = {
+            "billingCycle": installation.billing_cycle or "NO_CYCLE",
+            "packageName": installation.package_name,
+            "source": "Wix App Market",
+        }
+    return body
+
+
+def _site_body(site: Site) -> dict[str, Any]:
+    return {
+        "locale": site.locale,
+        "multilingual": {"isMultiLingual": False, "supportedLanguages": []},
+        "paymentCurrency": site.payment_currency,
+        "siteDisplayName": site.display_name,
+        "url": site.url,
+        "description": site.description,
+        "ownerEmail": site.owner_email,
+        "ownerInfo": {"email": site.owner_email, "emailStatus": "VERIFIED_OPT_IN"},
+        "siteId": site.site_id,
+    }
+
+
+# ---- shared
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise WixHTTPError(
+            400, "INVALID_ARGUMENT", "Send a JSON object body.", oauth_error="invalid_request"
+        )
+    return body
+
+
+def _throttle(state: EmulatorState, claims: TokenClaims | None) -> None:
+    _throttle_instance(state, claims.instance_id if claims else None)
+
+
+def _throttle_instance(state: EmulatorState, instance_id: str | None) -> None:
+    wait = state.throttle(instance_id)
+    if wait is not None:
+        raise WixHTTPError(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "Too many requests for this app instance; retry later.",
+            retry_after=max(wait, 1.0),
+        )

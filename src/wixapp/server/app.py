@@ -1,0 +1,134 @@
+"""The FastAPI app factory: the ready backend of a self-hosted Wix app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
+
+from wixapp.config import Settings, load_settings
+from wixapp.core import WixApp
+from wixapp.errors import WixAppError
+from wixapp.metrics import Metrics
+from wixapp.server.middleware import BodyLimitMiddleware, TimingMiddleware
+from wixapp.server.responses import error_response, response_for
+from wixapp.server.routes import router
+from wixapp.server.seen import LastSeenRecorder
+from wixapp.store import Store
+
+__all__ = ["ServerState", "create_app"]
+
+logger = logging.getLogger("wixapp.server")
+
+MAX_REQUEST_BYTES = 1_048_576
+CORS_HEADERS = ["Authorization", "Content-Type", "x-wix-linguist", "If-Match", "If-None-Match"]
+EXPOSED_HEADERS = ["ETag", "Retry-After", "WWW-Authenticate"]
+
+
+@dataclass
+class ServerState:
+    """What the routes reach through ``request.app.state.wixapp``."""
+
+    settings: Settings
+    wix: WixApp
+    store: Store
+    seen: LastSeenRecorder
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    wix_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+    migrate: bool | None = None,
+) -> FastAPI:
+    """Build the backend. ``wix_transport`` plugs in another transport (the emulator)."""
+    settings = settings or load_settings()
+    migrate = settings.migrate_on_start if migrate is None else migrate
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _open_state(settings, wix_transport, metrics, clock, migrate) as state:
+            app.state.wixapp = state
+            yield
+
+    app = FastAPI(
+        title="wixapp backend",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.metrics = metrics
+    app.include_router(router)
+    _install_error_handlers(app)
+    app.add_middleware(TimingMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "PUT", "POST", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=600,
+    )
+    return app
+
+
+@asynccontextmanager
+async def _open_state(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    metrics: Metrics,
+    clock: Callable[[], float],
+    migrate: bool,
+) -> AsyncIterator[ServerState]:
+    store = await Store.open(settings.database_url, migrate=migrate)
+    wix = WixApp(settings, transport=transport, metrics=metrics, clock=clock)
+    seen = LastSeenRecorder(store.touch_many, interval=settings.last_seen_interval, clock=clock)
+    seen.start()
+    try:
+        yield ServerState(settings=settings, wix=wix, store=store, seen=seen)
+    finally:
+        await seen.stop()
+        await wix.aclose()
+        await store.close()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(WixAppError)
+    async def wixapp_error(_request: Request, error: WixAppError) -> JSONResponse:
+        if error.status >= 500:
+            logger.warning("answering %d %s: %s", error.status, error.code, error.detail)
+        return response_for(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+            for e in error.errors()
+        ]
+        return error_response(
+            422, "invalid_request", "The request does not match the schema.", problems=problems
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return error_response(error.status_code, code, str(error.detail), error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        logger.error("unexpected %s while answering a request", type(error).__name__)
+        return error_response(500, "internal_error", "Something went wrong on our side.")

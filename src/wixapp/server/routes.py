@@ -1,0 +1,177 @@
+"""The backend's routes: identification, settings, health and metrics."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import ValidationError
+from starlette.responses import JSONResponse, Response
+
+from wixapp.errors import PermissionDeniedError, WixAppError
+from wixapp.metrics import CONTENT_TYPE_LATEST
+from wixapp.models import Caller
+from wixapp.server.responses import error_response
+from wixapp.server.schemas import DEFAULT_SETTINGS, WidgetSettings
+from wixapp.store import PreconditionFailed
+
+__all__ = ["current_caller", "router", "server_state"]
+
+router = APIRouter()
+
+NEVER_SAVED_ETAG = '"v0"'
+
+
+def server_state(request: Request) -> Any:
+    return request.app.state.wixapp
+
+
+async def current_caller(request: Request) -> Caller:
+    """The identified caller of this request (a FastAPI dependency)."""
+    state = server_state(request)
+    caller: Caller = await state.wix.identify(request.headers.get("authorization"))
+    state.seen.note(caller.instance_id, caller.site_id)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+@router.get("/get-instance")
+@router.get("/api/get-instance")
+async def get_instance(
+    request: Request,
+    caller: CallerDep,
+    include: Annotated[Literal["instance"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Who is calling: the app instance (tenant) and the subject behind the token."""
+    body: dict[str, Any] = caller.public()
+    if include == "instance":
+        data = await server_state(request).wix.instance(caller.instance_id)
+        body["instance"] = data.data.model_dump(by_alias=True, exclude_none=True)
+        body["instanceStale"] = data.stale
+    return body
+
+
+@router.get("/api/settings")
+async def read_settings(request: Request, caller: CallerDep) -> JSONResponse:
+    record = await server_state(request).store.get_settings(caller.instance_id)
+    if record is None:
+        return _settings_response(caller, DEFAULT_SETTINGS, 0, NEVER_SAVED_ETAG)
+    return _settings_response(caller, record.document, record.version, record.etag)
+
+
+@router.put("/api/settings")
+async def write_settings(
+    request: Request,
+    caller: CallerDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    if not caller.is_user:
+        raise PermissionDeniedError(
+            "Only a Wix user (the site owner in the editor or dashboard) may change settings.",
+            code="user_required",
+        )
+    state = server_state(request)
+    document = await _read_settings_body(request, state.settings.settings_max_bytes)
+    if if_match is None:
+        return error_response(
+            428,
+            "precondition_required",
+            "Send If-Match with the ETag from GET /api/settings, so no change is lost.",
+        )
+    try:
+        record = await state.store.put_settings(
+            caller.instance_id,
+            document,
+            if_match=None if if_match == NEVER_SAVED_ETAG else if_match,
+            create_only=if_match == NEVER_SAVED_ETAG,
+            updated_by=caller.subject_id,
+        )
+    except PreconditionFailed as conflict:
+        return error_response(
+            412,
+            "precondition_failed",
+            "The settings changed since you read them: reload them, then save again.",
+            headers={"ETag": conflict.current_etag} if conflict.current_etag else None,
+        )
+    return _settings_response(caller, record.document, record.version, record.etag)
+
+
+async def _read_settings_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise _PayloadTooLarge(max_bytes)
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError):
+        raise _InvalidJSON() from None
+    try:
+        return WidgetSettings.model_validate(raw).document()
+    except ValidationError as error:
+        raise _InvalidSettings(error) from None
+
+
+class _PayloadTooLarge(WixAppError):
+    status_code = 413
+    default_code = "payload_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"Settings are limited to {max_bytes} bytes of JSON; send less.")
+
+
+class _InvalidJSON(WixAppError):
+    status_code = 400
+    default_code = "invalid_json"
+    default_detail = "The body is not JSON: send the settings as a JSON object."
+
+
+class _InvalidSettings(WixAppError):
+    status_code = 422
+    default_code = "invalid_settings"
+
+    def __init__(self, error: ValidationError) -> None:
+        self.problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+            for e in error.errors()
+        ]
+        super().__init__("The settings do not match the schema; fix the fields listed.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "problems": self.problems}
+
+
+def _settings_response(
+    caller: Caller, document: dict[str, Any], version: int, etag: str
+) -> JSONResponse:
+    body = {"instanceId": caller.instance_id, "settings": document, "version": version}
+    return JSONResponse(body, headers={"ETag": etag, "Cache-Control": "no-store"})
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    state = server_state(request)
+    checks: dict[str, str] = {}
+    try:
+        await state.store.ping()
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"unavailable ({type(error).__name__})"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

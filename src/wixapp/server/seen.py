@@ -1,0 +1,73 @@
+"""Last-seen bookkeeping kept off the request path.
+
+A request only notes the instance in a dict (no I/O); a background task writes the notes
+in one batch. Each instance is written at most once per ``interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+__all__ = ["LastSeenRecorder"]
+
+logger = logging.getLogger("wixapp.server")
+
+Flush = Callable[[dict[str, tuple[str | None, float]]], Awaitable[None]]
+
+
+class LastSeenRecorder:
+    def __init__(
+        self, flush: Flush, *, interval: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._flush = flush
+        self._interval = interval
+        self._clock = clock
+        self._written: dict[str, float] = {}
+        self._pending: dict[str, tuple[str | None, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def note(self, instance_id: str, site_id: str | None) -> None:
+        """O(1), no I/O: called on every identified request."""
+        now = self._clock()
+        last = self._written.get(instance_id)
+        if last is not None and now - last < self._interval:
+            return
+        self._written[instance_id] = now
+        self._pending[instance_id] = (site_id, now)
+
+    def forget(self, instance_id: str) -> None:
+        self._written.pop(instance_id, None)
+        self._pending.pop(instance_id, None)
+
+    async def flush(self) -> int:
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, {}
+        try:
+            await self._flush(batch)
+        except Exception:
+            logger.exception("could not record last-seen for %d instances; will retry", len(batch))
+            for instance_id, entry in batch.items():
+                self._pending.setdefault(instance_id, entry)
+            return 0
+        return len(batch)
+
+    def start(self, period: float = 1.0) -> None:
+        self._task = asyncio.create_task(self._run(period))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self, period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            await self.flush()

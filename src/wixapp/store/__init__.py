@@ -1,0 +1,39 @@
+"""Per-instance storage: the Wix app instance ID is the tenant key of every query.
+
+SQLite (default, a file) or PostgreSQL, chosen by one URL (WIXAPP_DATABASE_URL). The schema
+is owned by the Alembic migrations shipped in ``migrations/``: run ``migrate(url)`` (the
+``wixapp migrate`` command and server start-up do) before ``Store.open(url)``, or let
+``Store.create(url)`` do both.
+"""
+
+from wixapp.store._engine import make_engine
+from wixapp.store._migrate import alembic_config, migrate
+from wixapp.store._records import (
+    UNSET,
+    InstanceRecord,
+    InstanceStatus,
+    PreconditionFailed,
+    SettingsRecord,
+    StoreUnavailableError,
+    Unset,
+    etag_for,
+)
+from wixapp.store._store import Store
+from wixapp.store._urls import async_database_url, sync_database_url
+
+__all__ = [
+    "UNSET",
+    "InstanceRecord",
+    "InstanceStatus",
+    "PreconditionFailed",
+    "SettingsRecord",
+    "Store",
+    "StoreUnavailableError",
+    "Unset",
+    "alembic_config",
+    "async_database_url",
+    "etag_for",
+    "make_engine",
+    "migrate",
+    "sync_database_url",
+]

@@ -1,0 +1,145 @@
+"""pytest plugin: the Wix emulator in-process, a registered app, sites, tokens, a backend.
+
+Installed with wixapp (entry point ``pytest11``), so a user's own tests get these fixtures
+with no set-up:
+
+- ``wix_emulator``: the emulator's ASGI app (fresh per test); ``wix_emulator_state`` is its
+  state (register apps, install, mint tokens, move the clock, inject faults, count calls).
+- ``wix_transport``: an ``httpx.ASGITransport`` to the emulator, for any Wix client.
+- ``wix_registered_app``: an app registered at the emulator (ID and secret).
+- ``wix_install``: a factory that creates a site and installs the app on it.
+- ``wix_instance``: one such installation; ``wix_token``: a factory minting access tokens.
+- ``wix_settings``: :class:`wixapp.config.Settings` pointing at the emulator, on a SQLite
+  file in ``tmp_path``.
+- ``wix_backend``: a factory that opens any ASGI app (running its lifespan) and gives an
+  ``httpx.AsyncClient`` on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pytest
+
+from wixapp.config import Settings
+from wixapp.emulator import EmulatorState, create_emulator
+from wixapp.emulator.records import Installation, RegisteredApp
+
+__all__ = [
+    "EMULATOR_BASE_URL",
+    "InstallFactory",
+    "TokenFactory",
+    "open_backend",
+    "settings_for_emulator",
+]
+
+EMULATOR_BASE_URL = "http://wix-emulator.invalid"
+
+
+class InstallFactory(Protocol):
+    def __call__(self, *, display_name: str = ..., **install: Any) -> Installation: ...
+
+
+class TokenFactory(Protocol):
+    def __call__(
+        self,
+        instance_id: str,
+        subject_type: str = ...,
+        *,
+        lifetime: float = ...,
+        app_id: str | None = ...,
+    ) -> str: ...
+
+
+def settings_for_emulator(
+    app: RegisteredApp, *, database_url: str, base_url: str = EMULATOR_BASE_URL, **extra: Any
+) -> Settings:
+    """Settings for a backend that talks to the emulator as the given app."""
+    return Settings(
+        WIX_APP_ID=app.app_id,
+        WIX_APP_SECRET=app.app_secret,
+        WIX_API_BASE_URL=base_url,
+        WIXAPP_DATABASE_URL=database_url,
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_backend(
+    app: Any, *, base_url: str = "http://backend.test"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and yield an ``httpx.AsyncClient`` that calls it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+@pytest.fixture
+def wix_emulator() -> Any:
+    return create_emulator(seed=None)
+
+
+@pytest.fixture
+def wix_emulator_state(wix_emulator: Any) -> EmulatorState:
+    state: EmulatorState = wix_emulator.state.emulator
+    return state
+
+
+@pytest.fixture
+def wix_transport(wix_emulator: Any) -> httpx.ASGITransport:
+    return httpx.ASGITransport(app=wix_emulator)
+
+
+@pytest.fixture
+def wix_registered_app(wix_emulator_state: EmulatorState) -> RegisteredApp:
+    return wix_emulator_state.register_app()
+
+
+@pytest.fixture
+def wix_install(
+    wix_emulator_state: EmulatorState, wix_registered_app: RegisteredApp
+) -> InstallFactory:
+    def install(*, display_name: str = "Test Site", **options: Any) -> Installation:
+        site = wix_emulator_state.create_site(display_name=display_name)
+        return wix_emulator_state.install(wix_registered_app.app_id, site.site_id, **options)
+
+    return install
+
+
+@pytest.fixture
+def wix_instance(wix_install: InstallFactory) -> Installation:
+    return wix_install()
+
+
+@pytest.fixture
+def wix_token(wix_emulator_state: EmulatorState) -> TokenFactory:
+    def mint(
+        instance_id: str,
+        subject_type: str = "VISITOR",
+        *,
+        lifetime: float = 14_400.0,
+        app_id: str | None = None,
+    ) -> str:
+        minted = wix_emulator_state.mint_token(
+            instance_id, subject_type, lifetime=lifetime, app_id=app_id
+        )
+        return minted.token
+
+    return mint
+
+
+@pytest.fixture
+def wix_settings(wix_registered_app: RegisteredApp, tmp_path: Path) -> Settings:
+    return settings_for_emulator(
+        wix_registered_app, database_url=f"sqlite:///{tmp_path / 'wixapp.db'}"
+    )
+
+
+@pytest.fixture
+def wix_backend() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
+    return open_backend

@@ -28,3 +28,33 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
+
+# ---- frontend: the widget and panel bundles (src/wixapp/static/) and the emulator's editor
+# host (src/wixapp/emulator/pages/editor-host.js), built by esbuild from frontend/ with the
+# locked npm packages. `make test` and `make demo` build them when missing or stale.
+NPM           ?= npm
+NODE          ?= node
+FRONTEND      := frontend
+FRONTEND_DEPS := $(FRONTEND)/node_modules/.package-lock.json
+FRONTEND_SRC  := $(FRONTEND)/build.mjs $(FRONTEND)/package-lock.json \
+                 $(wildcard $(FRONTEND)/src/*.js $(FRONTEND)/src/*.jsx $(FRONTEND)/src/*/*.js)
+BUNDLES       := src/wixapp/static/widget.js src/wixapp/static/panel.js \
+                 src/wixapp/static/widget-react.js src/wixapp/emulator/pages/editor-host.js
+
+.PHONY: frontend clean-frontend
+frontend: $(BUNDLES)
+demo test: $(BUNDLES)
+clean: clean-frontend
+
+$(FRONTEND_DEPS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# One build writes all four files. A pattern rule with several targets (here `%` stands
+# for the dot) runs its recipe once for all of them, in every make version.
+src/wixapp/static/widget%js src/wixapp/static/panel%js src/wixapp/static/widget-react%js \
+src/wixapp/emulator/pages/editor-host%js: $(FRONTEND_DEPS) $(FRONTEND_SRC)
+	cd $(FRONTEND) && $(NODE) build.mjs
+
+clean-frontend:
+	rm -rf $(FRONTEND)/node_modules $(BUNDLES)

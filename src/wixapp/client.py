@@ -109,6 +109,7 @@ class WixClient:
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=20),
         )
         self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._observer = observer
@@ -217,8 +218,11 @@ class WixClient:
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         try:
-            return await self._http.request(method, url, json=json, headers=headers)
-        except httpx.TimeoutException:
+            # httpx times each phase; this bounds the whole attempt (and in-process transports,
+            # which honour no httpx timeout at all).
+            async with asyncio.timeout(self._timeout):
+                return await self._http.request(method, url, json=json, headers=headers)
+        except (httpx.TimeoutException, TimeoutError):
             raise _Retryable(
                 UpstreamUnavailableError("Wix did not answer in time.", code="upstream_timeout")
             ) from None

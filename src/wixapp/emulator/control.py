@@ -15,6 +15,12 @@ from starlette.types import ASGIApp
 
 from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import (
+    APP_TOKEN_LIFETIME,
+    DEFAULT_CURRENCY,
+    DEFAULT_DESCRIPTION,
+    DEFAULT_LOCALE,
+    DEFAULT_OWNER_EMAIL,
+    DEFAULT_SITE_NAME,
     Behaviour,
     Installation,
     LifecycleEvent,
@@ -84,15 +90,14 @@ class EmulatorControl:
     async def create_site(
         self,
         *,
-        display_name: str | None = None,
+        display_name: str = DEFAULT_SITE_NAME,
         url: str | None = None,
-        locale: str | None = None,
+        locale: str = DEFAULT_LOCALE,
         site_id: str | None = None,
-        owner_email: str | None = None,
-        payment_currency: str | None = None,
-        description: str | None = None,
+        owner_email: str = DEFAULT_OWNER_EMAIL,
+        payment_currency: str = DEFAULT_CURRENCY,
+        description: str = DEFAULT_DESCRIPTION,
     ) -> Site:
-        """Omitted values take ``EmulatorState.create_site``'s defaults."""
         payload = {
             "displayName": display_name,
             "url": url,
@@ -151,7 +156,7 @@ class EmulatorControl:
         instance_id: str,
         subject_type: SubjectType | str = SubjectType.VISITOR,
         *,
-        lifetime: float = 14400.0,
+        lifetime: float = float(APP_TOKEN_LIFETIME),
         subject_id: str | None = None,
         app_id: str | None = None,
     ) -> MintedToken:
@@ -259,8 +264,7 @@ class EmulatorControl:
     # ---- transport
 
     async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        body = None if payload is None else {k: v for k, v in payload.items() if v is not None}
-        response = await self._client.request(method, self._prefix + path, json=body)
+        response = await self._client.request(method, self._prefix + path, json=payload)
         if response.status_code >= 400:
             raise _error(response)
         return None if response.status_code == 204 else response.json()

@@ -17,6 +17,12 @@ from wixapp.emulator.errors import EmulatorError
 from wixapp.models import SubjectType
 
 __all__ = [
+    "APP_TOKEN_LIFETIME",
+    "DEFAULT_CURRENCY",
+    "DEFAULT_DESCRIPTION",
+    "DEFAULT_LOCALE",
+    "DEFAULT_OWNER_EMAIL",
+    "DEFAULT_SITE_NAME",
     "ENDPOINTS",
     "Behaviour",
     "Endpoint",
@@ -31,6 +37,13 @@ __all__ = [
     "ValueStyle",
     "build",
 ]
+
+DEFAULT_SITE_NAME = "My Wix Site"
+DEFAULT_LOCALE = "en"
+DEFAULT_OWNER_EMAIL = "site-owner@example.com"
+DEFAULT_CURRENCY = "USD"
+DEFAULT_DESCRIPTION = "A site played by the wixapp emulator"
+APP_TOKEN_LIFETIME = 14_400  # seconds: Wix's app tokens live 4 hours (spec §3)
 
 TokenInfoInvalid = Literal["status", "inactive"]
 ValueStyle = Literal["string", "native"]

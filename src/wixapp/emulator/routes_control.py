@@ -3,6 +3,8 @@
 JSON in and out, camelCase, kept apart from the Wix routes so nothing a backend calls can
 ever hit it by accident. Every route is a thin translation to an ``EmulatorState`` method.
 Errors answer ``{"error": code, "detail": sentence}`` with the status of the EmulatorError.
+An absent or null field takes ``EmulatorState``'s default, except the legacy instance's
+``permissions``, where null means "no permissions" (a visitor).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The emulated Wix endpoints (spec §2–§6), with call counting, faults and rate limiting.
+"""The emulated Wix endpoints (spec §2 to §6), with call counting, faults and rate limiting.
 
 Every endpoint runs the same pipeline: count the call, read the body, apply the injected
 faults (latency, then hang / error status / malformed body), then the handler, which
@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from wixapp.emulator.errors import WixHTTPError
 from wixapp.emulator.faults import FaultPlan
-from wixapp.emulator.records import Endpoint, Installation, Site
-from wixapp.emulator.state import APP_TOKEN_LIFETIME, EmulatorState
+from wixapp.emulator.records import APP_TOKEN_LIFETIME, Endpoint, Installation, Site
+from wixapp.emulator.state import EmulatorState
 from wixapp.emulator.tokens import TokenClaims
 from wixapp.models import SubjectType
 
@@ -86,7 +86,9 @@ def _pipeline(
     return run
 
 
-async def _answer(request: Request, state: EmulatorState, handler: Handler, *, oauth: bool) -> Response:
+async def _answer(
+    request: Request, state: EmulatorState, handler: Handler, *, oauth: bool
+) -> Response:
     try:
         return await handler(request, state)
     except WixHTTPError as error:
@@ -168,7 +170,8 @@ def _as_string(value: object) -> str:
 async def _token(request: Request, state: EmulatorState) -> Response:
     body = await _json_object(request)
     grant_type, client_id, client_secret, instance_id = (
-        _required(body, name) for name in ("grant_type", "client_id", "client_secret", "instance_id")
+        _required(body, name)
+        for name in ("grant_type", "client_id", "client_secret", "instance_id")
     )
     if grant_type != "client_credentials":
         raise WixHTTPError(

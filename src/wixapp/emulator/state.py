@@ -20,6 +20,12 @@ from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, Emulato
 from wixapp.emulator.faults import FaultBook, FaultPlan
 from wixapp.emulator.ratelimit import SlidingWindowLimiter
 from wixapp.emulator.records import (
+    APP_TOKEN_LIFETIME,
+    DEFAULT_CURRENCY,
+    DEFAULT_DESCRIPTION,
+    DEFAULT_LOCALE,
+    DEFAULT_OWNER_EMAIL,
+    DEFAULT_SITE_NAME,
     ENDPOINTS,
     Behaviour,
     FaultSpec,
@@ -36,9 +42,8 @@ from wixapp.emulator.records import (
 from wixapp.emulator.tokens import LegacyInstance, TokenClaims, TokenSigner, sign_legacy
 from wixapp.models import SubjectType
 
-__all__ = ["APP_TOKEN_LIFETIME", "Clock", "EmulatorState", "LifecycleListener"]
+__all__ = ["Clock", "EmulatorState", "LifecycleListener"]
 
-APP_TOKEN_LIFETIME = 14_400  # seconds: Wix's app tokens live 4 hours (spec §3)
 _SUBJECT_NAMESPACE = uuid.UUID("5f0e7a52-3c1e-4a8e-9b0e-7d1f2b6f4c11")
 
 LifecycleListener = Callable[[LifecycleEvent], None]
@@ -61,7 +66,11 @@ class Clock:
 
 
 class EmulatorState:
-    """The emulated Wix. ``seed`` makes generated IDs, secrets and the signing key repeatable."""
+    """The emulated Wix. ``seed`` makes generated IDs, secrets and the signing key repeatable.
+
+    There is no lock: every operation is a few dict updates, meant for the event loop that
+    serves the app. From another thread (an ``EmulatorServer`` test) prefer the control API.
+    """
 
     hang_seconds = 60.0  # how long a "hang" fault holds a call: longer than any client waits
 
@@ -114,13 +123,13 @@ class EmulatorState:
     def create_site(
         self,
         *,
-        display_name: str = "My Wix Site",
+        display_name: str = DEFAULT_SITE_NAME,
         url: str | None = None,
-        locale: str = "en",
+        locale: str = DEFAULT_LOCALE,
         site_id: str | None = None,
-        owner_email: str = "site-owner@example.com",
-        payment_currency: str = "USD",
-        description: str = "A site played by the wixapp emulator",
+        owner_email: str = DEFAULT_OWNER_EMAIL,
+        payment_currency: str = DEFAULT_CURRENCY,
+        description: str = DEFAULT_DESCRIPTION,
     ) -> Site:
         site = Site(
             site_id=site_id or self._uuid(),

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
 from wixapp.models import SubjectType
 
@@ -24,7 +25,7 @@ __all__ = ["TOKEN_PREFIX", "LegacyInstance", "TokenClaims", "TokenSigner", "sign
 
 TOKEN_PREFIX = "OauthNG.JWS."
 _ALGORITHM = "HS256"
-_NO_TIME_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+_NO_TIME_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any, Self
 from sqlalchemy import ColumnElement, Table, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wixapp.store._engine import make_engine
@@ -354,21 +354,25 @@ class Store:
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        async with _unavailable_as_store_error(), self._engine.connect() as conn:
+        async with _translated_errors(), self._engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        async with _unavailable_as_store_error(), self._engine.begin() as conn:
+        async with _translated_errors(), self._engine.begin() as conn:
             yield conn
 
 
 @asynccontextmanager
-async def _unavailable_as_store_error() -> AsyncIterator[None]:
+async def _translated_errors() -> AsyncIterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
         raise StoreUnavailableError() from exc
+    except StatementError as exc:
+        if isinstance(exc.orig, ValueError):  # a bad argument, e.g. a naive datetime
+            raise exc.orig from None
+        raise
 
 
 def _newer(marker: str, at: datetime) -> ColumnElement[bool]:

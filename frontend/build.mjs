@@ -1,0 +1,77 @@
+// Build the browser bundles: single minified IIFE scripts, no source maps, no CDN.
+//   node build.mjs            build all bundles and print their sizes
+//   node build.mjs --check    exit 1 if a bundle is missing (used by nothing but humans)
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import * as esbuild from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const staticDir = resolve(root, 'src/wixapp/static');
+const pagesDir = resolve(root, 'src/wixapp/emulator/pages');
+
+/** What is built: the app's bundles (served by the backend) and the emulator's host bundle. */
+export const BUNDLES = [
+  { entry: 'src/widget.js', out: resolve(staticDir, 'widget.js'), what: 'site widget <wixapp-widget>' },
+  { entry: 'src/panel.js', out: resolve(staticDir, 'panel.js'), what: 'settings panel' },
+  {
+    entry: 'src/widget-react.jsx',
+    out: resolve(staticDir, 'widget-react.js'),
+    what: 'site widget, React component form',
+    globalName: 'WixappWidgetReact',
+  },
+  { entry: 'src/host/editor-host.js', out: resolve(pagesDir, 'editor-host.js'), what: 'emulator editor host' },
+];
+
+const common = {
+  absWorkingDir: here,
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  // What the Wix editor and current Wix sites support; esbuild lowers newer syntax.
+  target: ['chrome109', 'firefox115', 'safari16', 'edge109'],
+  minify: true,
+  sourcemap: false,
+  legalComments: 'eof',
+  jsx: 'automatic',
+  charset: 'utf8',
+  define: { 'process.env.NODE_ENV': '"production"' },
+  logLevel: 'warning',
+};
+
+function kB(bytes) {
+  return `${(bytes / 1024).toFixed(1)} kB`.padStart(9);
+}
+
+async function build() {
+  mkdirSync(staticDir, { recursive: true });
+  mkdirSync(pagesDir, { recursive: true });
+  const started = Date.now();
+  await Promise.all(
+    BUNDLES.map(({ entry, out, globalName }) =>
+      esbuild.build({ ...common, entryPoints: [entry], outfile: out, globalName }),
+    ),
+  );
+  console.log(`frontend: built ${BUNDLES.length} bundles in ${Date.now() - started} ms`);
+  for (const { out, what } of BUNDLES) {
+    const code = readFileSync(out);
+    console.log(`  ${relative(root, out).padEnd(42)} ${kB(code.length)}  (${kB(gzipSync(code).length).trim()} gzip)  ${what}`);
+  }
+}
+
+function check() {
+  const missing = BUNDLES.filter(({ out }) => !existsSync(out));
+  for (const { out } of missing) console.error(`missing: ${relative(root, out)}`);
+  process.exit(missing.length ? 1 : 0);
+}
+
+if (process.argv.includes('--check')) {
+  check();
+} else {
+  build().catch((error) => {
+    console.error(error.message ?? error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,42 @@
+"""An offline emulator of the Wix APIs wixapp talks to (see docs: spec §2 to §8).
+
+A real ASGI app: use it in-process through ``httpx.ASGITransport`` or serve it on a port.
+Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorControl`` (HTTP,
+under ``/_emulator/``). Module map: ``state`` holds everything, ``tokens`` signs and reads
+tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API, ``control`` its
+client, ``faults`` and ``ratelimit`` the injected misbehaviour, ``app`` the entry points.
+"""
+
+from wixapp.emulator.app import EmulatorServer, create_emulator, serve
+from wixapp.emulator.control import EmulatorControl
+from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
+from wixapp.emulator.records import (
+    Behaviour,
+    Endpoint,
+    FaultSpec,
+    Installation,
+    LifecycleEvent,
+    MintedToken,
+    RegisteredApp,
+    Site,
+)
+from wixapp.emulator.state import EmulatorState
+
+__all__ = [
+    "Behaviour",
+    "EmulatorConflictError",
+    "EmulatorControl",
+    "EmulatorError",
+    "EmulatorNotFoundError",
+    "EmulatorServer",
+    "EmulatorState",
+    "Endpoint",
+    "FaultSpec",
+    "Installation",
+    "LifecycleEvent",
+    "MintedToken",
+    "RegisteredApp",
+    "Site",
+    "create_emulator",
+    "serve",
+]

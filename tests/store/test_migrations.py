@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+from wixapp.store import alembic_config, migrate
+from wixapp.store._engine import make_migration_engine
+from wixapp.store._schema import metadata
+
+TABLES = {"alembic_version", "instances", "settings", "webhook_events"}
+
+
+@contextmanager
+def _connect(database_url: str) -> Iterator[Connection]:
+    engine = make_migration_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _revision(database_url: str) -> str | None:
+    with _connect(database_url) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(
+    empty_database_url: str,
+) -> None:
+    migrate(empty_database_url)
+    migrate(empty_database_url)
+
+    with _connect(empty_database_url) as connection:
+        assert set(inspect(connection).get_table_names()) == TABLES
+    assert _revision(empty_database_url) == "0001"
+
+
+def test_migrated_schema_matches_the_table_definitions(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+
+    with _connect(empty_database_url) as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    # The same check as a developer runs it: Alembic opens the database itself.
+    command.check(alembic_config(database_url=empty_database_url))
+
+
+def test_concurrent_migrators_wait_for_each_other(empty_database_url: str) -> None:
+    # As when several server processes start at once against a new database.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(migrate, [empty_database_url] * 4))
+
+    assert _revision(empty_database_url) == "0001"

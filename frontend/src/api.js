@@ -64,7 +64,7 @@ export function describeError(error) {
   if (!(error instanceof ApiError)) {
     return `Something went wrong: ${error && error.message ? error.message : String(error)}`;
   }
-  const detail = error.serverMessage ? ` The backend said: "${error.serverMessage}".` : '';
+  const detail = error.serverMessage ? ` The backend said: ${sentence(error.serverMessage)}` : '';
   switch (true) {
     case error.status === 0 && !error.url:
       return error.message;
@@ -113,6 +113,10 @@ async function readServerMessage(response) {
   } catch {
     return text.trim().slice(0, 300);
   }
+}
+
+function sentence(text) {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 function originOf(url) {

@@ -142,7 +142,7 @@ async function onSaveError(error) {
     return;
   }
   setState('error');
-  if (error instanceof ApiError && error.status === 403) {
+  if (error instanceof ApiError && error.status === 403 && !error.serverMessage) {
     say(
       `${describeError(error)} Only the site's owner or a collaborator, working in the Wix ` +
         'editor, can change these settings.',

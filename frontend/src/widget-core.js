@@ -53,6 +53,8 @@ export async function loadWidget(client, backendUrl) {
     greeting: typeof settings.greeting === 'string' && settings.greeting
       ? settings.greeting
       : FALLBACK_GREETING,
+    accentColor: /^#[0-9a-f]{6}$/i.test(settings.accentColor ?? '') ? settings.accentColor : null,
+    showInstanceId: settings.showInstanceId !== false,
     settings,
     version: settingsDoc.version ?? null,
   };
@@ -75,7 +77,8 @@ async function getJson(client, url) {
 export const WIDGET_CSS = `
 :host { display: block; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 .wixapp-card { box-sizing: border-box; max-width: 32rem; padding: 1rem 1.25rem; border-radius: 12px;
-  border: 1px solid #d6dce5; background: #fff; color: #162d3d; }
+  border: 1px solid #d6dce5; border-left: 4px solid var(--wixapp-accent, #116dff); background: #fff;
+  color: #162d3d; }
 .wixapp-greeting { margin: 0 0 .5rem; font-size: 1.25rem; font-weight: 600; }
 .wixapp-meta { margin: 0; color: #3b4a5a; font-size: .85rem; }
 .wixapp-meta code { font: .85rem ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }

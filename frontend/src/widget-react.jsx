@@ -69,12 +69,15 @@ export function WidgetView({ state }) {
       </div>
     );
   }
+  const style = state.accentColor ? { '--wixapp-accent': state.accentColor } : undefined;
   return (
-    <div className="wixapp-card">
+    <div className="wixapp-card" style={style}>
       <p className="wixapp-greeting">{state.greeting}</p>
-      <p className="wixapp-meta">
-        App instance: <code className="wixapp-instance-id">{state.instanceId}</code>
-      </p>
+      {state.showInstanceId && (
+        <p className="wixapp-meta">
+          App instance: <code className="wixapp-instance-id">{state.instanceId}</code>
+        </p>
+      )}
     </div>
   );
 }

@@ -109,9 +109,13 @@ function render(state) {
     card.setAttribute('role', 'alert');
     card.append(el('strong', null, 'This widget could not load.'), el('span', 'wixapp-error-message', state.message));
   } else {
-    const meta = el('p', 'wixapp-meta', 'App instance: ');
-    meta.append(el('code', 'wixapp-instance-id', state.instanceId));
-    card.append(el('p', 'wixapp-greeting', state.greeting), meta);
+    if (state.accentColor) card.style.setProperty('--wixapp-accent', state.accentColor);
+    card.append(el('p', 'wixapp-greeting', state.greeting));
+    if (state.showInstanceId) {
+      const meta = el('p', 'wixapp-meta', 'App instance: ');
+      meta.append(el('code', 'wixapp-instance-id', state.instanceId));
+      card.append(meta);
+    }
   }
   return card;
 }

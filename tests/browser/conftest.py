@@ -87,4 +87,3 @@ def page(browser: Browser, problems: list[str]) -> Iterator[Page]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
-

@@ -11,8 +11,8 @@ import asyncio
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,10 +106,10 @@ def _decode(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 class ThreadedServer:
     """Any ASGI app under uvicorn on a free loopback port, in a daemon thread."""
 
-    def __init__(self, app: ASGIApp, *, name: str, lifespan: str = "on") -> None:
+    def __init__(self, app: ASGIApp, *, name: str) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
         config = uvicorn.Config(
-            app, lifespan=lifespan, ws="none", log_level="warning", timeout_graceful_shutdown=1
+            app, lifespan="on", ws="none", log_level="warning", timeout_graceful_shutdown=1
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

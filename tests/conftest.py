@@ -1,0 +1,30 @@
+"""Suite-wide fixtures: a clean environment, and the database every backend test runs on."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from dbutil import DATABASE_PARAMS, make_database_url
+from wixapp.store import migrate
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may depend on the developer's own WIX_* / WIXAPP_* variables."""
+    for name in list(os.environ):
+        if name.startswith(("WIX_", "WIXAPP_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", params=DATABASE_PARAMS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database per engine (SQLite, PostgreSQL), shared by the session.
+
+    Tests keep apart by using fresh instance IDs, as tenants do.
+    """
+    with make_database_url(request.param) as url:
+        migrate(url)
+        yield url

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from wixapp.emulator import EmulatorState
+from wixapp.emulator.records import RegisteredApp
+from wixapp.server import create_app
+from wixapp.testing import open_backend, settings_for_emulator
+
+AppFactory = Callable[..., FastAPI]
+
+
+class EmulatorClock:
+    """The backend's clock follows the emulator's, so tests can move time for both."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def __call__(self) -> float:
+        return self.state.now()
+
+
+@pytest.fixture
+def make_app(
+    wix_registered_app: RegisteredApp,
+    wix_emulator_state: EmulatorState,
+    wix_transport: httpx.ASGITransport,
+    database_url: str,
+) -> AppFactory:
+    """Build a backend on the test database, talking to the in-process emulator."""
+
+    def build(**settings: Any) -> FastAPI:
+        config = settings_for_emulator(
+            wix_registered_app, database_url=database_url, WIXAPP_HTTP_RETRIES=0, **settings
+        )
+        return create_app(
+            config, wix_transport=wix_transport, clock=EmulatorClock(wix_emulator_state)
+        )
+
+    return build
+
+
+@pytest.fixture
+async def backend(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with open_backend(make_app()) as client:
+        yield client

@@ -19,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if not args.quiet else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         result: int = args.run(args)
     except ConfigurationError as error:
@@ -52,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole flow offline, against the emulator")
     demo.add_argument("--once", action="store_true", help="exit after the flow")
-    demo.add_argument("--port", type=int, default=0, help="backend port (0: any free port)")
-    demo.add_argument("--emulator-port", type=int, default=0)
+    demo.add_argument("--port", type=int, default=8000, help="backend port (0: any free)")
+    demo.add_argument("--emulator-port", type=int, default=8765, help="(0: any free)")
     demo.add_argument("--database-url", default=None, help="default: a SQLite file in ./var")
     demo.set_defaults(run=_demo)
     return parser

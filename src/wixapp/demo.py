@@ -9,26 +9,21 @@ browser play the Wix site and editor) until Ctrl-C, or exits with ``--once``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import uvicorn
 
 from wixapp.emulator import create_emulator
 from wixapp.emulator.control import EmulatorControl
 from wixapp.server import create_app
+from wixapp.serving import port_or_free, serving
 from wixapp.testing import settings_for_emulator
 
 __all__ = ["run_demo"]
-
-HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -53,10 +48,7 @@ def run_demo(
 
 
 async def _demo(once: bool, port: int, emulator_port: int, database_url: str | None) -> int:
-    emulator_url = f"http://{HOST}:{emulator_port or _free_port()}"
-    backend_port = port or _free_port()
-    backend_url = f"http://{HOST}:{backend_port}"
-    async with _serving(create_emulator(), emulator_url) as _:
+    async with serving(create_emulator(), port=port_or_free(emulator_port)) as emulator_url:
         control = EmulatorControl(httpx.AsyncClient(base_url=emulator_url, timeout=10))
         app = await control.register_app()
         sites = [await _install(control, app.app_id, name) for name in ("Bakery", "Bike Shop")]
@@ -66,7 +58,7 @@ async def _demo(once: bool, port: int, emulator_port: int, database_url: str | N
             database_url=database_url or _default_database_url(),
             WIXAPP_LAST_SEEN_INTERVAL=1.0,
         )
-        async with _serving(create_app(settings), backend_url):
+        async with serving(create_app(settings), port=port_or_free(port)) as backend_url:
             _banner(emulator_url, backend_url, app.app_id)
             await _flow(control, backend_url, sites)
             _print_host_pages(emulator_url, backend_url, app.app_id, sites)
@@ -195,29 +187,6 @@ def _default_database_url() -> str:
     folder = Path("var")
     folder.mkdir(exist_ok=True)
     return f"sqlite:///{folder / 'demo.db'}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def _serving(app: Any, url: str) -> AsyncIterator[uvicorn.Server]:
-    port = int(url.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            raise DemoFailed(f"could not start a server on {url}")
-        await asyncio.sleep(0.02)
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _forever() -> None:

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +19,13 @@ from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.config import Settings
-from wixapp.emulator import EmulatorControl, EmulatorServer
+from wixapp.emulator import EmulatorControl, EmulatorServer, RegisteredApp
 from wixapp.hostpages import host_pages_routes
 from wixapp.server import create_app
 
@@ -135,14 +136,21 @@ class ThreadedServer:
         self._socket.close()
 
 
-def ensure_host_pages(emulator: Any) -> None:
-    """Mount the Wix host pages in the emulator, unless its factory already does."""
+def ensure_host_pages(emulator: Starlette) -> None:
+    """Mount the Wix host pages in the emulator, unless its factory already does.
+
+    The emulator factory is meant to mount ``host_pages_routes()`` itself; this keeps the
+    tests independent of when that lands.
+    """
     if not any(getattr(route, "path", None) == "/site" for route in emulator.router.routes):
         emulator.router.routes.extend(host_pages_routes())
 
 
 def ensure_frontend_routes(backend: FastAPI) -> None:
-    """Serve /static and /panel from the backend, unless its factory already does."""
+    """Serve /static and /panel from the backend, unless its factory already does.
+
+    What the production backend is meant to do itself (a no-op once it does).
+    """
     paths = {getattr(route, "path", None) for route in backend.router.routes}
     if "/static" not in paths:
         backend.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -163,7 +171,7 @@ class Stack:
     backend_log: RequestLog
     app_id: str
     app_secret: str
-    sites: MutableMapping[str, SiteInstall]
+    sites: Mapping[str, SiteInstall]
     database_dir: Path
     extra_servers: list[ThreadedServer] = field(default_factory=list)
 
@@ -220,18 +228,15 @@ def start_stack(database_dir: Path) -> Stack:
 
 
 def _start_backend(emulator: EmulatorServer, database_dir: Path) -> Stack:
-    async def world(control: EmulatorControl) -> tuple[Any, dict[str, SiteInstall]]:
-        app = await control.register_app()
-        sites: dict[str, SiteInstall] = {}
-        for name in ("bakery", "bikes"):
-            site = await control.create_site(display_name=name.title())
-            installation = await control.install(app.app_id, site.site_id)
-            sites[name] = SiteInstall(name, site.site_id, installation.instance_id)
-        return app, sites
-
-    async def setup() -> tuple[Any, dict[str, SiteInstall]]:
+    async def setup() -> tuple[RegisteredApp, dict[str, SiteInstall]]:
         async with EmulatorControl.for_url(emulator.url) as control:
-            return await world(control)
+            app = await control.register_app()
+            sites: dict[str, SiteInstall] = {}
+            for name in ("bakery", "bikes"):
+                site = await control.create_site(display_name=name.title())
+                installation = await control.install(app.app_id, site.site_id)
+                sites[name] = SiteInstall(name, site.site_id, installation.instance_id)
+            return app, sites
 
     app, sites = run(setup())
     log = RequestLog()

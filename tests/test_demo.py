@@ -1,0 +1,41 @@
+"""``wixapp demo --once`` runs the whole flow against real loopback servers and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wixapp.cli",
+            "demo",
+            "--once",
+            "--port",
+            "0",
+            "--emulator-port",
+            "0",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'demo.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "the backend identified instance" in out
+    assert "greeting: 'Welcome to the Bakery!'" in out
+    assert "403 user_required" in out
+    assert "401 malformed_token" in out
+    assert "/site?instanceId=" in out
+    assert "/editor?instanceId=" in out
+    assert "{'token-info': 3, 'token': 1, 'instance': 1}" in out

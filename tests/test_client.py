@@ -107,7 +107,8 @@ async def test_a_wrong_secret_is_refused_in_both_error_styles(
             instance_id=wix_instance.instance_id,
         )
     assert "wrong-secret" not in str(caught.value)
-    assert caught.value.wix_status is not None and 400 <= caught.value.wix_status < 500
+    assert caught.value.wix_status is not None
+    assert 400 <= caught.value.wix_status < 500
 
 
 @pytest.mark.parametrize("subject", ["VISITOR", "MEMBER", "USER"])

@@ -48,8 +48,10 @@ def run_demo(
 
 
 async def _demo(once: bool, port: int, emulator_port: int, database_url: str | None) -> int:
-    async with serving(create_emulator(), port=port_or_free(emulator_port)) as emulator_url:
-        control = EmulatorControl(httpx.AsyncClient(base_url=emulator_url, timeout=10))
+    async with (
+        serving(create_emulator(), port=port_or_free(emulator_port)) as emulator_url,
+        EmulatorControl.for_url(emulator_url) as control,
+    ):
         app = await control.register_app()
         sites = [await _install(control, app.app_id, name) for name in ("Bakery", "Bike Shop")]
         settings = settings_for_emulator(
@@ -65,7 +67,6 @@ async def _demo(once: bool, port: int, emulator_port: int, database_url: str | N
             if not once:
                 print("\nServing until Ctrl-C.")
                 await _forever()
-        await control.aclose()
     return 0
 
 

@@ -13,8 +13,10 @@ from wixapp.testing import settings_for_emulator
 
 
 async def test_the_flow_over_loopback_tcp(tmp_path: Path) -> None:
-    async with serving(create_emulator()) as emulator_url:
-        control = EmulatorControl(httpx.AsyncClient(base_url=emulator_url))
+    async with (
+        serving(create_emulator()) as emulator_url,
+        EmulatorControl.for_url(emulator_url) as control,
+    ):
         app = await control.register_app()
         site = await control.create_site(display_name="Loopback")
         installed = await control.install(app.app_id, site.site_id)
@@ -36,4 +38,3 @@ async def test_the_flow_over_loopback_tcp(tmp_path: Path) -> None:
             assert refused.status_code == 401
             assert (await backend.get("/readyz")).status_code == 200
         assert (await control.calls())["token-info"] == 2
-        await control.aclose()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -57,3 +58,9 @@ def test_concurrent_migrators_wait_for_each_other(empty_database_url: str) -> No
         list(pool.map(migrate, [empty_database_url] * 4))
 
     assert _revision(empty_database_url) == "0001"
+
+
+def test_sqlite_migrations_run_without_foreign_key_enforcement(tmp_path: Path) -> None:
+    # Else a batch migration that rebuilds `instances` would cascade-delete every settings row.
+    with _connect(f"sqlite:///{tmp_path / 'app.db'}") as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0

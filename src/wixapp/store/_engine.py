@@ -56,6 +56,8 @@ def _set_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 def _set_pragmas_and_manual_begin(dbapi_connection: Any, record: object) -> None:
     _set_pragmas(dbapi_connection, record)
+    # Batch migrations rebuild tables by dropping them, which would fire ON DELETE CASCADE.
+    dbapi_connection.execute("PRAGMA foreign_keys = OFF")
     # pysqlite would run DDL outside any transaction; _begin_immediate opens one instead.
     dbapi_connection.isolation_level = None
 

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from wixapp.breaker import BreakerState, CircuitBreaker
 from wixapp.client import RetryPolicy, WixClient, parse_retry_after
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
@@ -28,7 +29,11 @@ FAST_RETRIES = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.02, max_retry
 @pytest.fixture
 async def client(wix_transport: httpx.ASGITransport) -> WixClient:
     async with WixClient(
-        base_url=EMULATOR_BASE_URL, transport=wix_transport, retry=FAST_RETRIES, timeout=0.5
+        base_url=EMULATOR_BASE_URL,
+        transport=wix_transport,
+        retry=FAST_RETRIES,
+        timeout=0.5,
+        deadline=5.0,
     ) as wix:
         yield wix  # type: ignore[misc]
 
@@ -261,3 +266,77 @@ def test_backoff_is_bounded_and_jittered() -> None:
     assert all(d is not None and 0 < d <= 0.3 for d in delays[:3])
     assert policy.backoff(0, 2.0) == 2.0
     assert RetryPolicy(max_retry_after=1.0).backoff(0, 2.0) is None
+
+
+async def test_the_whole_call_ends_by_the_deadline(
+    wix_transport: httpx.ASGITransport,
+    wix_emulator_state: EmulatorState,
+    wix_instance: Installation,
+) -> None:
+    token = wix_emulator_state.mint_token(wix_instance.instance_id).token
+    wix_emulator_state.add_fault("token-info", hang=True)
+    async with WixClient(
+        base_url=EMULATOR_BASE_URL,
+        transport=wix_transport,
+        retry=RetryPolicy(retries=10, base_delay=0.01),
+        timeout=0.2,
+        deadline=0.5,
+    ) as wix:
+        started = time.perf_counter()
+        with pytest.raises(UpstreamUnavailableError) as caught:
+            await wix.token_info(token)
+    assert caught.value.code == "upstream_timeout"
+    assert time.perf_counter() - started < 0.8
+    assert wix_emulator_state.calls()["token-info"] <= 3
+
+
+async def test_the_breaker_opens_then_probes(
+    wix_transport: httpx.ASGITransport,
+    wix_emulator_state: EmulatorState,
+    wix_instance: Installation,
+) -> None:
+    token = wix_emulator_state.mint_token(wix_instance.instance_id).token
+    now = [0.0]
+    breaker = CircuitBreaker(failures=3, reset_after=10, clock=lambda: now[0])
+    wix_emulator_state.add_fault("token-info", status=503)
+    async with WixClient(
+        base_url=EMULATOR_BASE_URL,
+        transport=wix_transport,
+        retry=RetryPolicy(retries=0),
+        breaker=breaker,
+    ) as wix:
+        for _ in range(3):
+            with pytest.raises(UpstreamUnavailableError):
+                await wix.token_info(token)
+        assert breaker.state is BreakerState.OPEN
+        with pytest.raises(UpstreamUnavailableError) as caught:
+            await wix.token_info(token)
+        assert caught.value.code == "circuit_open"
+        assert caught.value.headers() == {"Retry-After": "10"}
+        assert wix_emulator_state.calls()["token-info"] == 3  # the open circuit sent nothing
+        now[0] = 11
+        with pytest.raises(UpstreamUnavailableError):
+            await wix.token_info(token)  # the probe fails: open again
+        assert breaker.state is BreakerState.OPEN
+        wix_emulator_state.clear_faults()
+        now[0] = 22
+        assert (await wix.token_info(token)).instance_id == wix_instance.instance_id
+        assert breaker.state is BreakerState.CLOSED
+    assert wix_emulator_state.calls()["token-info"] == 5
+
+
+async def test_4xx_and_429_do_not_open_the_breaker(
+    wix_transport: httpx.ASGITransport, wix_emulator_state: EmulatorState
+) -> None:
+    breaker = CircuitBreaker(failures=2)
+    wix_emulator_state.add_fault("token-info", status=429, retry_after=60, count=3)
+    async with WixClient(
+        base_url=EMULATOR_BASE_URL, transport=wix_transport, breaker=breaker
+    ) as wix:
+        for _ in range(3):
+            with pytest.raises(RateLimitedError):
+                await wix.token_info("OauthNG.JWS.aGVhZA.cGF5bG9hZA.c2lnbmF0dXJl")
+        for _ in range(3):
+            with pytest.raises(InvalidTokenError):
+                await wix.token_info("OauthNG.JWS.aGVhZA.cGF5bG9hZA.c2lnbmF0dXJl")
+    assert breaker.state is BreakerState.CLOSED

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from wixapp.breaker import CircuitBreaker
 from wixapp.config import DEFAULT_WIX_API_BASE_URL
 from wixapp.errors import (
     AppCredentialsError,
@@ -100,6 +101,8 @@ class WixClient:
         timeout: float = 5.0,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 100,
+        deadline: float | None = None,
+        breaker: CircuitBreaker | None = None,
         observer: CallObserver | None = None,
     ) -> None:
         self._owns_http = http is None
@@ -112,7 +115,14 @@ class WixClient:
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(max_concurrency)
+        # The whole call, retries and waits for a free slot included, ends by this deadline.
+        self._deadline = deadline if deadline is not None else 2 * timeout
+        self._breaker = breaker or CircuitBreaker()
         self._observer = observer
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
 
     async def __aenter__(self) -> WixClient:
         return self
@@ -172,6 +182,23 @@ class WixClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         url = self._base_url + _PATHS[endpoint]
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._with_retries(endpoint, method, url, json=json, headers=headers)
+        except TimeoutError:
+            raise UpstreamUnavailableError(
+                f"Wix did not answer within {self._deadline:g}s.", code="upstream_timeout"
+            ) from None
+
+    async def _with_retries(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        url: str,
+        *,
+        json: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             try:
@@ -199,15 +226,30 @@ class WixClient:
         outcome = "error"
         try:
             async with self._slots:
+                self._breaker.admit()
                 response = await self._send(method, url, json=json, headers=headers)
             outcome = _outcome(response.status_code)
+            self._tell_breaker(response.status_code)
             _raise_if_retryable(response)
             return response
         except _Retryable as failure:
             outcome = _failure_outcome(failure, outcome)
+            if outcome in ("timeout", "connection_error"):
+                self._breaker.failed()
+            raise
+        except BaseException:
+            self._breaker.released()
             raise
         finally:
             self._observe(endpoint, outcome, time.perf_counter() - started)
+
+    def _tell_breaker(self, status: int) -> None:
+        if status >= 500:
+            self._breaker.failed()
+        elif status == 429:  # one instance throttled says nothing about Wix's health
+            self._breaker.released()
+        else:
+            self._breaker.succeeded()
 
     async def _send(
         self,

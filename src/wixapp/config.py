@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Talking to Wix.
     http_timeout: float = Field(default=5.0, gt=0, alias="WIXAPP_HTTP_TIMEOUT")
     http_retries: int = Field(default=2, ge=0, le=10, alias="WIXAPP_HTTP_RETRIES")
+    upstream_deadline: float = Field(default=10.0, gt=0, alias="WIXAPP_UPSTREAM_DEADLINE")
+    upstream_concurrency: int = Field(default=100, gt=0, alias="WIXAPP_UPSTREAM_CONCURRENCY")
+    breaker_failures: int = Field(default=5, gt=0, alias="WIXAPP_BREAKER_FAILURES")
+    breaker_reset: float = Field(default=5.0, gt=0, alias="WIXAPP_BREAKER_RESET")
 
     # Settings documents.
     settings_max_bytes: int = Field(default=16_384, gt=0, alias="WIXAPP_SETTINGS_MAX_BYTES")

@@ -23,8 +23,15 @@ check: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
+# The benchmark (bench/, see README "Benchmarks"): ~5 minutes, not part of `make test`.
+# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--quick" or "--profile=always".
 bench: $(STAMP)
-	@echo "make bench: the benchmark suite is not written yet" >&2; exit 2
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "make bench: installing wrk (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

@@ -340,3 +340,18 @@ async def test_4xx_and_429_do_not_open_the_breaker(
             with pytest.raises(InvalidTokenError):
                 await wix.token_info("OauthNG.JWS.aGVhZA.cGF5bG9hZA.c2lnbmF0dXJl")
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_token_info_accepts_a_legacy_instance_value(
+    client: WixClient,
+    wix_emulator_state: EmulatorState,
+    wix_instance: Installation,
+    wix_registered_app: RegisteredApp,
+) -> None:
+    # Spec §2/§8: token-info takes the legacy `instance` parameter value too.
+    value = wix_emulator_state.sign_legacy_instance(wix_instance.instance_id)
+    info = await client.token_info(value)
+    assert info.active is True
+    assert info.instance_id == wix_instance.instance_id
+    assert info.client_id == wix_registered_app.app_id
+    assert info.subject_type is SubjectType.USER

@@ -4,16 +4,21 @@ from wixapp.errors import (
     AppCredentialsError,
     AuthenticationError,
     ConfigurationError,
+    InvalidInstanceError,
     InvalidTokenError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitedError,
     UpstreamUnavailableError,
+    WebhookError,
+    WebhookSignatureError,
     WixAPIError,
     WixAppError,
     WixRequestError,
 )
+from wixapp.legacy import LegacyInstance, verify_instance_param
 from wixapp.models import AppInstance, AppToken, Caller, SiteInfo, SubjectType, TokenInfo
+from wixapp.webhooks import EventType, WebhookEvent, WebhookRouter, verify_webhook
 
 __version__ = "0.1.0"
 
@@ -24,7 +29,10 @@ __all__ = [
     "AuthenticationError",
     "Caller",
     "ConfigurationError",
+    "EventType",
+    "InvalidInstanceError",
     "InvalidTokenError",
+    "LegacyInstance",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitedError",
@@ -32,8 +40,14 @@ __all__ = [
     "SubjectType",
     "TokenInfo",
     "UpstreamUnavailableError",
+    "WebhookError",
+    "WebhookEvent",
+    "WebhookRouter",
+    "WebhookSignatureError",
     "WixAPIError",
     "WixAppError",
     "WixRequestError",
     "__version__",
+    "verify_instance_param",
+    "verify_webhook",
 ]

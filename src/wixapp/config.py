@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="WIXAPP_DATABASE_URL")
     migrate_on_start: bool = Field(default=True, alias="WIXAPP_MIGRATE_ON_START")
     redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
+    redis_prefix: str = Field(default="wixapp", min_length=1, alias="WIXAPP_REDIS_PREFIX")
 
     # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins.
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from wixapp.cache import RedisBackend
 from wixapp.client import RetryPolicy, WixClient
 from wixapp.config import Settings
 from wixapp.elevation import Elevation, ElevationPolicy, InstanceData
@@ -24,6 +25,10 @@ class WixApp:
     ``await wix.identify(authorization_header)`` → :class:`Caller`;
     ``await wix.instance(caller.instance_id)`` → :class:`InstanceData`;
     ``wix.elevated_client(instance_id)`` → an ``httpx.AsyncClient`` for any Wix REST call.
+
+    With ``WIXAPP_REDIS_URL`` set, its caches gain a tier shared by every process (see
+    :mod:`wixapp.cache`); ``await wix.start()`` (or ``async with``) subscribes to
+    invalidations from the other processes.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class WixApp:
             retry=RetryPolicy(retries=settings.http_retries),
             observer=self.metrics.upstream_call,
         )
+        self.shared = self._shared_cache(settings)
         self.identifier = Identifier(
             client=self.client,
             policy=IdentityPolicy(
@@ -56,6 +62,8 @@ class WixApp:
             cache_enabled=settings.cache_enabled,
             clock=clock,
             observer=lambda result: self.metrics.cache_lookup("token_info", result),
+            shared=self.shared,
+            shared_observer=lambda result: self.metrics.shared_lookup("token_info", result),
         )
         self.elevation = Elevation(
             client=self.client,
@@ -68,16 +76,42 @@ class WixApp:
             ),
             cache_enabled=settings.cache_enabled,
             clock=clock,
+            shared=self.shared,
+            shared_observer=self.metrics.shared_lookup,
+        )
+
+    def _shared_cache(self, settings: Settings) -> RedisBackend | None:
+        if settings.redis_url is None or not settings.cache_enabled:
+            return None
+        self.metrics.shared_cache_state(True)
+        return RedisBackend(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            scope=settings.app_id,
+            on_state=self.metrics.shared_cache_state,
+            on_error=self.metrics.shared_cache_error,
         )
 
     async def __aenter__(self) -> WixApp:
+        await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    async def start(self) -> None:
+        """Start listening for the other processes' invalidations (with a shared cache)."""
+        if self.shared is not None:
+            await self.shared.start()
+
     async def aclose(self) -> None:
+        if self.shared is not None:
+            await self.shared.aclose()
         await self.client.aclose()
+
+    async def shared_cache_status(self) -> str | None:
+        """ "ok" or "degraded (why)"; None without a shared cache. For /readyz."""
+        return None if self.shared is None else await self.shared.status()
 
     async def identify(self, authorization: str | None) -> Caller:
         """The caller behind an ``Authorization`` header value (raw token or ``Bearer``)."""
@@ -89,8 +123,14 @@ class WixApp:
     async def app_token(self, instance_id: str) -> AppToken:
         return await self.elevation.app_token(instance_id)
 
-    def forget_instance(self, instance_id: str) -> None:
-        self.elevation.forget_instance(instance_id)
+    def forget_instance(self, instance_id: str) -> Awaitable[None]:
+        """Drop the instance's cached app token and data, in every process (after webhooks).
+
+        This process forgets at once; with a shared cache, Redis and the other processes
+        are told in the background. ``await`` the result to wait until they have been
+        (it never raises: while Redis is down the invalidation waits for it).
+        """
+        return self.elevation.forget_instance(instance_id)
 
     def elevated_client(self, instance_id: str, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` on the Wix API that acts as the app for this instance."""

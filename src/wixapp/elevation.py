@@ -8,15 +8,19 @@ cached briefly and, when Wix is unavailable, a stale copy is served and marked s
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import httpx
 
-from wixapp.cache import SingleFlight, TTLCache
+from wixapp.cache import Cache, Sealer, SharedBackend
+from wixapp.cache.layered import done
 from wixapp.client import WixClient
 from wixapp.errors import InvalidTokenError, RateLimitedError, UpstreamUnavailableError
 from wixapp.models import AppInstance, AppToken
@@ -26,6 +30,10 @@ __all__ = ["ElevatedAuth", "Elevation", "ElevationPolicy", "InstanceData"]
 logger = logging.getLogger("wixapp.elevation")
 
 T = TypeVar("T")
+
+TOKENS = "at"
+INSTANCES = "in"
+"""The namespaces of app tokens and instance data in the shared tier."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +62,41 @@ class _Stored:
     fetched_at: float
 
 
+class _TokenCodec:
+    """App tokens, sealed (AES-GCM, key from the app secret) and bound to their instance."""
+
+    def __init__(self, secret: str) -> None:
+        self._sealer = Sealer(secret, purpose="wixapp app tokens v1")
+
+    def encode(self, key: str, value: AppToken) -> bytes:
+        return self._sealer.seal(value.model_dump_json().encode(), context=key.encode())
+
+    def decode(self, key: str, data: bytes) -> AppToken:
+        return AppToken.model_validate_json(self._sealer.open(data, context=key.encode()))
+
+    def tag(self, value: AppToken) -> str:
+        return hashlib.sha256(value.access_token.encode()).hexdigest()[:32]
+
+
+class _InstanceCodec:
+    def encode(self, key: str, value: _Stored) -> bytes:
+        data = value.data.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return json.dumps({"fetchedAt": value.fetched_at, "data": data}).encode()
+
+    def decode(self, key: str, data: bytes) -> _Stored:
+        body = json.loads(data)
+        return _Stored(AppInstance.model_validate(body["data"]), float(body["fetchedAt"]))
+
+    def tag(self, value: _Stored) -> str:
+        return ""
+
+
 class Elevation:
-    """``await elevation.app_token(id)`` and ``await elevation.instance(id)``."""
+    """``await elevation.app_token(id)`` and ``await elevation.instance(id)``.
+
+    ``shared`` adds a tier shared by every process (Redis): one client_credentials call per
+    instance and refresh window, and one instance read per TTL, across all of them.
+    """
 
     def __init__(
         self,
@@ -64,78 +105,95 @@ class Elevation:
         policy: ElevationPolicy,
         cache_enabled: bool = True,
         clock: Callable[[], float] = time.time,
+        shared: SharedBackend | None = None,
+        shared_observer: Callable[[str, str], None] | None = None,
     ) -> None:
         self._client = client
         self._policy = policy
         self._cache_enabled = cache_enabled
         self._clock = clock
-        self._tokens: TTLCache[str, AppToken] = TTLCache(max_size=policy.max_instances, clock=clock)
-        self._instances: TTLCache[str, _Stored] = TTLCache(
-            max_size=policy.max_instances, clock=clock
+
+        def observer(name: str) -> Callable[[str], None] | None:
+            if shared_observer is None:
+                return None
+            return lambda result: shared_observer(name, result)
+
+        self._tokens: Cache[AppToken] = Cache(
+            namespace=TOKENS,
+            codec=_TokenCodec(policy.app_secret),
+            max_size=policy.max_instances,
+            shared=shared,
+            clock=clock,
+            observer=observer("app_token"),
         )
-        self._token_flights: SingleFlight[str, AppToken] = SingleFlight()
-        self._instance_flights: SingleFlight[str, _Stored] = SingleFlight()
+        self._instances: Cache[_Stored] = Cache(
+            namespace=INSTANCES,
+            codec=_InstanceCodec(),
+            max_size=policy.max_instances,
+            shared=shared,
+            fresh=self._is_fresh,
+            clock=clock,
+            observer=observer("instance"),
+        )
 
     # -- app tokens -----------------------------------------------------------------------
 
     async def app_token(self, instance_id: str) -> AppToken:
         """A valid app token for the instance, minted at most once per refresh window."""
         if not self._cache_enabled:
-            return await self._mint(instance_id)
-        token = self._tokens.get(instance_id)
-        if token is not None:
-            return token
-        return await self._token_flights.run(instance_id, lambda: self._mint(instance_id))
+            return (await self._mint(instance_id))[0]
+        return await self._tokens.load(instance_id, lambda: self._mint(instance_id))
 
-    def drop_app_token(self, instance_id: str, token: AppToken | None = None) -> None:
+    async def drop_app_token(self, instance_id: str, token: AppToken | None = None) -> None:
         """Forget the instance's token (only ``token``, if given and still the cached one)."""
-        cached = self._tokens.get(instance_id)
-        if token is None or cached is None or cached.access_token == token.access_token:
-            self._tokens.pop(instance_id)
+        await self._tokens.drop(instance_id, only=token)
 
-    async def _mint(self, instance_id: str) -> AppToken:
+    async def _mint(self, instance_id: str) -> tuple[AppToken, float]:
         token = await self._client.create_app_token(
             client_id=self._policy.app_id,
             client_secret=self._policy.app_secret,
             instance_id=instance_id,
         )
         token = token.model_copy(update={"obtained_at": self._clock()})
-        if self._cache_enabled:
-            reuse_until = token.expires_at - self._policy.refresh_margin
-            self._tokens.set(instance_id, token, expires_at=reuse_until)
-        return token
+        return token, token.expires_at - self._policy.refresh_margin
 
     # -- instance data --------------------------------------------------------------------
 
     async def instance(self, instance_id: str) -> InstanceData:
         """Instance and site data: cached briefly; stale (and marked so) when Wix is down."""
-        stored = self._instances.get(instance_id) if self._cache_enabled else None
-        now = self._clock()
-        if stored is not None and now - stored.fetched_at < self._policy.instance_ttl:
-            return InstanceData(instance_id, stored.data, stored.fetched_at)
+        if not self._cache_enabled:
+            fresh, _ = await self._read_instance(instance_id)
+            return InstanceData(instance_id, fresh.data, fresh.fetched_at)
         try:
-            fresh = await self._instance_flights.run(
+            fresh = await self._instances.load(
                 instance_id, lambda: self._read_instance(instance_id)
             )
         except (UpstreamUnavailableError, RateLimitedError):
+            stored = await self._instances.fallback(instance_id)
             if stored is None:
                 raise
             logger.warning("serving stale instance data: Wix is unavailable")
             return InstanceData(instance_id, stored.data, stored.fetched_at, stale=True)
         return InstanceData(instance_id, fresh.data, fresh.fetched_at)
 
-    def forget_instance(self, instance_id: str) -> None:
-        """Drop everything cached for the instance (app removed, plan changed)."""
-        self._instances.pop(instance_id)
-        self._tokens.pop(instance_id)
+    def forget_instance(self, instance_id: str) -> Awaitable[None]:
+        """Drop everything cached for the instance (app removed, plan changed), everywhere.
 
-    async def _read_instance(self, instance_id: str) -> _Stored:
+        This process forgets at once; the shared tier and the other processes in the
+        background. Await the result to wait until they have been told.
+        """
+        pending = [cache.forget(instance_id) for cache in (self._tokens, self._instances)]
+        if all(each is done for each in pending):
+            return done
+        return cast("Awaitable[None]", asyncio.gather(*pending))
+
+    def _is_fresh(self, stored: _Stored) -> bool:
+        return self._clock() - stored.fetched_at < self._policy.instance_ttl
+
+    async def _read_instance(self, instance_id: str) -> tuple[_Stored, float]:
         data = await self.with_app_token(instance_id, self._client.get_app_instance)
         stored = _Stored(data, self._clock())
-        if self._cache_enabled:
-            keep_until = stored.fetched_at + self._policy.instance_stale_ttl
-            self._instances.set(instance_id, stored, expires_at=keep_until)
-        return stored
+        return stored, stored.fetched_at + self._policy.instance_stale_ttl
 
     async def with_app_token(self, instance_id: str, call: Callable[[str], Awaitable[T]]) -> T:
         """Run ``call(token)``; if Wix refuses the token (401), mint a new one once and retry."""
@@ -143,7 +201,7 @@ class Elevation:
         try:
             return await call(token.access_token)
         except InvalidTokenError:
-            self.drop_app_token(instance_id, token)
+            await self.drop_app_token(instance_id, token)
             token = await self.app_token(instance_id)
             return await call(token.access_token)
 
@@ -177,7 +235,7 @@ class ElevatedAuth(httpx.Auth):
         request.headers["Authorization"] = token.access_token
         response = yield request
         if response.status_code == 401:
-            self._elevation.drop_app_token(self._instance_id, token)
+            await self._elevation.drop_app_token(self._instance_id, token)
             token = await self._elevation.app_token(self._instance_id)
             request.headers["Authorization"] = token.access_token
             yield request

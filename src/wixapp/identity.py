@@ -3,23 +3,25 @@
 Wix access tokens cannot be verified locally (spec §5): token-info is the only check. This
 module makes that check correct (the trust rules), cheap (a cache keyed by a hash of the
 token, never the token itself, whose entries never outlive the token) and safe for Wix's
-rate limit (concurrent misses for one token share one upstream call; junk never leaves the
-process; invalid answers are remembered briefly).
+rate limit (concurrent misses for one token share one upstream call, across all processes
+when a shared tier is configured; junk never leaves the process; invalid answers are
+remembered briefly).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from wixapp.cache import SingleFlight, TTLCache
+from wixapp.cache import Cache, SharedBackend
 from wixapp.client import WixClient
-from wixapp.errors import AuthenticationError, InvalidTokenError
-from wixapp.models import Caller, TokenInfo
+from wixapp.errors import AuthenticationError, InvalidInstanceError, InvalidTokenError
+from wixapp.models import Caller, SubjectType, TokenInfo
 
 __all__ = ["Identifier", "IdentityPolicy", "token_from_header", "token_key"]
 
@@ -33,7 +35,10 @@ MAX_TOKEN_LENGTH = 8192
 _BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
 
 CacheObserver = Callable[[str], None]
-"""Told "hit", "miss", "negative_hit" for every lookup."""
+"""Told "hit", "miss", "negative_hit" for every lookup (of the process's memory tier)."""
+
+NAMESPACE = "ti"
+"""The verdict cache's namespace in the shared tier."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +96,45 @@ class _Rejected:
 
 
 _Verdict = Caller | _Rejected
+_REJECTIONS: dict[str, type[AuthenticationError]] = {
+    kind.__name__: kind for kind in (AuthenticationError, InvalidTokenError, InvalidInstanceError)
+}
+
+
+class _VerdictCodec:
+    """Verdicts as JSON for the shared tier: the caller or the refusal, never the token."""
+
+    def encode(self, key: str, value: _Verdict) -> bytes:
+        if isinstance(value, _Rejected):
+            rejected = {"kind": value.kind.__name__, "detail": value.detail, "code": value.code}
+            return json.dumps({"rejected": rejected}).encode()
+        return json.dumps({"caller": asdict(value)}).encode()
+
+    def decode(self, key: str, data: bytes) -> _Verdict:
+        body = json.loads(data)
+        if "rejected" in body:
+            rejected = body["rejected"]
+            kind = _REJECTIONS.get(rejected["kind"], AuthenticationError)
+            return _Rejected(kind, str(rejected["detail"]), str(rejected["code"]))
+        caller = body["caller"]
+        return Caller(
+            instance_id=str(caller["instance_id"]),
+            subject_type=SubjectType.parse(caller["subject_type"]),
+            subject_id=caller["subject_id"],
+            site_id=caller["site_id"],
+            expires_at=caller["expires_at"],
+        )
+
+    def tag(self, value: _Verdict) -> str:
+        return ""
 
 
 class Identifier:
-    """``await identifier.identify(token)`` → Caller, or an AuthenticationError."""
+    """``await identifier.identify(token)`` → Caller, or an AuthenticationError.
+
+    ``shared`` adds a tier shared by every process (Redis): one token-info call per token
+    across all of them. Without it the cache lives in this process only.
+    """
 
     def __init__(
         self,
@@ -104,43 +144,52 @@ class Identifier:
         cache_enabled: bool = True,
         clock: Callable[[], float] = time.time,
         observer: CacheObserver | None = None,
+        shared: SharedBackend | None = None,
+        shared_observer: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self._policy = policy
         self._clock = clock
-        self._cache: TTLCache[bytes, _Verdict] | None = (
-            TTLCache(max_size=policy.cache_size, clock=clock) if cache_enabled else None
+        self._cache: Cache[_Verdict] | None = (
+            Cache(
+                namespace=NAMESPACE,
+                codec=_VerdictCodec(),
+                max_size=policy.cache_size,
+                shared=shared,
+                clock=clock,
+                observer=shared_observer,
+            )
+            if cache_enabled
+            else None
         )
-        self._flights: SingleFlight[bytes, _Verdict] = SingleFlight()
         self._observer = observer
 
     async def identify(self, token: str) -> Caller:
         check_token_shape(token)
         if self._cache is None:
             return _unwrap(await self._ask_wix(token))
-        key = token_key(token)
-        verdict = self._cache.get(key)
+        key = token_key(token).hex()
+        verdict = self._cache.peek(key)
         if verdict is None:
             self._observe("miss")
-            verdict = await self._flights.run(key, lambda: self._fetch(key, token))
+            verdict = await self._cache.load(key, lambda: self._fetch(token))
         else:
             self._observe("negative_hit" if isinstance(verdict, _Rejected) else "hit")
         return _unwrap(verdict)
 
-    def forget(self, token: str) -> None:
-        """Drop a token's cached verdict (for example after a logout the app learns of)."""
+    async def forget(self, token: str) -> None:
+        """Drop a token's cached verdict everywhere (e.g. after a logout the app learns of)."""
         if self._cache is not None:
-            self._cache.pop(token_key(token))
+            await self._cache.forget(token_key(token).hex())
 
     def clear(self) -> None:
+        """Empty this process's memory tier."""
         if self._cache is not None:
             self._cache.clear()
 
-    async def _fetch(self, key: bytes, token: str) -> _Verdict:
+    async def _fetch(self, token: str) -> tuple[_Verdict, float]:
         verdict = await self._ask_wix(token)
-        if self._cache is not None:
-            self._cache.set(key, verdict, expires_at=self._expiry_of(verdict))
-        return verdict
+        return verdict, self._expiry_of(verdict)
 
     async def _ask_wix(self, token: str) -> _Verdict:
         try:

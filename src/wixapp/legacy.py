@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from wixapp.errors import ConfigurationError, InvalidInstanceError
-from wixapp.models import LooseBool, WixModel
+from wixapp.models import Caller, LooseBool, SubjectType, WixModel
 from wixapp.webhooks import LooseDatetime, LooseStr
 
 __all__ = ["LegacyInstance", "sign_instance_param", "verify_instance_param"]
@@ -45,6 +45,28 @@ class LegacyInstance(WixModel):
     origin_instance_id: LooseStr = None
     expiration_date: LooseDatetime = None
     app_def_id: LooseStr = None
+
+    @property
+    def subject_type(self) -> SubjectType:
+        """``permissions`` is the only role a legacy value states: OWNER is a Wix user
+        (USER); anyone else, member or not, is treated as a VISITOR."""
+        return SubjectType.USER if self.permissions == "OWNER" else SubjectType.VISITOR
+
+    def caller(self) -> Caller:
+        """The caller this value identifies: subjectId is ``uid`` (else ``siteOwnerId``) for
+        an owner, ``siteMemberId`` (else ``aid``) for anyone else. It names no site and no
+        expiry."""
+        if self.subject_type is SubjectType.USER:
+            subject_id = self.uid or self.site_owner_id
+        else:
+            subject_id = self.site_member_id or self.aid
+        return Caller(
+            instance_id=self.instance_id,
+            subject_type=self.subject_type,
+            subject_id=subject_id,
+            site_id=None,
+            expires_at=None,
+        )
 
 
 def verify_instance_param(

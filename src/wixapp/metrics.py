@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -34,6 +34,27 @@ class Metrics:
             ["cache", "result"],
             registry=self.registry,
         )
+        self.shared_cache_up = Gauge(
+            "wixapp_shared_cache_up",
+            "1 while the shared cache is in use; 0 while it is unavailable (degraded: requests "
+            "are served from memory and Wix).",
+            ["backend"],
+            registry=self.registry,
+        )
+        self.shared_cache_errors = Counter(
+            "wixapp_shared_cache_errors",
+            "Failed shared-cache operations, by operation.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.shared_cache_lookups = Counter(
+            "wixapp_shared_cache_lookups",
+            "How memory misses were answered, by cache and result: hit (shared cache), lead "
+            "(this process asked Wix for all), wait (another process did), bypass (shared "
+            "cache unavailable: asked Wix alone).",
+            ["cache", "result"],
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "wixapp_request_seconds",
             "Time to answer HTTP requests, by route and status class.",
@@ -48,6 +69,15 @@ class Metrics:
 
     def cache_lookup(self, cache: str, result: str) -> None:
         self.cache_lookups.labels(cache, result).inc()
+
+    def shared_cache_state(self, up: bool, _reason: str | None = None) -> None:
+        self.shared_cache_up.labels("redis").set(1 if up else 0)
+
+    def shared_cache_error(self, operation: str) -> None:
+        self.shared_cache_errors.labels(operation).inc()
+
+    def shared_lookup(self, cache: str, result: str) -> None:
+        self.shared_cache_lookups.labels(cache, result).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,7 +10,9 @@ with no set-up:
 - ``wix_install``: a factory that creates a site and installs the app on it.
 - ``wix_instance``: one such installation; ``wix_token``: a factory minting access tokens.
 - ``wix_settings``: :class:`wixapp.config.Settings` pointing at the emulator, on a SQLite
-  file in ``tmp_path``.
+  file in ``tmp_path``, with the emulator's webhook public key.
+- ``wix_deliver_webhooks``: wires the emulator's webhooks for the registered app to an
+  ASGI app in-process (``await wix_emulator_state.webhooks.flush()`` waits for them).
 - ``wix_backend``: a factory that opens any ASGI app (running its lifespan) and gives an
   ``httpx.AsyncClient`` on it.
 """
@@ -134,10 +136,29 @@ def wix_token(wix_emulator_state: EmulatorState) -> TokenFactory:
 
 
 @pytest.fixture
-def wix_settings(wix_registered_app: RegisteredApp, tmp_path: Path) -> Settings:
+def wix_settings(
+    wix_registered_app: RegisteredApp, wix_emulator_state: EmulatorState, tmp_path: Path
+) -> Settings:
     return settings_for_emulator(
-        wix_registered_app, database_url=f"sqlite:///{tmp_path / 'wixapp.db'}"
+        wix_registered_app,
+        database_url=f"sqlite:///{tmp_path / 'wixapp.db'}",
+        WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key(),
     )
+
+
+@pytest.fixture
+def wix_deliver_webhooks(
+    wix_emulator_state: EmulatorState, wix_registered_app: RegisteredApp
+) -> Callable[..., None]:
+    """``wix_deliver_webhooks(app)``: the registered app's lifecycle webhooks go to ``app``'s
+    ``/webhooks`` (or ``path``) through an in-process ``httpx.ASGITransport``."""
+
+    def wire(app: Any, *, path: str = "/webhooks") -> None:
+        wix_emulator_state.webhooks.use_transport(httpx.ASGITransport(app=app))
+        url = f"http://backend.test{path}"
+        wix_emulator_state.configure_webhooks(wix_registered_app.app_id, url)
+
+    return wire
 
 
 @pytest.fixture

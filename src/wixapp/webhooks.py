@@ -467,6 +467,7 @@ def _der_bytes(pem: str) -> bytes:
     return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
 
 
+@lru_cache(maxsize=8)  # parsing checks the key, which costs tens of ms per signature
 def _load_private_key(pem: str) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_der_private_key(_der_bytes(pem), password=None)
@@ -607,6 +608,29 @@ class WebhookRouter:
         """Wait for every background dispatch, including ones started meanwhile."""
         while self._background:
             await asyncio.wait(tuple(self._background))
+
+    async def shutdown(self, grace: float) -> int:
+        """Drain for up to ``grace`` seconds, then cancel what is left; returns how many
+        dispatches were cancelled (logged, so a lost handler run is never silent).
+
+        A sync handler already running in its worker thread cannot be interrupted: its
+        dispatch is cancelled, the thread finishes on its own.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._background and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(tuple(self._background), timeout=remaining)
+        left = tuple(self._background)
+        for task in left:
+            task.cancel()
+        if left:
+            logger.warning(
+                "Cancelled %d webhook dispatches still running at shutdown; their handlers "
+                "did not finish. Wix will not redeliver those events.",
+                len(left),
+            )
+            await asyncio.wait(left)
+        return len(left)
 
     def _settled(self, task: asyncio.Task[DispatchResult]) -> None:
         self._background.discard(task)

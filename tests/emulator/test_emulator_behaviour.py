@@ -345,6 +345,7 @@ def test_secrets_stay_out_of_repr(state: EmulatorState, world: World) -> None:
 def test_exported_names() -> None:
     assert set(wixapp.emulator.__all__) == {
         "Behaviour",
+        "DeliveryAttempt",
         "EmulatorConflictError",
         "EmulatorControl",
         "EmulatorError",
@@ -358,6 +359,8 @@ def test_exported_names() -> None:
         "MintedToken",
         "RegisteredApp",
         "Site",
+        "WebhookDeliverer",
+        "WebhookDelivery",
         "create_emulator",
         "serve",
     }

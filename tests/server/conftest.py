@@ -11,6 +11,7 @@ from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
 from wixapp.server import create_app
 from wixapp.testing import open_backend, settings_for_emulator
+from wixapp.webhooks import WebhookRouter
 
 AppFactory = Callable[..., FastAPI]
 
@@ -34,12 +35,15 @@ def make_app(
 ) -> AppFactory:
     """Build a backend on the test database, talking to the in-process emulator."""
 
-    def build(**settings: Any) -> FastAPI:
+    def build(*, webhooks: WebhookRouter | None = None, **settings: Any) -> FastAPI:
         config = settings_for_emulator(
             wix_registered_app, database_url=database_url, WIXAPP_HTTP_RETRIES=0, **settings
         )
         return create_app(
-            config, wix_transport=wix_transport, clock=EmulatorClock(wix_emulator_state)
+            config,
+            wix_transport=wix_transport,
+            clock=EmulatorClock(wix_emulator_state),
+            webhooks=webhooks,
         )
 
     return build

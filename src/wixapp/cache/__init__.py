@@ -1,5 +1,26 @@
-"""Caches: a bounded in-process TTL cache and request coalescing (single-flight)."""
+"""Caches: a memory tier (TTL + LRU + single-flight), an optional shared tier (Redis, with a
+distributed single-flight and invalidation broadcast), and :class:`Cache`, which layers them.
 
+Identity and elevation use :class:`Cache` only; whether a shared tier sits behind it is
+decided once, in :class:`wixapp.core.WixApp`.
+"""
+
+from wixapp.cache.layered import Cache, Codec, Fetch
 from wixapp.cache.memory import SingleFlight, TTLCache
+from wixapp.cache.redis import RedisBackend, RedisOptions
+from wixapp.cache.sealing import Sealer
+from wixapp.cache.shared import Circuit, SharedBackend, SharedCacheUnavailable
 
-__all__ = ["SingleFlight", "TTLCache"]
+__all__ = [
+    "Cache",
+    "Circuit",
+    "Codec",
+    "Fetch",
+    "RedisBackend",
+    "RedisOptions",
+    "Sealer",
+    "SharedBackend",
+    "SharedCacheUnavailable",
+    "SingleFlight",
+    "TTLCache",
+]

@@ -4,11 +4,13 @@ A real ASGI app: use it in-process through ``httpx.ASGITransport`` or serve it o
 Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorControl`` (HTTP,
 under ``/_emulator/``). Module map: ``state`` holds everything, ``tokens`` signs and reads
 tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API, ``control`` its
-client, ``faults`` and ``ratelimit`` the injected misbehaviour, ``app`` the entry points.
+client, ``faults`` and ``ratelimit`` the injected misbehaviour, ``delivery`` signs and
+delivers lifecycle webhooks, ``app`` the entry points.
 """
 
 from wixapp.emulator.app import EmulatorServer, create_emulator, serve
 from wixapp.emulator.control import EmulatorControl
+from wixapp.emulator.delivery import DeliveryAttempt, WebhookDeliverer, WebhookDelivery
 from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import (
     Behaviour,
@@ -24,6 +26,7 @@ from wixapp.emulator.state import EmulatorState
 
 __all__ = [
     "Behaviour",
+    "DeliveryAttempt",
     "EmulatorConflictError",
     "EmulatorControl",
     "EmulatorError",
@@ -37,6 +40,8 @@ __all__ = [
     "MintedToken",
     "RegisteredApp",
     "Site",
+    "WebhookDeliverer",
+    "WebhookDelivery",
     "create_emulator",
     "serve",
 ]

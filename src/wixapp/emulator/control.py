@@ -13,6 +13,7 @@ from typing import Any, Self
 import httpx
 from starlette.types import ASGIApp
 
+from wixapp.emulator.delivery import WebhookDelivery
 from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import (
     APP_TOKEN_LIFETIME,
@@ -261,6 +262,43 @@ class EmulatorControl:
     async def reset(self) -> None:
         await self._call("POST", "/reset")
 
+    # ---- webhooks
+
+    async def webhook_public_key(self) -> str:
+        """The PEM public key the emulator signs webhooks for (WIX_APP_PUBLIC_KEY)."""
+        response = await self._client.get(self._prefix + "/webhooks/public-key")
+        if response.status_code >= 400:
+            raise _error(response)
+        return response.text
+
+    async def configure_webhooks(self, app_id: str, url: str | None) -> None:
+        """Deliver the app's lifecycle events to ``url``; None stops delivering."""
+        await self._call("POST", "/webhooks/config", {"appId": app_id, "url": url})
+
+    async def webhook_deliveries(self) -> list[WebhookDelivery]:
+        return _deliveries(await self._call("GET", "/webhooks/deliveries"))
+
+    async def webhook_delivery(self, delivery_id: str) -> WebhookDelivery:
+        body = await self._call("GET", f"/webhooks/deliveries/{delivery_id}")
+        return WebhookDelivery.model_validate(body)
+
+    async def redeliver_webhook(self, delivery_id: str) -> WebhookDelivery:
+        """Send a delivery's event again, as a new delivery (a duplicate)."""
+        body = await self._call("POST", f"/webhooks/deliveries/{delivery_id}/redeliver")
+        return WebhookDelivery.model_validate(body)
+
+    async def hold_webhooks(self) -> None:
+        """Keep new deliveries back until ``release_webhooks``."""
+        await self._call("POST", "/webhooks/hold")
+
+    async def release_webhooks(self, order: list[str] | None = None) -> list[WebhookDelivery]:
+        """Send the held deliveries, those in ``order`` first; returns them, attempted."""
+        return _deliveries(await self._call("POST", "/webhooks/release", {"order": order}))
+
+    async def flush_webhooks(self) -> list[WebhookDelivery]:
+        """Attempt every delivery due now, wait for them; returns the whole log."""
+        return _deliveries(await self._call("POST", "/webhooks/flush"))
+
     # ---- transport
 
     async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
@@ -268,6 +306,10 @@ class EmulatorControl:
         if response.status_code >= 400:
             raise _error(response)
         return None if response.status_code == 204 else response.json()
+
+
+def _deliveries(body: Any) -> list[WebhookDelivery]:
+    return [WebhookDelivery.model_validate(item) for item in body]
 
 
 def _error(response: httpx.Response) -> EmulatorError:

@@ -95,6 +95,15 @@ class _Advance(_Body):
     seconds: float
 
 
+class _WebhookConfig(_Body):
+    app_id: str
+    url: str | None = None
+
+
+class _Release(_Body):
+    order: list[str] | None = None
+
+
 class _Behaviour(_Body):
     token_info_invalid: TokenInfoInvalid | None = None
     value_style: ValueStyle | None = None
@@ -123,6 +132,18 @@ def control_routes() -> list[Route]:
         Route("/behaviour", _route(_behaviour), methods=["GET"]),
         Route("/behaviour", _route(_set_behaviour), methods=["PATCH"]),
         Route("/events", _route(_events), methods=["GET"]),
+        Route("/webhooks/public-key", _webhook_public_key, methods=["GET"]),
+        Route("/webhooks/config", _route(_configure_webhooks), methods=["POST"]),
+        Route("/webhooks/deliveries", _route(_deliveries), methods=["GET"]),
+        Route("/webhooks/deliveries/{delivery_id}", _route(_delivery), methods=["GET"]),
+        Route(
+            "/webhooks/deliveries/{delivery_id}/redeliver",
+            _route(_redeliver),
+            methods=["POST"],
+        ),
+        Route("/webhooks/hold", _route(_hold_webhooks), methods=["POST"]),
+        Route("/webhooks/release", _route(_release_webhooks), methods=["POST"]),
+        Route("/webhooks/flush", _route(_flush_webhooks), methods=["POST"]),
         Route("/reset", _route(_reset), methods=["POST"]),
     ]
 
@@ -259,3 +280,42 @@ async def _events(request: Request, state: EmulatorState) -> Any:
 
 async def _reset(request: Request, state: EmulatorState) -> Any:
     state.reset()
+
+
+# ---- webhooks (spec §7; see emulator.delivery)
+
+
+async def _webhook_public_key(request: Request) -> Response:
+    pem = state_of(request).webhook_public_key()
+    return Response(pem, media_type="application/x-pem-file")
+
+
+async def _configure_webhooks(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, _WebhookConfig)
+    state.configure_webhooks(body.app_id, body.url)
+    return {"appId": body.app_id, "url": state.webhooks.url_for(body.app_id)}
+
+
+async def _deliveries(request: Request, state: EmulatorState) -> Any:
+    return [delivery.to_wire() for delivery in state.webhooks.deliveries()]
+
+
+async def _delivery(request: Request, state: EmulatorState) -> Any:
+    return state.webhooks.delivery(request.path_params["delivery_id"]).to_wire()
+
+
+async def _redeliver(request: Request, state: EmulatorState) -> Any:
+    return state.webhooks.redeliver(request.path_params["delivery_id"]).to_wire()
+
+
+async def _hold_webhooks(request: Request, state: EmulatorState) -> Any:
+    state.webhooks.hold()
+
+
+async def _release_webhooks(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, _Release)
+    return [delivery.to_wire() for delivery in await state.webhooks.release(body.order)]
+
+
+async def _flush_webhooks(request: Request, state: EmulatorState) -> Any:
+    return [delivery.to_wire() for delivery in await state.webhooks.flush()]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from wixapp.emulator.delivery import WebhookDeliverer
 from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.faults import FaultBook, FaultPlan
 from wixapp.emulator.ratelimit import SlidingWindowLimiter
@@ -77,6 +78,9 @@ class EmulatorState:
     def __init__(self, *, seed: int | None = None) -> None:
         self._seed = seed
         self._listeners: list[LifecycleListener] = []
+        # Webhooks of lifecycle events, signed and delivered as Wix does (emulator.delivery).
+        self.webhooks = WebhookDeliverer(clock=self.now)
+        self._listeners.append(self.webhooks.notify)
         self.reset()
 
     # ---- lifecycle of the whole emulator
@@ -103,6 +107,7 @@ class EmulatorState:
         self._revoked: set[str] = set()
         self._calls: Counter[str] = Counter()
         self._fault_ids = 0
+        self.webhooks.reset()
 
     def subscribe(self, listener: LifecycleListener) -> Callable[[], None]:
         """Call ``listener`` on every lifecycle event (webhook delivery hooks in here)."""
@@ -335,7 +340,20 @@ class EmulatorState:
         return self.clock.now()
 
     def advance_clock(self, seconds: float) -> float:
-        return self.clock.advance(seconds)
+        now = self.clock.advance(seconds)
+        self.webhooks.clock_moved()  # webhook retries may be due now
+        return now
+
+    # ---- webhooks (the delivery log, holds and duplicates: ``self.webhooks``)
+
+    def webhook_public_key(self) -> str:
+        """The PEM public key the emulator's webhooks verify with (WIX_APP_PUBLIC_KEY)."""
+        return self.webhooks.public_key_pem
+
+    def configure_webhooks(self, app_id: str, url: str | None) -> None:
+        """Deliver the app's lifecycle events to ``url``; None stops delivering."""
+        self.app(app_id)
+        self.webhooks.configure(app_id, url)
 
     # ---- observation and control of the Wix routes
 

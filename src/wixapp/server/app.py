@@ -18,12 +18,15 @@ from starlette.responses import JSONResponse, Response
 from wixapp.config import Settings, load_settings
 from wixapp.core import WixApp
 from wixapp.errors import WixAppError
+from wixapp.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.metrics import Metrics
 from wixapp.server.middleware import BodyLimitMiddleware, TimingMiddleware
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder
+from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
+from wixapp.webhooks import WebhookRouter
 
 __all__ = ["ServerState", "create_app"]
 
@@ -42,6 +45,9 @@ class ServerState:
     wix: WixApp
     store: Store
     seen: LastSeenRecorder
+    lifecycle: Lifecycle
+    webhooks: WebhookRouter
+    webhook_key_warned: bool = False  # the missing-key 503 is logged once
 
 
 def create_app(
@@ -50,17 +56,25 @@ def create_app(
     wix_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
     migrate: bool | None = None,
+    webhooks: WebhookRouter | None = None,
 ) -> FastAPI:
-    """Build the backend. ``wix_transport`` plugs in another transport (the emulator)."""
+    """Build the backend. ``wix_transport`` plugs in another transport (the emulator).
+
+    ``webhooks`` holds the handlers ``POST /webhooks`` runs in the background after its
+    built-in lifecycle handling (also reachable as ``app.state.webhooks``).
+    """
     settings = settings or load_settings()
     migrate = settings.migrate_on_start if migrate is None else migrate
     metrics = Metrics()
+    webhooks = webhooks if webhooks is not None else WebhookRouter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _open_state(settings, wix_transport, metrics, clock, migrate) as state:
+        opened = _open_state(settings, wix_transport, metrics, clock, migrate, webhooks)
+        async with opened as state:
             app.state.wixapp = state
-            yield
+            async with state.lifecycle.sweeping():
+                yield
 
     app = FastAPI(
         title="wixapp backend",
@@ -70,7 +84,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = metrics
+    app.state.webhooks = webhooks
     app.include_router(router)
+    app.include_router(webhook_router)
     _install_error_handlers(app)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
@@ -93,14 +109,30 @@ async def _open_state(
     metrics: Metrics,
     clock: Callable[[], float],
     migrate: bool,
+    webhooks: WebhookRouter,
 ) -> AsyncIterator[ServerState]:
     store = await Store.open(settings.database_url, migrate=migrate)
     wix = WixApp(settings, transport=transport, metrics=metrics, clock=clock)
     seen = LastSeenRecorder(store.touch_many, interval=settings.last_seen_interval, clock=clock)
+    lifecycle = Lifecycle(
+        store,
+        forget=wix.forget_instance,
+        retention=settings.removed_retention_seconds,
+        clock=clock,
+    )
     seen.start()
     try:
-        yield ServerState(settings=settings, wix=wix, store=store, seen=seen)
+        await wix.start()  # with Redis: listen for the other processes' invalidations
+        yield ServerState(
+            settings=settings,
+            wix=wix,
+            store=store,
+            seen=seen,
+            lifecycle=lifecycle,
+            webhooks=webhooks,
+        )
     finally:
+        await webhooks.shutdown(DRAIN_SECONDS)
         await seen.stop()
         await wix.aclose()
         await store.close()

@@ -10,13 +10,14 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from wixapp.errors import PermissionDeniedError, WixAppError
+from wixapp.legacy import verify_instance_param
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
 from wixapp.server.responses import error_response
 from wixapp.server.schemas import DEFAULT_SETTINGS, WidgetSettings
 from wixapp.store import PreconditionFailed
 
-__all__ = ["current_caller", "router", "server_state"]
+__all__ = ["caller_or_legacy_instance", "current_caller", "router", "server_state"]
 
 router = APIRouter()
 
@@ -38,11 +39,27 @@ async def current_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
+async def caller_or_legacy_instance(
+    request: Request, instance: Annotated[str | None, Query()] = None
+) -> Caller:
+    """``current_caller``, or, when the request has no Authorization header, the legacy
+    signed ``?instance=`` value of Wix iframes and dashboards (spec §8), checked locally
+    with the app secret in constant time. OWNER permissions make a USER, anything else a
+    VISITOR (``LegacyInstance.caller``). A bad value is a 401."""
+    if instance is None or "authorization" in request.headers:
+        return await current_caller(request)
+    state = server_state(request)
+    legacy = verify_instance_param(instance, state.settings.app_secret.get_secret_value())
+    caller = legacy.caller()
+    state.seen.note(caller.instance_id, caller.site_id)
+    return caller
+
+
 @router.get("/get-instance")
 @router.get("/api/get-instance")
 async def get_instance(
     request: Request,
-    caller: CallerDep,
+    caller: Annotated[Caller, Depends(caller_or_legacy_instance)],
     include: Annotated[Literal["instance"] | None, Query()] = None,
 ) -> dict[str, Any]:
     """Who is calling: the app instance (tenant) and the subject behind the token."""
@@ -166,6 +183,9 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as error:
         checks["database"] = f"unavailable ({type(error).__name__})"
     ready = all(value == "ok" for value in checks.values())
+    shared_cache = await state.wix.shared_cache_status()
+    if shared_cache is not None:  # not part of `ready`: without Redis requests still work
+        checks["redis"] = shared_cache
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,

@@ -10,6 +10,7 @@ from wixapp.store._engine import make_engine
 from wixapp.store._migrate import alembic_config, migrate
 from wixapp.store._records import (
     UNSET,
+    EventRecord,
     InstanceRecord,
     InstanceStatus,
     PreconditionFailed,
@@ -23,6 +24,7 @@ from wixapp.store._urls import async_database_url, sync_database_url
 
 __all__ = [
     "UNSET",
+    "EventRecord",
     "InstanceRecord",
     "InstanceStatus",
     "PreconditionFailed",

@@ -12,6 +12,7 @@ from wixapp.errors import WixAppError
 
 __all__ = [
     "UNSET",
+    "EventRecord",
     "InstanceRecord",
     "InstanceStatus",
     "PreconditionFailed",
@@ -76,6 +77,18 @@ class SettingsRecord:
     @property
     def etag(self) -> str:
         return etag_for(self.version)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
+    """One recorded webhook delivery; ``payload`` is what the recorder chose to keep."""
+
+    event_id: str
+    instance_id: str
+    event_type: str
+    received_at: datetime
+    event_at: datetime | None
+    payload: dict[str, Any]
 
 
 class PreconditionFailed(WixAppError):

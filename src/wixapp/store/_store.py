@@ -20,6 +20,7 @@ from wixapp.store._engine import make_engine
 from wixapp.store._migrate import migrate as migrate_to_head
 from wixapp.store._records import (
     UNSET,
+    EventRecord,
     InstanceRecord,
     InstanceStatus,
     PreconditionFailed,
@@ -275,6 +276,34 @@ class Store:
             result = await conn.execute(delete(settings).where(_tenant(settings, instance_id)))
         return result.rowcount > 0
 
+    async def purge_settings_if_removed(self, instance_id: str) -> bool:
+        """Delete the instance's settings only while it is removed, in one statement, so a
+        reinstall that lands meanwhile keeps its new settings; False if nothing was deleted."""
+        removed = select(instances.c.instance_id).where(
+            _tenant(instances, instance_id), instances.c.status == InstanceStatus.REMOVED.value
+        )
+        stmt = delete(settings).where(
+            _tenant(settings, instance_id), settings.c.instance_id.in_(removed)
+        )
+        async with self._begin() as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount > 0
+
+    async def purge_removed_settings(self, *, removed_before: datetime) -> list[str]:
+        """The retention sweep: delete the settings of every instance still removed and
+        removed before ``removed_before``; returns their instance IDs.
+
+        The one write that spans tenants on purpose; its condition is the removal itself.
+        """
+        expired = select(instances.c.instance_id).where(
+            instances.c.status == InstanceStatus.REMOVED.value,
+            instances.c.removed_at < removed_before,
+        )
+        stmt = delete(settings).where(settings.c.instance_id.in_(expired))
+        async with self._begin() as conn:
+            result = await conn.execute(stmt.returning(settings.c.instance_id))
+            return sorted(str(instance_id) for instance_id in result.scalars())
+
     async def _upsert_settings(
         self, conn: AsyncConnection, instance_id: str, values: dict[str, Any]
     ) -> int:
@@ -344,6 +373,27 @@ class Store:
             result = await conn.execute(stmt.returning(webhook_events.c.id))
             return result.first() is not None
 
+    async def forget_event(self, instance_id: str, *, event_id: str) -> bool:
+        """Undo ``record_event`` (its handling failed), so Wix's retry is not a redelivery."""
+        stmt = delete(webhook_events).where(
+            _tenant(webhook_events, instance_id), webhook_events.c.id == event_id
+        )
+        async with self._begin() as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount > 0
+
+    async def list_events(self, instance_id: str, *, limit: int = 100) -> list[EventRecord]:
+        """The instance's recorded deliveries, oldest received first."""
+        stmt = (
+            select(webhook_events)
+            .where(_tenant(webhook_events, instance_id))
+            .order_by(webhook_events.c.received_at, webhook_events.c.id)
+            .limit(limit)
+        )
+        async with self._connect() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_event_record(row) for row in rows]
+
     # Plumbing
 
     def _insert(self, table: Table) -> _Insert:
@@ -401,4 +451,15 @@ def _settings_record(row: Mapping[Any, Any]) -> SettingsRecord:
         version=int(row["version"]),
         updated_at=row["updated_at"],
         updated_by=row["updated_by"],
+    )
+
+
+def _event_record(row: RowMapping) -> EventRecord:
+    return EventRecord(
+        event_id=row["id"],
+        instance_id=row["instance_id"],
+        event_type=row["event_type"],
+        received_at=row["received_at"],
+        event_at=row["event_at"],
+        payload=json.loads(row["payload"]),
     )

@@ -1,0 +1,976 @@
+"""``make bench``: what identification costs, beside the documented per-request flow and the
+bare framework.
+
+One run starts the Wix emulator (its own process, every Wix endpoint delayed by a real
+``--latency``), two copies of the bench server (``bench/benchapp.py``: the production
+backend plus ``GET /bare``) under uvicorn, one with wixapp's caches and one with
+``WIXAPP_CACHE_ENABLED=false``, and drives them from separate processes (wrk, and
+``bench/loadgen.py``) over 127.0.0.1:
+
+  A       GET /get-instance, caches on, tokens pre-warmed                 (wrk, saturation)
+  B       GET /get-instance, caches off: one token-info call a request    (wrk, saturation)
+  C       GET /bare on the caches-on server: no identification            (wrk, saturation)
+  D       GET /get-instance?include=instance, cached and uncached         (wrk, saturation)
+  fixed   A, B and C at one fixed moderate rate, open loop                (loadgen)
+  E       a storm: K concurrent requests with one new token               (loadgen)
+  mix     visitors over sites, each token reused a few times              (loadgen)
+
+Throughput scenarios run ``--repeats`` times, interleaved (A, C, B, ... then again), so the
+spread of the repeats is the noise, and A/C and A/B are also given per repeat. Emulator call
+counts are reset before and read after every measurement. Results go to
+``bench/results/latest.json`` (and a time-stamped copy), ``latest.png``, and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness import LOOPBACK, PYTHON, Proc, Processes
+
+from wixapp.emulator.control import EmulatorControl
+
+RESULTS = harness.BENCH_DIR / "results"
+APP_ID = "0b5e1f9a-bench-4a6e-9c1d-000000000001"  # any string the emulator accepts
+APP_SECRET = "bench-secret-not-a-real-one"
+
+THROUGHPUT = {
+    # name: (server, path, label)
+    "A": ("cached", "/get-instance", "A  /get-instance, cached (wixapp)"),
+    "C": ("cached", "/bare", "C  /bare, no identification (ceiling)"),
+    "B": ("uncached", "/get-instance", "B  /get-instance, uncached (Node sample)"),
+    "D_cached": ("cached", "/get-instance?include=instance", "D  include=instance, cached"),
+    "D_uncached": ("uncached", "/get-instance?include=instance", "D  include=instance, uncached"),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--latency-ms", type=float, default=50.0, help="upstream latency (all Wix calls)"
+    )
+    p.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per measured wrk run")
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds of wrk before each run")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each throughput scenario")
+    p.add_argument("--connections", type=int, default=8, help="wrk connections")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads")
+    p.add_argument("--rate", type=float, default=100.0, help="moderate fixed rate, requests/s")
+    p.add_argument(
+        "--high-rate-share",
+        type=float,
+        default=0.5,
+        help="high fixed rate, as a share of A's measured throughput",
+    )
+    p.add_argument("--rate-duration", type=float, default=8.0, help="seconds per fixed-rate run")
+    p.add_argument("--pool-tokens", type=int, default=1000, help="pre-warmed tokens for A-D")
+    p.add_argument("--storm-k", type=int, default=200)
+    p.add_argument("--storms", type=int, default=3, help="storms against the cached server")
+    p.add_argument("--mix-visitors", type=int, default=1000)
+    p.add_argument("--mix-sites", type=int, default=50)
+    p.add_argument("--mix-reuse", type=int, default=5, help="requests per visitor token")
+    p.add_argument(
+        "--mix-span", type=float, default=20.0, help="seconds over which visitors arrive"
+    )
+    p.add_argument(
+        "--mix-think", type=float, default=0.5, help="seconds between a visitor's requests"
+    )
+    p.add_argument(
+        "--mix-measure-uncached",
+        action="store_true",
+        help="also run the mix on the uncached server (else derived: 1 call per request)",
+    )
+    p.add_argument(
+        "--only",
+        default="throughput,fixed,storm,mix",
+        help="comma-separated groups: throughput, fixed, storm, mix",
+    )
+    p.add_argument("--quick", action="store_true", help="short smoke run (harness check)")
+    p.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="py-spy profile of A's hot path: auto = when an A target is missed",
+    )
+    p.add_argument("--profile-seconds", type=float, default=8.0)
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for both servers (e.g. WIXAPP_REDIS_URL=redis://127.0.0.1)",
+    )
+    p.add_argument("--output", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.repeats = 2.0, 0.5, 1
+        args.rate_duration, args.storms = 2.0, 1
+        args.mix_visitors, args.mix_span, args.pool_tokens = 100, 3.0, 200
+        args.profile_seconds = 3.0
+    args.groups = {g.strip() for g in args.only.split(",") if g.strip()}
+    return args
+
+
+# ---- the world: emulator, app, sites, tokens
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, procs: Processes, tmp: Path) -> None:
+        self.args = args
+        self.procs = procs
+        self.tmp = tmp
+        self.emulator: Proc | None = None
+        self.emulator_url = ""
+        self.control: EmulatorControl | None = None
+        self.servers: dict[str, tuple[Proc, str]] = {}
+        self.instances: list[str] = []
+        self.pool_tokens: list[str] = []
+        self.pool_file = tmp / "pool-tokens.txt"
+
+    @property
+    def emu(self) -> EmulatorControl:
+        assert self.control is not None
+        return self.control
+
+    def start_emulator(self) -> None:
+        port = harness.free_port()
+        self.emulator_url = f"http://{LOOPBACK}:{port}"
+        argv = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "wixapp.emulator.app:create_emulator",
+            "--factory",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        self.emulator = self.procs.start("emulator", argv, harness.clean_env())
+        harness.wait_ready(self.emulator, f"{self.emulator_url}/_emulator/clock")
+        self.control = EmulatorControl.for_url(self.emulator_url, timeout=30.0)
+
+    async def setup_world(self) -> None:
+        emu = self.emu
+        await emu.register_app(APP_ID, APP_SECRET)
+        sites = await harness.gather_limited(
+            [emu.create_site(display_name=f"Bench site {i}") for i in range(self.args.mix_sites)],
+            16,
+        )
+        installs = await harness.gather_limited(
+            [emu.install(APP_ID, site.site_id) for site in sites], 16
+        )
+        self.instances = [install.instance_id for install in installs]
+        self.pool_tokens = await self.mint(self.args.pool_tokens)
+        self.pool_file.write_text("\n".join(self.pool_tokens) + "\n")
+        # Real upstream latency: the emulator sleeps this long on every Wix call.
+        await emu.add_fault("*", latency=self.args.latency_ms / 1000)
+
+    async def mint(self, count: int, offset: int = 0) -> list[str]:
+        """``count`` fresh VISITOR tokens; token i belongs to site (offset + i) % sites."""
+        minted = await harness.gather_limited(
+            [
+                self.emu.mint_token(self.instances[(offset + i) % len(self.instances)], "VISITOR")
+                for i in range(count)
+            ],
+            32,
+        )
+        return [m.token for m in minted]
+
+    def start_server(self, name: str, cache_enabled: bool) -> None:
+        port = harness.free_port()
+        env = harness.clean_env(
+            {
+                "WIX_APP_ID": APP_ID,
+                "WIX_APP_SECRET": APP_SECRET,
+                "WIX_API_BASE_URL": self.emulator_url,
+                "WIXAPP_DATABASE_URL": f"sqlite:///{self.tmp / f'{name}.db'}",
+                "WIXAPP_CACHE_ENABLED": "true" if cache_enabled else "false",
+            }
+        )
+        for item in self.args.server_env:
+            key, _, value = item.partition("=")
+            env[key] = value
+        argv = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "benchapp:create_bench_app",
+            "--factory",
+            "--app-dir",
+            str(harness.BENCH_DIR),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--workers",
+            str(self.args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        proc = self.procs.start(f"server-{name}", argv, env)
+        url = f"http://{LOOPBACK}:{port}"
+        harness.wait_ready(proc, f"{url}/healthz")
+        self.servers[name] = (proc, url)
+
+    def port(self, server: str) -> int:
+        return int(self.servers[server][1].rsplit(":", 1)[1])
+
+    async def loadgen(self, spec: dict[str, Any], limit: float = 120.0) -> dict[str, Any]:
+        """Run bench/loadgen.py in its own process; ``limit`` bounds its wall time."""
+        return await asyncio.to_thread(harness.run_loadgen, spec, timeout=limit)
+
+    async def warm(self, server: str, path: str, tokens: list[str]) -> dict[str, Any]:
+        spec = {"mode": "warm", "port": self.port(server), "path": path, "tokens": tokens}
+        result = await self.loadgen({**spec, "concurrency": 64})
+        if result["error_count"]:
+            raise RuntimeError(f"warming {server} {path} failed: {result['errors']}")
+        return result
+
+    def served(self, url: str) -> int | None:
+        """The server's own count of answered requests (exact with one worker only)."""
+        return harness.served_requests(url) if self.args.workers == 1 else None
+
+    async def calls(self) -> dict[str, int]:
+        return await self.emu.calls()
+
+    # ---- measurements
+
+    async def wrk_run(self, server: str, path: str, connections: int) -> dict[str, Any]:
+        proc, url = self.servers[server]
+        args = self.args
+        if args.warmup > 0:
+            await asyncio.to_thread(
+                harness.run_wrk,
+                url=url,
+                path=path,
+                tokens_file=self.pool_file,
+                duration=args.warmup,
+                connections=connections,
+                threads=args.threads,
+            )
+        await asyncio.sleep(0.5)  # let the warm-up's last requests land
+        await self.emu.reset_calls()
+        served_before = self.served(url)
+        load_before = harness.loadavg()
+        cpu_before = harness.tree_cpu_seconds(proc.pid)
+        out = await asyncio.to_thread(
+            harness.run_wrk,
+            url=url,
+            path=path,
+            tokens_file=self.pool_file,
+            duration=args.duration,
+            connections=connections,
+            threads=args.threads,
+        )
+        cpu = harness.tree_cpu_seconds(proc.pid) - cpu_before
+        await asyncio.sleep(0.5)  # requests in flight when wrk stopped finish their Wix calls
+        calls = await self.calls()
+        requests = out["requests"]
+        # Calls per request are counted against what the server answered (wrk does not count
+        # the requests in flight when it stops, but the server still makes their Wix calls).
+        served = self.served(url) - served_before if served_before is not None else requests
+        seconds = out["duration_us"] / 1e6
+        errors = sum(out["errors"].values())
+        return {
+            "rps": requests / seconds,
+            "requests": requests,
+            "served": served,
+            "seconds": seconds,
+            "p50_ms": out["latency_us"]["p50"] / 1000,
+            "p90_ms": out["latency_us"]["p90"] / 1000,
+            "p99_ms": out["latency_us"]["p99"] / 1000,
+            "max_ms": out["latency_us"]["max"] / 1000,
+            "errors": errors,
+            "error_detail": out["errors"],
+            "upstream_calls": calls,
+            "calls_per_request": sum(calls.values()) / served if served else None,
+            "server_cpu_ms_per_request": cpu * 1000 / served if served else None,
+            "server_cpu_share": cpu / seconds,
+            "loadavg_before": load_before,
+        }
+
+
+# ---- scenario groups
+
+
+async def run_throughput(bench: Bench, results: dict[str, Any]) -> None:
+    args = bench.args
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in THROUGHPUT}
+    for repeat in range(args.repeats):
+        for name, (server, path, label) in THROUGHPUT.items():
+            run = await bench.wrk_run(server, path, args.connections)
+            runs[name].append(run)
+            log(
+                f"  [{repeat + 1}/{args.repeats}] {label:<42} {run['rps']:8.0f} req/s  "
+                f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  "
+                f"calls/req {run['calls_per_request']:.3f}  errors {run['errors']}"
+            )
+    for name, (server, path, label) in THROUGHPUT.items():
+        results["scenarios"][name] = {
+            "label": label,
+            "tool": f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s",
+            "server": server,
+            "path": path,
+            "runs": runs[name],
+            "summary": summarize_runs(runs[name]),
+        }
+    a, b, c = runs["A"], runs["B"], runs["C"]
+    results["ratios"] = {
+        "A/C": ratio_summary([x["rps"] / y["rps"] for x, y in zip(a, c, strict=True)]),
+        "A/B": ratio_summary([x["rps"] / y["rps"] for x, y in zip(a, b, strict=True)]),
+        "D_cached/D_uncached": ratio_summary(
+            [x["rps"] / y["rps"] for x, y in zip(runs["D_cached"], runs["D_uncached"], strict=True)]
+        ),
+        "note": "per repeat (interleaved runs), then mean, min and max",
+    }
+
+
+async def fixed_rate_run(bench: Bench, name: str, rate: float, tag: str) -> dict[str, Any]:
+    args = bench.args
+    server, path, label = THROUGHPUT[name]
+    proc, url = bench.servers[server]
+    await bench.emu.reset_calls()
+    served_before = bench.served(url)
+    cpu_before = harness.tree_cpu_seconds(proc.pid)
+    spec = {
+        "mode": "rate",
+        "port": bench.port(server),
+        "path": path,
+        "tokens": bench.pool_tokens,
+        "rate": rate,
+        "duration": args.rate_duration,
+    }
+    out = await bench.loadgen(spec, limit=args.rate_duration + 60)
+    cpu = harness.tree_cpu_seconds(proc.pid) - cpu_before
+    await asyncio.sleep(0.5)
+    calls = await bench.calls()
+    served = bench.served(url) - served_before if served_before is not None else out["requests"]
+    lat = out["latency"]
+    log(
+        f"  {label:<42} at {rate:5.0f} req/s ({tag}): p50 {lat.get('p50_ms', 0):7.2f} ms  "
+        f"p99 {lat.get('p99_ms', 0):7.2f} ms  errors {out['error_count']}"
+    )
+    return {
+        "label": label,
+        "scenario": name,
+        "rate_kind": tag,
+        "offered_rps": rate,
+        "achieved_rps": out["achieved_rate"],
+        "requests": out["requests"],
+        "p50_ms": lat.get("p50_ms"),
+        "p90_ms": lat.get("p90_ms"),
+        "p99_ms": lat.get("p99_ms"),
+        "max_ms": lat.get("max_ms"),
+        "errors": out["error_count"],
+        "error_detail": out["errors"],
+        "upstream_calls": calls,
+        "calls_per_request": sum(calls.values()) / max(1, served),
+        "server_cpu_share": cpu / out["seconds"],
+        "connections": out["connections"],
+    }
+
+
+async def run_fixed(bench: Bench, results: dict[str, Any]) -> None:
+    """Open-loop latency: A, B and C at one moderate rate; A and C at a share of A's
+    measured throughput (the throughput group must have run for that part)."""
+    args = bench.args
+    runs: list[dict[str, Any]] = []
+    for name in ("A", "B", "C"):
+        runs.append(await fixed_rate_run(bench, name, args.rate, "moderate"))
+    measured = results.get("scenarios", {}).get("A", {}).get("summary", {}).get("rps_mean")
+    if measured:
+        high = round(measured * args.high_rate_share)
+        for name in ("A", "C"):
+            runs.append(await fixed_rate_run(bench, name, high, "high"))
+    results["fixed_rate"] = {
+        "moderate_rps": args.rate,
+        "high_rps": round(measured * args.high_rate_share) if measured else None,
+        "high_rate_share": args.high_rate_share,
+        "runs": runs,
+    }
+
+
+async def run_storm(bench: Bench, results: dict[str, Any]) -> None:
+    args = bench.args
+    storms: list[dict[str, Any]] = []
+    plan = [("cached", i) for i in range(args.storms)] + [("uncached", 0)]
+    for server, i in plan:
+        token = (await bench.mint(1, offset=i))[0]
+        await bench.emu.reset_calls()
+        spec = {
+            "mode": "storm",
+            "port": bench.port(server),
+            "path": "/get-instance",
+            "token": token,
+            "k": args.storm_k,
+        }
+        out = await bench.loadgen(spec, limit=60)
+        await asyncio.sleep(0.3)
+        calls = await bench.calls()
+        storms.append(
+            {
+                "server": server,
+                "k": args.storm_k,
+                "ok": out["ok"],
+                "errors": out["error_count"],
+                "error_detail": out["errors"],
+                "token_info_calls": calls["token-info"],
+                "upstream_calls": calls,
+                "p50_ms": out["latency"].get("p50_ms"),
+                "max_ms": out["latency"].get("max_ms"),
+            }
+        )
+        log(
+            f"  storm of {args.storm_k} on the {server} server, one new token: "
+            f"{calls['token-info']} token-info call(s), {out['ok']} ok, "
+            f"{out['error_count']} errors, slowest {out['latency'].get('max_ms', 0):.0f} ms"
+        )
+    cached = [s for s in storms if s["server"] == "cached"]
+    results["storm"] = {
+        "label": f"E  cold storm: {args.storm_k} concurrent requests, one new token",
+        "storms": storms,
+        "cached_token_info_calls": [s["token_info_calls"] for s in cached],
+        "uncached_token_info_calls": [s["token_info_calls"] for s in storms if s not in cached],
+        "workers": args.workers,
+    }
+
+
+async def mix_run(bench: Bench, server: str) -> dict[str, Any]:
+    args = bench.args
+    sites = len(bench.instances)
+    tokens = await bench.mint(args.mix_visitors)
+    visitors = [[token, i % sites] for i, token in enumerate(tokens)]
+    await bench.emu.set_behaviour(rate_limit=True)  # Wix's 200/min per instance, enforced
+    await bench.emu.reset_calls()
+    spec = {
+        "mode": "mix",
+        "port": bench.port(server),
+        "path": "/get-instance",
+        "visitors": visitors,
+        "reuse": args.mix_reuse,
+        "span": args.mix_span,
+        "think": args.mix_think,
+    }
+    out = await bench.loadgen(spec, limit=args.mix_span + args.mix_reuse * 3 + 120)
+    await asyncio.sleep(0.5)
+    calls = await bench.calls()
+    await bench.emu.set_behaviour(rate_limit=False)
+    total_calls = sum(calls.values())
+    minutes = out["seconds"] / 60
+    # The emulator counts calls by endpoint, not by instance. Each token belongs to one
+    # instance, so when the calls are one per token (cached) they are attributed by tokens;
+    # otherwise (uncached: one per request) by requests.
+    per_site_requests = {int(k): v for k, v in out["requests_per_site"].items()}
+    tokens_per_site = [sum(1 for _, s in visitors if s == site) for site in range(sites)]
+    if calls["token-info"] <= len(tokens):
+        per_site_calls = [total_calls * n / len(tokens) for n in tokens_per_site]
+    else:
+        per_site_calls = [
+            total_calls * per_site_requests.get(site, 0) / max(1, out["requests"])
+            for site in range(sites)
+        ]
+    per_minute = [c / minutes for c in per_site_calls]
+    entry = {
+        "measured": True,
+        "requests": out["requests"],
+        "ok": out["ok"],
+        "errors": out["error_count"],
+        "error_detail": out["errors"],
+        "seconds": out["seconds"],
+        "rps": out["requests"] / out["seconds"],
+        "p50_ms": out["latency"].get("p50_ms"),
+        "p99_ms": out["latency"].get("p99_ms"),
+        "first_request_p50_ms": out["first_request"].get("p50_ms"),
+        "later_requests_p50_ms": out["later_requests"].get("p50_ms"),
+        "upstream_calls": calls,
+        "calls_per_request": total_calls / max(1, out["requests"]),
+        "calls_per_token": total_calls / len(tokens),
+        "floor_calls_per_request": 1 / args.mix_reuse,
+        "calls_per_minute_per_instance_mean": statistics.mean(per_minute),
+        "calls_per_minute_per_instance_max": max(per_minute),
+        "requests_per_minute_per_instance_max": max(per_site_requests.values()) / minutes,
+        "visitors_per_minute_per_instance": args.mix_visitors / sites / minutes,
+    }
+    log(
+        f"  mix, {server:>8}: {out['requests']} requests in {out['seconds']:.1f} s, "
+        f"{total_calls} Wix calls = {entry['calls_per_request']:.3f}/request "
+        f"({entry['calls_per_token']:.2f}/token); "
+        f"{entry['calls_per_minute_per_instance_max']:.0f} calls/min on the busiest "
+        f"instance (limit 200); p50 {entry['p50_ms']:.2f} ms, errors {out['error_count']}"
+    )
+    return entry
+
+
+async def run_mix(bench: Bench, results: dict[str, Any]) -> None:
+    """Visitors arrive evenly over ``--mix-span`` s, spread evenly over the sites, each with a
+    new token used for ``--mix-reuse`` requests. Measured on the cached server. The uncached
+    (Node sample) figure is derived, one call per request as B measures, unless
+    ``--mix-measure-uncached`` (on 2 busy cores the uncached server cannot keep this pace)."""
+    args = bench.args
+    mix: dict[str, Any] = {
+        "visitors": args.mix_visitors,
+        "sites": len(bench.instances),
+        "reuse": args.mix_reuse,
+        "span_s": args.mix_span,
+        "think_s": args.mix_think,
+        "wix_limit_per_minute_per_instance": 200,
+    }
+    mix["cached"] = await mix_run(bench, "cached")
+    if args.mix_measure_uncached:
+        mix["uncached"] = await mix_run(bench, "uncached")
+    else:
+        cached = mix["cached"]
+        per_minute = cached["requests_per_minute_per_instance_max"]
+        mix["uncached"] = {
+            "measured": False,
+            "note": "derived: one token-info call per request (B measures exactly 1.000), "
+            "at the cached run's pace",
+            "requests": cached["requests"],
+            "rps": cached["rps"],
+            "calls_per_request": 1.0,
+            "calls_per_token": float(args.mix_reuse),
+            "calls_per_minute_per_instance_mean": cached["requests"]
+            / len(bench.instances)
+            / (cached["seconds"] / 60),
+            "calls_per_minute_per_instance_max": per_minute,
+            "errors": None,
+            "p50_ms": None,
+            "p99_ms": None,
+        }
+        log(
+            f"  mix, uncached (derived, 1 call/request): {per_minute:.0f} calls/min on the "
+            f"busiest instance (limit 200)"
+        )
+    results["mix"] = mix
+
+
+# ---- statistics and targets
+
+
+def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    rps = [r["rps"] for r in runs]
+    mean = statistics.mean(rps)
+    cpu = [r["server_cpu_ms_per_request"] for r in runs if r["server_cpu_ms_per_request"]]
+    return {
+        "rps_mean": mean,
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "rps_spread_pct": (max(rps) - min(rps)) / mean * 100 if mean else 0.0,
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p50_ms_max": max(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "p99_ms_max": max(r["p99_ms"] for r in runs),
+        "calls_per_request": statistics.mean(r["calls_per_request"] or 0 for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "server_cpu_ms_per_request": statistics.mean(cpu) if cpu else None,
+    }
+
+
+def ratio_summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "per_repeat": values,
+        "mean": statistics.mean(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def judge(results: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    targets: list[dict[str, Any]] = []
+    sc = results.get("scenarios", {})
+    upstream_ms = args.latency_ms
+
+    def add(name: str, met: bool | None, measured: str, goal: str, why: str = "") -> None:
+        targets.append(
+            {"target": name, "met": met, "measured": measured, "goal": goal, "note": why}
+        )
+
+    def fixed(name: str, kind: str) -> dict[str, Any] | None:
+        for run in results.get("fixed_rate", {}).get("runs", []):
+            if run["scenario"] == name and run["rate_kind"] == kind:
+                return run
+        return None
+
+    if "A" in sc and "C" in sc:
+        r = results["ratios"]["A/C"]
+        cpu_a = sc["A"]["summary"]["server_cpu_ms_per_request"]
+        cpu_c = sc["C"]["summary"]["server_cpu_ms_per_request"]
+        by_cpu = f"; by server CPU per request {cpu_c / cpu_a:.2f}" if cpu_a and cpu_c else ""
+        add(
+            "A >= 0.8 x C (requests/s)",
+            r["mean"] >= 0.8,
+            f"A/C = {r['mean']:.2f} (repeats {r['min']:.2f}..{r['max']:.2f}){by_cpu}",
+            ">= 0.80",
+            ""
+            if r["mean"] >= 0.8
+            else f"short by {0.8 - r['mean']:.2f} "
+            f"({(0.8 - r['mean']) / 0.8 * 100:.0f} %); see the profile for where A's extra "
+            f"CPU per request goes",
+        )
+    if "A" in sc:
+        m = sc["A"]["summary"]
+        add(
+            "A p50 < 5 ms at saturation",
+            m["p50_ms"] < 5.0,
+            f"{m['p50_ms']:.2f} ms at {m['rps_mean']:.0f} req/s (wrk, {args.connections} "
+            f"connections: closed loop, so p50 ~ connections / throughput)",
+            "< 5 ms",
+            "" if m["p50_ms"] < 5.0 else f"over by {m['p50_ms'] - 5:.2f} ms",
+        )
+    high = fixed("A", "high")
+    if high is not None:
+        add(
+            f"A p50 < 5 ms at {args.high_rate_share:.0%} of its measured throughput",
+            high["p50_ms"] < 5.0,
+            f"{high['p50_ms']:.2f} ms at {high['offered_rps']:.0f} req/s offered, "
+            f"{high['achieved_rps']:.0f} served (open loop)",
+            "< 5 ms",
+            "" if high["p50_ms"] < 5.0 else f"over by {high['p50_ms'] - 5:.2f} ms",
+        )
+    if "B" in sc:
+        p50 = sc["B"]["summary"]["p50_ms"]
+        moderate = fixed("B", "moderate")
+        extra = (
+            f"; {moderate['p50_ms']:.2f} ms at a fixed {moderate['offered_rps']:.0f} req/s"
+            if moderate
+            else ""
+        )
+        add(
+            f"B p50 > upstream latency ({upstream_ms:g} ms)",
+            p50 > upstream_ms and (moderate is None or moderate["p50_ms"] > upstream_ms),
+            f"{p50:.2f} ms at saturation{extra}",
+            f"> {upstream_ms:g} ms",
+        )
+    if "storm" in results:
+        calls = results["storm"]["cached_token_info_calls"]
+        add(
+            "E: exactly 1 upstream call per storm",
+            all(c == 1 for c in calls),
+            f"{calls} token-info calls for {len(calls)} storms of {args.storm_k} "
+            f"(uncached: {results['storm']['uncached_token_info_calls']})",
+            "1 each",
+            ""
+            if all(c == 1 for c in calls)
+            else f"with {args.workers} workers each keeps its own cache: up to one call per worker",
+        )
+    if "mix" in results and "cached" in results["mix"]:
+        m = results["mix"]["cached"]
+        met = m["calls_per_request"] < 0.02
+        add(
+            "mix: < 0.02 upstream calls per request",
+            met,
+            f"{m['calls_per_request']:.3f} calls/request = {m['calls_per_token']:.2f} per "
+            f"token; busiest instance {m['calls_per_minute_per_instance_max']:.0f} calls/min "
+            f"(uncached {results['mix']['uncached']['calls_per_minute_per_instance_max']:.0f})",
+            "< 0.020",
+            ""
+            if met
+            else f"over by {m['calls_per_request'] / 0.02:.1f}x: a new token can only be checked "
+            f"by asking Wix, so {args.mix_reuse} requests per token cannot go below "
+            f"1/{args.mix_reuse} = {1 / args.mix_reuse:.3f}; the target needs >= 50 requests "
+            f"per token",
+        )
+    return targets
+
+
+# ---- output
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def summary_table(results: dict[str, Any]) -> str:
+    rows = [
+        ("scenario", "req/s", "spread", "p50 ms", "p99 ms", "calls/req", "cpu ms/req", "errors")
+    ]
+    for s in results.get("scenarios", {}).values():
+        m = s["summary"]
+        cpu = m["server_cpu_ms_per_request"]
+        rows.append(
+            (
+                s["label"],
+                f"{m['rps_mean']:.0f}",
+                f"±{m['rps_spread_pct'] / 2:.1f}%",
+                f"{m['p50_ms']:.2f}",
+                f"{m['p99_ms']:.2f}",
+                f"{m['calls_per_request']:.3f}",
+                f"{cpu:.3f}" if cpu else "-",
+                str(m["errors"]),
+            )
+        )
+    for f in results.get("fixed_rate", {}).get("runs", []):
+        rows.append(
+            (
+                f"{f['scenario']} at a fixed {f['offered_rps']:.0f} req/s ({f['rate_kind']})",
+                f"{f['achieved_rps']:.0f}",
+                "",
+                f"{f['p50_ms']:.2f}",
+                f"{f['p99_ms']:.2f}",
+                f"{f['calls_per_request']:.3f}",
+                "",
+                str(f["errors"]),
+            )
+        )
+    if "storm" in results:
+        for s in results["storm"]["storms"]:
+            rows.append(
+                (
+                    f"E  storm of {s['k']}, {s['server']}",
+                    "",
+                    "",
+                    f"{s['p50_ms']:.2f}",
+                    "",
+                    f"{s['token_info_calls']} total",
+                    "",
+                    str(s["errors"]),
+                )
+            )
+    mix = results.get("mix", {})
+    for server in ("cached", "uncached"):
+        if server in mix:
+            m = mix[server]
+            measured = m.get("measured", True)
+            rows.append(
+                (
+                    f"mix {mix['visitors']} visitors/{mix['sites']} sites "
+                    f"x{mix['reuse']}, {server}{'' if measured else ' (derived)'}",
+                    f"{m['rps']:.0f}",
+                    "",
+                    f"{m['p50_ms']:.2f}" if measured else "-",
+                    f"{m['p99_ms']:.2f}" if measured else "-",
+                    f"{m['calls_per_request']:.3f}",
+                    "",
+                    str(m["errors"]) if measured else "-",
+                )
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    for name, r in results.get("ratios", {}).items():
+        if isinstance(r, dict):
+            lines.append(f"{name:<22} {r['mean']:.2f}  (repeats {r['min']:.2f}..{r['max']:.2f})")
+    mix_line = []
+    for server in ("cached", "uncached"):
+        if server in mix:
+            m = mix[server]
+            mix_line.append(
+                f"{server}{'' if m.get('measured', True) else ' (derived)'}: "
+                f"{m['calls_per_minute_per_instance_max']:.0f} Wix calls/min on the "
+                f"busiest instance"
+            )
+    if mix_line:
+        lines.append(
+            f"mix at {mix['cached']['visitors_per_minute_per_instance']:.0f} new visitors/min "
+            f"per site: " + "; ".join(mix_line) + " (Wix allows 200)"
+        )
+    return "\n".join(lines)
+
+
+def targets_text(targets: list[dict[str, Any]]) -> str:
+    out = []
+    for t in targets:
+        mark = "MET   " if t["met"] else "MISSED"
+        out.append(f"[{mark}] {t['target']}: {t['measured']} (goal {t['goal']})")
+        if t["note"]:
+            out.append(f"         {t['note']}")
+    return "\n".join(out)
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "sched_cpus": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().split()[1]
+        info["mem_gib"] = round(int(mem) / 1024 / 1024, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    import importlib.util
+
+    info["uvicorn_loop"] = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    info["uvicorn_http"] = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    try:
+        import uvicorn
+
+        info["uvicorn"] = uvicorn.__version__
+    except ImportError:
+        pass
+    info["wrk"] = shutil.which("wrk")
+    return info
+
+
+async def start_world(bench: Bench) -> None:
+    """Emulator, app, sites, tokens, both servers, and warm caches for A and D."""
+    args = bench.args
+    log(f"bench: emulator with {args.latency_ms:g} ms on every Wix call")
+    bench.start_emulator()
+    await bench.setup_world()
+    log(
+        f"bench: {len(bench.instances)} sites, {len(bench.pool_tokens)} pool tokens; "
+        f"servers with {args.workers} uvicorn worker(s) each"
+    )
+    bench.start_server("cached", cache_enabled=True)
+    bench.start_server("uncached", cache_enabled=False)
+    # Pre-warm A and D: every pool token once, then instance data for every instance.
+    await bench.warm("cached", "/get-instance", bench.pool_tokens)
+    first_of_each_site = bench.pool_tokens[: len(bench.instances)]
+    await bench.warm("cached", "/get-instance?include=instance", first_of_each_site)
+
+
+async def profile_scenarios(bench: Bench, names: list[str]) -> dict[str, Any]:
+    """py-spy profiles of the named throughput scenarios; A against C when both are given."""
+    import profile_hot_path
+
+    args = bench.args
+    out: dict[str, Any] = {}
+    for name in names:
+        server, path, _label = THROUGHPUT[name]
+        proc, url = bench.servers[server]
+        log(f"bench: profiling {name} ({path}) with py-spy for {args.profile_seconds:g} s")
+        out[name] = await profile_hot_path.profile(
+            proc,
+            url,
+            path,
+            bench.pool_file,
+            seconds=args.profile_seconds,
+            connections=args.connections,
+            out_dir=args.output,
+            name=name,
+            single_worker=args.workers == 1,
+        )
+    texts = [out[name]["text"] for name in names]
+    if "A" in out and "C" in out:
+        out["A_vs_C"] = profile_hot_path.compare(out["A"], out["C"])
+        texts.append(out["A_vs_C"])
+    out["text"] = "\n".join(texts)
+    return out
+
+
+async def bench_main(args: argparse.Namespace, results: dict[str, Any], bench: Bench) -> None:
+    await start_world(bench)
+    steps = [
+        ("throughput", "throughput (wrk, interleaved repeats)", run_throughput),
+        ("fixed", "latency at fixed rates (open loop)", run_fixed),
+        ("storm", "E: cold storm", run_storm),
+        ("mix", "realistic mix", run_mix),
+    ]
+    for group, title, step in steps:
+        if group in args.groups:
+            log(f"bench: {title}")
+            started = time.monotonic()
+            await step(bench, results)
+            results["timings"][group] = round(time.monotonic() - started, 1)
+    results["targets"] = judge(results, args)
+    missed_a = any(not t["met"] and t["target"].startswith("A") for t in results["targets"])
+    if args.profile == "always" or (args.profile == "auto" and missed_a):
+        started = time.monotonic()
+        results["profile"] = await profile_scenarios(bench, ["A", "C"])
+        results["timings"]["profile"] = round(time.monotonic() - started, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    results: dict[str, Any] = {
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k != "groups"
+        },
+        "loadavg_start": harness.loadavg(),
+        "scenarios": {},
+        "timings": {},
+    }
+    log(f"bench: {results['machine']['nproc']} cores, load average {results['loadavg_start']}")
+    tmp = Path(tempfile.mkdtemp(prefix="wixapp-bench-"))
+    log_dir = args.output / "logs"  # the processes' own output, kept for a post-mortem
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = Processes(log_dir)
+    bench = Bench(args, procs, tmp)
+    failed = False
+    try:
+        asyncio.run(bench_main(args, results, bench))
+    except KeyboardInterrupt:
+        log("bench: interrupted")
+        failed = True
+    except Exception as error:
+        failed = True
+        log(f"bench: FAILED: {type(error).__name__}: {error}")
+        for proc in procs.started:
+            if proc.tail():
+                log(f"--- {proc.name} log ---\n{proc.tail()}")
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["loadavg_end"] = harness.loadavg()
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    results["failed"] = failed
+    if failed and not results["scenarios"]:
+        return 1
+    path = args.output / f"run-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2))
+    shutil.copyfile(path, args.output / "latest.json")
+    try:
+        import chart
+
+        chart.draw(results, args.output / "latest.png")
+        shutil.copyfile(args.output / "latest.png", args.output / f"run-{stamp}.png")
+    except ImportError as error:
+        log(f"bench: no chart ({error}); `make bench` installs matplotlib")
+    log("")
+    log(summary_table(results))
+    if results.get("targets"):
+        log("")
+        log(targets_text(results["targets"]))
+    if "profile" in results:
+        log("")
+        log(results["profile"]["text"])
+    log("")
+    log(
+        f"bench: {results['total_seconds']:.0f} s on {results['machine']['nproc']} cores "
+        f"(load average {results['loadavg_start']} -> {results['loadavg_end']}); "
+        f"results in {args.output / 'latest.json'} and latest.png"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""The shared tier on Redis: values, flight locks, and invalidation broadcast over pub/sub.
+
+Keys (``{prefix}`` is WIXAPP_REDIS_PREFIX, ``{scope}`` the app ID, so two apps, or two test
+runs, never read each other's entries)::
+
+    {prefix}:{scope}:{namespace}:{key}        value: "{tag}:" + 8-byte expiry + payload
+    {prefix}:{scope}:lock:{namespace}:{key}   flight lock: a random token, PX lock_ttl
+    {prefix}:{scope}:fail:{namespace}:{key}   a flight's shared outage, a few seconds
+    {prefix}:{scope}:invalidate               the pub/sub channel of invalidations
+
+Locks are taken with ``SET NX PX`` and renewed while their holder works, so a holder that
+dies frees its keys within ``lock_ttl``; a result is stored, and a lock released, by Lua
+scripts that first check the holder's token. Every call has a short timeout and goes
+through a :class:`Circuit`: when Redis fails, calls stop for a backoff (growing to a few
+seconds) and the caches serve from memory and Wix; a background listener, which also
+receives invalidations, notices when Redis is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from wixapp.cache.shared import (
+    Circuit,
+    Flight,
+    InvalidationHook,
+    Lock,
+    SharedCacheUnavailable,
+    StateHook,
+)
+
+__all__ = ["RedisBackend", "RedisOptions"]
+
+logger = logging.getLogger("wixapp.cache")
+
+T = TypeVar("T")
+
+# KEYS[1] value, KEYS[2] lock; ARGV: token, value, ttl ms. Stores only for the lock's holder.
+_PUT = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+# KEYS[1] lock, KEYS[2] failure; ARGV: token, failure, ttl ms.
+_FAIL = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# KEYS[1] value; ARGV[1] "{tag}:". Deletes only the value stored with that tag.
+_DELETE_TAGGED = """
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """Timings of the Redis tier. Short timeouts: a slow Redis must not slow requests."""
+
+    socket_timeout: float = 0.25
+    connect_timeout: float = 1.0  # connections are pooled: connecting is rare
+    lock_ttl: float = 3.0
+    min_backoff: float = 0.5
+    max_backoff: float = 5.0
+    listen_interval: float = 1.0
+    max_pending: int = 10_000
+
+
+class RedisBackend:
+    """A :class:`~wixapp.cache.shared.SharedBackend` on Redis (``redis.asyncio``).
+
+    ``await start()`` runs the listener (invalidations, recovery); ``await aclose()`` ends it.
+    Without ``start()`` it still works: recovery is then probed by requests, once per backoff.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        scope: str,
+        options: RedisOptions | None = None,
+        on_state: StateHook | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.options = options or RedisOptions()
+        self._base = f"{prefix}:{scope}"
+        self.channel = f"{self._base}:invalidate"
+        self._origin = secrets.token_hex(8)
+        self._on_state = on_state
+        self._on_error = on_error
+        self.circuit = Circuit(
+            min_backoff=self.options.min_backoff,
+            max_backoff=self.options.max_backoff,
+            on_change=self._changed,
+        )
+        timeout = self.options.connect_timeout
+        self._client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=self.options.socket_timeout,
+            socket_connect_timeout=timeout,
+            # One immediate reconnect (a pooled connection Redis closed); no retry on timeouts.
+            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
+        )
+        self._listener_client = aioredis.Redis.from_url(
+            url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
+        self._put = self._client.register_script(_PUT)
+        self._fail = self._client.register_script(_FAIL)
+        self._release = self._client.register_script(_RELEASE)
+        self._renew = self._client.register_script(_RENEW)
+        self._delete_tagged = self._client.register_script(_DELETE_TAGGED)
+        self._hooks: dict[str, InvalidationHook] = {}
+        self._resync_hooks: list[Callable[[], None]] = []
+        self._subscriptions = 0
+        self._pending: dict[str, set[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (if Redis is up) and subscribe to invalidations, in the background."""
+        if self._listener is None:
+            with contextlib.suppress(SharedCacheUnavailable):
+                await self._call("ping", self._client.ping)  # a pooled connection, ready
+            self._listener = asyncio.create_task(self._listen_forever(), name="wixapp-redis")
+
+    async def aclose(self) -> None:
+        self._closed = True
+        tasks = [*self._tasks, *([self._listener] if self._listener else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._client.aclose()
+        await self._listener_client.aclose()
+
+    async def status(self) -> str:
+        """ "ok", or "degraded (why)", for /readyz. Pings Redis (bounded by the timeouts)."""
+        if self.circuit.up or self.circuit.due:
+            with contextlib.suppress(SharedCacheUnavailable):
+                await self._call("ping", self._client.ping)
+        if self.circuit.up:
+            return "ok"
+        return f"degraded ({self.circuit.reason}; serving from memory and Wix)"
+
+    # -- SharedBackend --------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self.circuit.up or self.circuit.due
+
+    async def get(self, namespace: str, key: str) -> bytes | None:
+        raw = await self._call("get", lambda: self._client.get(self._key(namespace, key)))
+        return _untag(raw)
+
+    async def acquire(self, namespace: str, key: str) -> Lock | None:
+        lock = Lock(namespace, key, secrets.token_hex(16))
+        ttl = _ms(self.options.lock_ttl)
+        taken = await self._call(
+            "lock",
+            lambda: self._client.set(self._lock(namespace, key), lock.token, nx=True, px=ttl),
+        )
+        return lock if taken else None
+
+    @contextlib.asynccontextmanager
+    async def hold(self, lock: Lock) -> AsyncIterator[None]:
+        keeper = asyncio.create_task(self._keep(lock))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def release(self, lock: Lock) -> None:
+        keys = [self._lock(lock.namespace, lock.key)]
+        await self._call("unlock", lambda: self._release(keys=keys, args=[lock.token]))
+
+    async def put(
+        self, namespace: str, key: str, value: bytes, *, ttl: float, lock: Lock, tag: str = ""
+    ) -> bool:
+        keys = [self._key(namespace, key), self._lock(namespace, key)]
+        args: list[Any] = [lock.token, tag.encode() + b":" + value, _ms(ttl)]
+        stored = await self._call("put", lambda: self._put(keys=keys, args=args))
+        return bool(stored)
+
+    async def fail(self, lock: Lock, failure: bytes, *, ttl: float) -> None:
+        keys = [self._lock(lock.namespace, lock.key), self._failure(lock.namespace, lock.key)]
+        args: list[Any] = [lock.token, failure, _ms(ttl)]
+        await self._call("fail", lambda: self._fail(keys=keys, args=args))
+
+    async def poll(self, namespace: str, key: str) -> Flight:
+        keys = [self._key(namespace, key), self._lock(namespace, key)]
+        keys.append(self._failure(namespace, key))
+        value, lock, failure = await self._call("poll", lambda: self._client.mget(keys))
+        return Flight(_untag(value), lock is not None, _bytes(failure))
+
+    async def delete(self, namespace: str, key: str, *, tag: str | None = None) -> None:
+        name = self._key(namespace, key)
+        if tag is None:
+            await self._call("delete", lambda: self._client.delete(name))
+        else:
+            prefix = tag.encode() + b":"
+            await self._call("delete", lambda: self._delete_tagged(keys=[name], args=[prefix]))
+
+    async def invalidate(self, namespace: str, keys: list[str]) -> None:
+        """Delete and broadcast; never raises: on failure the invalidation waits for Redis."""
+        try:
+            await self._broadcast({namespace: set(keys)})
+        except SharedCacheUnavailable:
+            self.defer_invalidation(namespace, keys)
+
+    def defer_invalidation(self, namespace: str, keys: list[str]) -> None:
+        pending = self._pending.setdefault(namespace, set())
+        if sum(len(each) for each in self._pending.values()) + len(keys) > self.options.max_pending:
+            logger.warning("too many invalidations wait for Redis; dropping the oldest set")
+            pending.clear()
+        pending.update(keys)
+
+    def on_invalidate(self, namespace: str, hook: InvalidationHook) -> None:
+        self._hooks[namespace] = hook
+
+    def on_resync(self, hook: Callable[[], None]) -> None:
+        self._resync_hooks.append(hook)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- calls through the circuit --------------------------------------------------------
+
+    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        if not self.circuit.allow():
+            raise SharedCacheUnavailable(self.circuit.reason or "Redis is unavailable")
+        try:
+            async with asyncio.timeout(self.options.connect_timeout * 2):
+                result = await call()
+        except (RedisError, OSError) as error:  # OSError includes TimeoutError
+            self._failed(operation, error)
+            raise SharedCacheUnavailable(_describe(error)) from error
+        self.circuit.success()
+        return result
+
+    def _failed(self, operation: str, error: BaseException, *, certain: bool = False) -> None:
+        if self._on_error is not None:
+            self._on_error(operation)
+        self.circuit.failure(_describe(error), certain=certain)
+
+    def _changed(self, up: bool, reason: str | None) -> None:
+        if up:
+            logger.info("the shared cache (Redis) is back; using it again")
+            self._resync()
+        else:
+            logger.warning(
+                "the shared cache (Redis) is unavailable (%s): serving from memory and Wix, "
+                "retrying every few seconds; check WIXAPP_REDIS_URL and the Redis server",
+                reason,
+            )
+        if self._on_state is not None:
+            self._on_state(up, reason)
+
+    async def _keep(self, lock: Lock) -> None:
+        """Renew the lock at a third of its TTL until cancelled (the holder is alive)."""
+        keys = [self._lock(lock.namespace, lock.key)]
+        args: list[Any] = [lock.token, _ms(self.options.lock_ttl)]
+        while True:
+            await asyncio.sleep(self.options.lock_ttl / 3)
+            with contextlib.suppress(SharedCacheUnavailable):
+                await self._call("renew", lambda: self._renew(keys=keys, args=args))
+
+    # -- invalidation broadcast -----------------------------------------------------------
+
+    async def _broadcast(self, entries: dict[str, set[str]]) -> None:
+        names: list[str] = []
+        for namespace, keys in entries.items():
+            for key in keys:
+                names.append(self._key(namespace, key))
+                names.append(self._lock(namespace, key))
+        message = json.dumps(
+            {"origin": self._origin, "drop": {ns: sorted(keys) for ns, keys in entries.items()}}
+        )
+
+        async def send() -> None:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.delete(*names)
+                pipe.publish(self.channel, message)
+                await pipe.execute()
+
+        await self._call("invalidate", send)
+
+    async def _flush_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        try:
+            await self._broadcast(pending)
+        except SharedCacheUnavailable:
+            for namespace, keys in pending.items():
+                self.defer_invalidation(namespace, list(keys))
+
+    def _received(self, data: Any) -> None:
+        try:
+            message = json.loads(data)
+            if message.get("origin") == self._origin:
+                return
+            drops: dict[str, list[str]] = message["drop"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("ignoring a malformed message on %s", self.channel)
+            return
+        for namespace, keys in drops.items():
+            hook = self._hooks.get(namespace)
+            if hook is not None:
+                for key in keys:
+                    hook(str(key))
+
+    async def _listen_forever(self) -> None:
+        backoff = self.options.min_backoff
+        while not self._closed:
+            try:
+                await self._listen()
+                backoff = self.options.min_backoff
+            except (RedisError, OSError) as error:
+                self._failed("subscribe", error, certain=True)
+                await asyncio.sleep(backoff)
+                backoff = min(self.options.max_backoff, backoff * 2)
+
+    async def _listen(self) -> None:
+        pubsub = self._listener_client.pubsub()
+        try:
+            async with asyncio.timeout(self.options.connect_timeout * 2):
+                await pubsub.subscribe(self.channel)
+            self._subscriptions += 1
+            if self._subscriptions > 1:  # messages sent while we were away are lost
+                self._resync()
+            self.circuit.success()
+            await self._flush_pending()
+            while not self._closed:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=self.options.listen_interval
+                )
+                if message is not None and message.get("type") == "message":
+                    self._received(message["data"])
+                if self.circuit.due:  # requests failed while this connection lived: probe
+                    with contextlib.suppress(SharedCacheUnavailable):
+                        await self._call("ping", self._client.ping)
+                elif self.circuit.up and self._pending:
+                    await self._flush_pending()
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _resync(self) -> None:
+        for hook in self._resync_hooks:
+            hook()
+
+    # -- key names ------------------------------------------------------------------------
+
+    def _key(self, namespace: str, key: str) -> str:
+        return f"{self._base}:{namespace}:{key}"
+
+    def _lock(self, namespace: str, key: str) -> str:
+        return f"{self._base}:lock:{namespace}:{key}"
+
+    def _failure(self, namespace: str, key: str) -> str:
+        return f"{self._base}:fail:{namespace}:{key}"
+
+
+def _bytes(raw: bytes | str | None) -> bytes | None:
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def _untag(raw: bytes | str | None) -> bytes | None:
+    data = _bytes(raw)
+    if data is None:
+        return None
+    _tag, separator, value = data.partition(b":")
+    return value if separator else None
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {text[:120]}" if text else name

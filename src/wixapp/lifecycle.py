@@ -1,0 +1,232 @@
+"""The backend's own handling of app lifecycle webhooks (spec §7): install, removal, plans.
+
+It runs before the backend answers Wix (a few quick statements), user handlers run after,
+in the background. Every step is safe against Wix's habits:
+
+- **Redeliveries**: the event is recorded first under ``WebhookEvent.dedupe_key``; an event
+  recorded before changes nothing and is acknowledged.
+- **Late and out-of-order events**: the store applies a lifecycle or plan event only when it
+  is newer (by ``event_time``) than the last one applied, so ``Removed(t2)`` then
+  ``Installed(t1)`` leaves the instance removed.
+- **Failures**: if applying fails (the database went away), the record is undone and the
+  error propagates, so the backend answers 5xx and Wix's retry is handled afresh.
+
+On ``AppRemoved`` the instance is marked removed, its cached app token and instance data are
+dropped, and its settings are purged: at once by default, or, with a retention of N seconds
+(``WIXAPP_REMOVED_RETENTION``), by ``sweep()`` once the instance has stayed removed that
+long; a reinstall within the retention keeps them. The backend runs ``sweep()`` periodically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from wixapp.store import Store
+from wixapp.webhooks import EventType, PlanEvent, WebhookEvent
+
+__all__ = ["DRAIN_SECONDS", "FORGET_WAIT", "PLAN_EVENTS", "Lifecycle", "Outcome", "Verdict"]
+
+logger = logging.getLogger("wixapp.lifecycle")
+
+DRAIN_SECONDS: Final = 10.0
+"""How long shutdown waits for background webhook handlers before cancelling them."""
+
+PLAN_EVENTS: Final = frozenset(
+    {
+        EventType.PAID_PLAN_PURCHASED,
+        EventType.PAID_PLAN_CHANGED,
+        EventType.PAID_PLAN_AUTO_RENEWAL_CANCELLED,
+        EventType.PLAN_CONVERTED_TO_PAID,
+        EventType.PLAN_REACTIVATED,
+        EventType.PLAN_TRANSFERRED,
+    }
+)
+
+FORGET_WAIT: Final = 0.5
+"""Seconds a webhook waits for other processes to drop an instance's cached data."""
+
+Forget = Callable[[str], object]
+"""Drops what is cached for an instance; may return an awaitable (a shared cache)."""
+
+
+class Verdict(StrEnum):
+    APPLIED = "applied"  # the event changed the stored state
+    OUTDATED = "outdated"  # recorded, but newer state was already stored
+    RECORDED = "recorded"  # an eventType with no built-in handling: recorded only
+    DUPLICATE = "duplicate"  # a redelivery: nothing changed, handlers do not run again
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+
+    @property
+    def is_new(self) -> bool:
+        """True unless a redelivery: user handlers run for new events only."""
+        return self.verdict is not Verdict.DUPLICATE
+
+
+class Lifecycle:
+    """Applies lifecycle events to the store and keeps caches honest.
+
+    ``forget`` is called with the instance ID whenever its plan or installation changed
+    (the backend passes ``WixApp.forget_instance``). ``clock`` gives epoch seconds.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        forget: Forget | None = None,
+        retention: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if retention < 0:
+            raise ValueError("retention must be >= 0 seconds")
+        self.store = store
+        self.retention = retention
+        self.clock = clock
+        self._forget = forget
+        self._telling: set[asyncio.Future[Any]] = set()
+
+    async def handle(self, event: WebhookEvent) -> Outcome:
+        """Record the event, then apply it; see the module docstring for the guarantees."""
+        at = event.event_time or self._now()
+        fresh = await self.store.record_event(
+            event.instance_id,
+            event_id=event.dedupe_key,
+            event_type=event.event_type,
+            payload={"data": event.data, "identity": event.identity},
+            event_at=at,
+            received_at=self._now(),
+        )
+        if not fresh:
+            return Outcome(Verdict.DUPLICATE)
+        try:
+            verdict = await self._apply(event, at)
+        except BaseException:
+            await self._unrecord(event)
+            raise
+        return Outcome(verdict)
+
+    async def sweep(self) -> list[str]:
+        """Purge the settings of instances removed longer than the retention ago."""
+        cutoff = self._now() - timedelta(seconds=self.retention)
+        purged = await self.store.purge_removed_settings(removed_before=cutoff)
+        if purged:
+            logger.info("purged the settings of %d removed instances", len(purged))
+        return purged
+
+    @contextlib.asynccontextmanager
+    async def sweeping(self, interval: float | None = None) -> AsyncIterator[None]:
+        """Run ``sweep`` every ``interval`` seconds (default: half the retention, clamped to
+        1 s … 1 h) while the block runs; does nothing without a retention."""
+        if not self.retention:
+            yield
+            return
+        period = interval or min(max(self.retention / 2, 1.0), 3600.0)
+        task = asyncio.create_task(self._sweep_forever(period))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # ---- applying one event
+
+    async def _apply(self, event: WebhookEvent, at: datetime) -> Verdict:
+        kind = event.kind
+        instance_id = event.instance_id
+        if kind == EventType.APP_INSTALLED:
+            changed = await self.store.mark_installed(instance_id, at=at)
+        elif kind == EventType.APP_REMOVED:
+            changed = await self.store.mark_removed(instance_id, at=at)
+            if changed and not self.retention:
+                await self.store.purge_settings_if_removed(instance_id)
+        elif kind in PLAN_EVENTS:
+            changed = await self._apply_plan(event, at)
+        else:
+            logger.info("recorded %s for %s: no built-in handling", event.event_type, instance_id)
+            return Verdict.RECORDED
+        if not changed:
+            return Verdict.OUTDATED
+        await self._forget_cached(instance_id)
+        return Verdict.APPLIED
+
+    async def _apply_plan(self, event: WebhookEvent, at: datetime) -> bool:
+        view = event.view()
+        if not isinstance(view, PlanEvent):  # every PLAN_EVENTS view is one
+            return False
+        expires_at: datetime | None = getattr(view, "expires_on", None)
+        if event.kind == EventType.PAID_PLAN_AUTO_RENEWAL_CANCELLED:
+            # The plan runs on until its term ends: keep the end date a purchase told us.
+            expires_at = await self._known_expiry(event.instance_id, view.vendor_product_id)
+        # vendorProductId is the plan's ID: Get App Instance calls it billing.packageName.
+        return await self.store.apply_plan(
+            event.instance_id,
+            at=at,
+            package_name=view.vendor_product_id,
+            vendor_product_id=view.vendor_product_id,
+            billing_cycle=view.cycle,
+            is_free=False,
+            expires_at=expires_at,
+        )
+
+    async def _known_expiry(self, instance_id: str, product: str | None) -> datetime | None:
+        record = await self.store.get_instance(instance_id)
+        if record is None or record.vendor_product_id != product:
+            return None
+        return record.plan_expires_at
+
+    async def _forget_cached(self, instance_id: str) -> None:
+        """Drop the instance's cached data. A shared cache tells other processes in the
+        background: wait up to ``FORGET_WAIT`` for that, then let it finish on its own, so a
+        slow or absent Redis never costs Wix its 200 within 1250 ms."""
+        if self._forget is None:
+            return
+        result = self._forget(instance_id)
+        if not inspect.isawaitable(result):
+            return
+        told = asyncio.ensure_future(result)
+        self._telling.add(told)  # the loop keeps only weak references to tasks
+        told.add_done_callback(self._telling.discard)
+        try:
+            await asyncio.wait_for(asyncio.shield(told), FORGET_WAIT)
+        except TimeoutError:
+            logger.warning(
+                "other processes are not told yet that %s changed; they will be once the "
+                "shared cache answers",
+                instance_id,
+            )
+
+    async def _unrecord(self, event: WebhookEvent) -> None:
+        try:
+            await self.store.forget_event(event.instance_id, event_id=event.dedupe_key)
+        except Exception:
+            logger.exception(
+                "could not undo the record of a failed %s for %s; Wix's retry of it will be "
+                "taken for a redelivery",
+                event.event_type,
+                event.instance_id,
+            )
+
+    async def _sweep_forever(self, period: float) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("the removed-settings sweep failed; retrying in %.0f s", period)
+            await asyncio.sleep(period)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)

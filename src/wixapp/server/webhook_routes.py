@@ -1,0 +1,72 @@
+"""``POST /webhooks``: Wix's signed lifecycle deliveries (spec §7).
+
+The body is the JWT itself, whatever the Content-Type. The route verifies it with
+``WIX_APP_PUBLIC_KEY`` (RS256 only), applies the built-in lifecycle handling (``Lifecycle``)
+and answers 200 at once; the user's ``WebhookRouter`` handlers then run in the background,
+so a slow handler never delays the answer Wix wants within 1250 ms. A rejected body (400 or
+401) changes nothing: nothing recorded, nothing dispatched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from wixapp.errors import ConfigurationError, WebhookError
+from wixapp.server.responses import error_response
+from wixapp.server.routes import server_state
+from wixapp.webhooks import load_public_key, verify_webhook
+
+if TYPE_CHECKING:
+    from wixapp.server.app import ServerState
+
+__all__ = ["webhook_router"]
+
+logger = logging.getLogger("wixapp.server")
+
+webhook_router = APIRouter()
+
+
+@webhook_router.post("/webhooks")
+async def receive_webhook(request: Request) -> JSONResponse:
+    state: ServerState = server_state(request)
+    key = _usable_key(state)
+    if isinstance(key, JSONResponse):
+        return key
+    body = await request.body()
+    try:
+        event = verify_webhook(body, key, now=state.lifecycle.clock())
+    except WebhookError as error:
+        logger.warning("refused a webhook (%d %s): %s", error.status, error.code, error.detail)
+        raise
+    outcome = await state.lifecycle.handle(event)
+    if outcome.is_new:
+        state.webhooks.dispatch_in_background(event)
+    return JSONResponse(
+        {"status": outcome.verdict.value, "eventType": event.event_type},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _usable_key(state: ServerState) -> str | JSONResponse:
+    """The public key, or a 503 (logged once) while WIX_APP_PUBLIC_KEY is missing or
+    unusable: Wix retries, so nothing is lost once the operator sets it."""
+    key = state.settings.app_public_key
+    if not key:
+        detail = (
+            "Webhooks are not configured: set WIX_APP_PUBLIC_KEY to the app's public key "
+            "from the app dashboard."
+        )
+    else:
+        try:
+            load_public_key(key)
+            return key
+        except ConfigurationError as error:
+            detail = error.detail
+    if not state.webhook_key_warned:
+        state.webhook_key_warned = True
+        logger.error("answering webhooks with 503: %s", detail)
+    return error_response(503, "webhooks_not_configured", detail, headers={"Retry-After": "60"})

@@ -1,0 +1,398 @@
+"""The Redis tier: TTL rules, encryption at rest, distributed single-flight, invalidation.
+
+Each ``WixApp`` opened by ``open_wix`` plays one process of a deployment: its own memory
+tier and Redis connections, all on the local Redis under this test's own key prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from wixapp.cache import Cache, RedisBackend, RedisOptions
+from wixapp.emulator import EmulatorState
+from wixapp.emulator.records import Installation, RegisteredApp
+from wixapp.errors import UpstreamUnavailableError
+from wixapp.identity import token_key
+from wixapp.testing import InstallFactory, TokenFactory
+
+from .conftest import OpenWix
+from .harness import LOCAL_REDIS_URL, RedisServer, free_port
+
+pytestmark = pytest.mark.redis
+
+
+def key(prefix: str, app: RegisteredApp, namespace: str, name: str) -> str:
+    return f"{prefix}:{app.app_id}:{namespace}:{name}"
+
+
+def verdict_key(prefix: str, app: RegisteredApp, token: str) -> str:
+    return key(prefix, app, "ti", token_key(token).hex())
+
+
+# -- TTL rules ------------------------------------------------------------------------------
+
+
+async def test_a_verdict_in_redis_never_outlives_its_token(
+    open_wix: OpenWix,
+    raw_redis: aioredis.Redis,
+    redis_prefix: str,
+    wix_registered_app: RegisteredApp,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+) -> None:
+    short = wix_token(wix_instance.instance_id, lifetime=60)
+    long = wix_token(wix_instance.instance_id, lifetime=14_400)
+    async with open_wix() as wix:
+        await wix.identify(short)
+        await wix.identify(long)
+    short_ttl = await raw_redis.pttl(verdict_key(redis_prefix, wix_registered_app, short))
+    long_ttl = await raw_redis.pttl(verdict_key(redis_prefix, wix_registered_app, long))
+    assert 55_000 < short_ttl <= (60 + 30) * 1000  # exp + leeway
+    assert 295_000 < long_ttl <= 300_000  # max_age
+
+
+async def test_the_token_itself_is_never_stored(
+    open_wix: OpenWix,
+    raw_redis: aioredis.Redis,
+    redis_prefix: str,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+) -> None:
+    token = wix_token(wix_instance.instance_id)
+    async with open_wix() as wix:
+        await wix.identify(token)
+        await wix.instance(wix_instance.instance_id)
+    names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*")]
+    assert len(names) == 3  # a verdict, an app token, the instance data
+    for name in names:
+        stored = (await raw_redis.get(name)) or b""
+        for piece in [token, *token.split(".")[2:]]:
+            assert piece.encode() not in name + stored
+
+
+async def test_a_negative_verdict_is_kept_briefly(
+    open_wix: OpenWix, raw_redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    bogus = "OauthNG.JWS.aGVhZA.cGF5bG9hZA.bm90LXNpZ25lZA"
+    async with open_wix(WIXAPP_INVALID_TOKEN_TTL=7) as wix:
+        with pytest.raises(Exception, match="recognise"):
+            await wix.identify(bogus)
+    names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*:ti:*")]
+    assert len(names) == 1
+    assert 0 < await raw_redis.pttl(names[0]) <= 7_000
+
+
+async def test_app_tokens_are_kept_until_the_refresh_margin_and_sealed(
+    open_wix: OpenWix,
+    raw_redis: aioredis.Redis,
+    redis_prefix: str,
+    wix_registered_app: RegisteredApp,
+    wix_instance: Installation,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    async with open_wix(WIXAPP_APP_TOKEN_REFRESH_MARGIN=600) as wix:
+        token = await wix.app_token(wix_instance.instance_id)
+    name = key(redis_prefix, wix_registered_app, "at", wix_instance.instance_id)
+    ttl = await raw_redis.pttl(name)
+    assert (14_400 - 600 - 5) * 1000 < ttl <= (14_400 - 600) * 1000
+    raw = await raw_redis.get(name)
+    assert raw is not None
+    assert token.access_token.encode() not in raw
+    for piece in token.access_token.split("."):
+        assert piece.encode() not in raw
+    # Another process reads it back (decrypting) instead of minting one more.
+    async with open_wix() as other:
+        assert (await other.app_token(wix_instance.instance_id)) == token
+    assert wix_emulator_state.calls()["token"] == 1
+
+
+async def test_a_sealed_token_does_not_open_with_another_secret(
+    open_wix: OpenWix,
+    raw_redis: aioredis.Redis,
+    redis_prefix: str,
+    wix_registered_app: RegisteredApp,
+    wix_instance: Installation,
+) -> None:
+    name = key(redis_prefix, wix_registered_app, "at", wix_instance.instance_id)
+    async with open_wix() as wix:
+        first = await wix.app_token(wix_instance.instance_id)
+    # The same value moved under another instance's key does not open (bound to its key).
+    async with open_wix() as wix:
+        stolen = key(redis_prefix, wix_registered_app, "at", "another-instance")
+        await raw_redis.copy(name, stolen)
+        cache: Cache[object] = wix.elevation._tokens  # type: ignore[assignment]
+        assert await cache.fallback("another-instance") is None
+        assert (await wix.app_token(wix_instance.instance_id)) == first
+
+
+async def test_instance_data_is_fresh_for_its_ttl_then_stale_from_redis(
+    open_wix: OpenWix,
+    wix_instance: Installation,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    async with open_wix() as first:
+        fresh = await first.instance(wix_instance.instance_id)
+    wix_emulator_state.advance_clock(61)  # past the 60 s instance TTL
+    wix_emulator_state.add_fault("instance", status=503)
+    async with open_wix() as second:  # a process that never saw it: Redis has the stale copy
+        stale = await second.instance(wix_instance.instance_id)
+    assert stale.stale is True
+    assert stale.data == fresh.data
+    assert wix_emulator_state.calls()["instance"] == 2
+
+
+# -- distributed single-flight --------------------------------------------------------------
+
+
+async def test_one_token_info_call_across_processes(
+    open_wix: OpenWix,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    token = wix_token(wix_instance.instance_id)
+    wix_emulator_state.add_fault("token-info", latency=0.2)
+    async with open_wix() as a, open_wix() as b, open_wix() as c:
+        callers = await asyncio.gather(
+            *(wix.identify(token) for _ in range(50) for wix in (a, b, c))
+        )
+        leads = sum(
+            w.metrics.shared_cache_lookups.labels("token_info", "lead")._value.get()
+            for w in (a, b, c)
+        )
+        waits = sum(
+            w.metrics.shared_cache_lookups.labels("token_info", "wait")._value.get()
+            for w in (a, b, c)
+        )
+    assert {caller.instance_id for caller in callers} == {wix_instance.instance_id}
+    assert wix_emulator_state.calls()["token-info"] == 1
+    assert (leads, waits) == (1, 2)  # one process asked Wix, two waited for it
+
+
+async def test_waiters_share_the_holders_outage(
+    open_wix: OpenWix,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    token = wix_token(wix_instance.instance_id)
+    wix_emulator_state.add_fault("token-info", latency=0.2, status=503)
+    async with open_wix() as a, open_wix() as b:
+        results = await asyncio.gather(
+            *(wix.identify(token) for _ in range(10) for wix in (a, b)), return_exceptions=True
+        )
+        assert all(isinstance(r, UpstreamUnavailableError) for r in results)
+        assert wix_emulator_state.calls()["token-info"] == 1
+        wix_emulator_state.clear_faults()
+        assert (await b.identify(token)).instance_id == wix_instance.instance_id  # not cached
+
+
+async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
+    raw_redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    backend = RedisBackend(
+        LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", options=RedisOptions(lock_ttl=0.3)
+    )
+    cache: Cache[str] = Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
+    dead = await backend.acquire("t", "k")  # a holder that then dies: never renews, never writes
+    assert dead is not None
+    fetched = 0
+
+    async def fetch() -> tuple[str, float]:
+        nonlocal fetched
+        fetched += 1
+        return "value", time.time() + 60
+
+    started = time.monotonic()
+    try:
+        assert await asyncio.wait_for(cache.load("k", fetch), timeout=5) == "value"
+    finally:
+        await backend.aclose()
+    waited = time.monotonic() - started
+    assert fetched == 1
+    assert 0.2 < waited < 2.0
+    assert await raw_redis.exists(f"{redis_prefix}:app:t:k")
+
+
+async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str) -> None:
+    options = RedisOptions(lock_ttl=0.3)
+    first = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", options=options)
+    second = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", options=options)
+    caches: list[Cache[str]] = [
+        Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
+        for backend in (first, second)
+    ]
+    fetched = 0
+
+    async def slow_fetch() -> tuple[str, float]:
+        nonlocal fetched
+        fetched += 1
+        await asyncio.sleep(1.0)  # three lock TTLs: the holder renews it meanwhile
+        return "value", time.time() + 60
+
+    try:
+        leader = asyncio.create_task(caches[0].load("k", slow_fetch))
+        await asyncio.sleep(0.05)
+        assert await caches[1].load("k", slow_fetch) == "value"
+        assert await leader == "value"
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert fetched == 1
+
+
+async def test_an_invalidation_during_a_flight_keeps_the_old_answer_out(
+    redis_prefix: str, raw_redis: aioredis.Redis
+) -> None:
+    backend = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app")
+    cache: Cache[str] = Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
+    release = asyncio.Event()
+
+    async def fetch() -> tuple[str, float]:
+        await release.wait()
+        return "old", time.time() + 60
+
+    try:
+        flight = asyncio.create_task(cache.load("k", fetch))
+        await asyncio.sleep(0.05)
+        await cache.forget("k")  # e.g. a plan change, while the old answer is on its way
+        release.set()
+        assert await flight == "old"  # its callers get it, but nobody keeps it
+        assert cache.peek("k") is None
+        assert not await raw_redis.exists(f"{redis_prefix}:app:t:k")
+    finally:
+        await backend.aclose()
+
+
+# -- invalidation reaches every process -----------------------------------------------------
+
+
+async def test_forget_instance_reaches_every_process(
+    open_wix: OpenWix,
+    wix_install: InstallFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    installed = wix_install(is_free=True)
+    async with open_wix() as a, open_wix() as b:
+        await a.instance(installed.instance_id)
+        await b.instance(installed.instance_id)
+        wix_emulator_state.set_plan(
+            installed.instance_id, package_name="pro", billing_cycle="MONTHLY"
+        )
+        assert (await b.instance(installed.instance_id)).data.instance.is_free is True  # cached
+        await a.forget_instance(installed.instance_id)  # returns once Redis relayed it
+        deadline = time.monotonic() + 2
+        while b.elevation._instances.peek(installed.instance_id) is not None:
+            assert time.monotonic() < deadline, "b never dropped its memory copy"
+            await asyncio.sleep(0.005)
+        assert (await b.instance(installed.instance_id)).data.instance.is_free is False
+        assert (await a.instance(installed.instance_id)).data.instance.is_free is False
+    calls = wix_emulator_state.calls()
+    assert (calls["token"], calls["instance"]) == (2, 2)  # once before, once after
+
+
+async def test_forget_instance_works_without_awaiting(
+    open_wix: OpenWix, wix_instance: Installation, wix_emulator_state: EmulatorState
+) -> None:
+    async with open_wix() as a:
+        await a.instance(wix_instance.instance_id)
+        a.forget_instance(wix_instance.instance_id)  # fire and forget, as a sync caller would
+        await a.instance(wix_instance.instance_id)
+    assert wix_emulator_state.calls()["instance"] == 2
+
+
+# -- the hot path and a dead Redis ----------------------------------------------------------
+
+
+class _NoRedis:
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the memory hit path used Redis ({name})")
+
+
+async def test_a_memory_hit_never_touches_redis(
+    open_wix: OpenWix, wix_instance: Installation, wix_token: TokenFactory
+) -> None:
+    token = wix_token(wix_instance.instance_id)
+    async with open_wix() as wix:
+        await wix.identify(token)
+        await wix.instance(wix_instance.instance_id)
+        assert wix.shared is not None
+        real, wix.shared._client = wix.shared._client, _NoRedis()  # type: ignore[assignment]
+        try:
+            for _ in range(100):
+                await wix.identify(token)
+                await wix.instance(wix_instance.instance_id)
+        finally:
+            wix.shared._client = real
+
+
+async def test_a_dead_redis_degrades_quietly_and_quickly(
+    open_wix: OpenWix,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="wixapp.cache")
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    tokens = [wix_token(wix_instance.instance_id) for _ in range(20)]
+    async with open_wix(WIXAPP_REDIS_URL=nowhere) as wix:
+        started = time.monotonic()
+        for token in tokens:
+            assert (await wix.identify(token)).instance_id == wix_instance.instance_id
+            await wix.identify(token)  # memory
+        await wix.instance(wix_instance.instance_id)
+        elapsed = time.monotonic() - started
+        status = await wix.shared_cache_status()
+        text = wix.metrics.render().decode()
+    assert elapsed < 2.0
+    assert status is not None
+    assert status.startswith("degraded (")
+    assert wix_emulator_state.calls()["token-info"] == 20
+    assert 'wixapp_shared_cache_up{backend="redis"} 0.0' in text
+    assert "wixapp_shared_cache_errors_total" in text
+    warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # once per transition, not per request
+
+
+async def test_an_invalidation_made_while_redis_is_down_is_sent_when_it_is_back(
+    private_redis: RedisServer,
+    open_wix: OpenWix,
+    wix_install: InstallFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    installed = wix_install(is_free=True)
+    options = {"WIXAPP_REDIS_URL": private_redis.url}
+    async with open_wix(**options) as a, open_wix(**options) as b:
+        await a.instance(installed.instance_id)
+        await b.instance(installed.instance_id)
+        wix_emulator_state.set_plan(
+            installed.instance_id, package_name="pro", billing_cycle="YEARLY"
+        )
+        private_redis.stop(save=True)  # an outage that keeps Redis's data
+        await a.forget_instance(installed.instance_id)  # cannot reach Redis: kept for later
+        assert (await b.instance(installed.instance_id)).data.instance.is_free is True
+        private_redis.start()
+        deadline = time.monotonic() + 15
+        while (await b.instance(installed.instance_id)).data.instance.is_free:
+            assert time.monotonic() < deadline, "the invalidation never reached b"
+            await asyncio.sleep(0.05)
+        assert await a.shared_cache_status() == "ok"
+        assert await b.shared_cache_status() == "ok"
+    assert wix_emulator_state.calls()["instance"] == 2
+
+
+class _Text:
+    def encode(self, key: str, value: str) -> bytes:
+        return value.encode()
+
+    def decode(self, key: str, data: bytes) -> str:
+        return data.decode()
+
+    def tag(self, value: str) -> str:
+        return ""

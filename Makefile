@@ -54,7 +54,7 @@ demo test: $(BUNDLES)
 clean: clean-frontend
 
 $(FRONTEND_DEPS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
-	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund
+	cd $(FRONTEND) && $(NPM) ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
 # One build writes all four files. A pattern rule with several targets (here `%` stands
@@ -65,3 +65,13 @@ src/wixapp/emulator/pages/editor-host%js: $(FRONTEND_DEPS) $(FRONTEND_SRC)
 
 clean-frontend:
 	rm -rf $(FRONTEND)/node_modules $(BUNDLES)
+
+# ---- Debian's chromium for the browser tests (Playwright drives it; it never downloads one).
+CHROMIUM ?= /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test: $(CHROMIUM)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium

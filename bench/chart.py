@@ -40,7 +40,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
     # 1. throughput
     ax = axes[0][0]
     if names:
-        means = [scenarios[n]["summary"]["rps_mean"] for n in names]
+        means = [scenarios[n]["summary"]["rps_median"] for n in names]
         lows = [means[i] - scenarios[n]["summary"]["rps_min"] for i, n in enumerate(names)]
         highs = [scenarios[n]["summary"]["rps_max"] - means[i] for i, n in enumerate(names)]
         colors = ["#2b8a3e", "#868e96", "#c92a2a", "#5c940d", "#e8590c"][: len(names)]
@@ -60,8 +60,8 @@ def draw(results: dict[str, Any], path: Path) -> None:
         ratios = results.get("ratios", {})
         if "A/C" in ratios:
             ax.set_title(
-                f"requests/s at saturation (min..max of {len(scenarios[names[0]]['runs'])} "
-                f"repeats); A/C {ratios['A/C']['mean']:.2f}, A/B {ratios['A/B']['mean']:.1f}",
+                f"requests/s at saturation (median, min..max of {len(scenarios[names[0]]['runs'])} "
+                f"repeats); A/C {ratios['A/C']['median']:.2f}, A/B {ratios['A/B']['median']:.1f}",
                 fontsize=10,
             )
         ax.tick_params(axis="x", labelsize=8, labelrotation=20)

@@ -41,13 +41,13 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], bool]:
             continue
         a, b = s_old["summary"], s_new["summary"]
         agree = _agree(
-            a["rps_min"], a["rps_max"], a["rps_mean"], b["rps_min"], b["rps_max"], b["rps_mean"]
+            a["rps_min"], a["rps_max"], a["rps_median"], b["rps_min"], b["rps_max"], b["rps_median"]
         )
         ok &= agree
-        diff = (b["rps_mean"] - a["rps_mean"]) / a["rps_mean"] * 100
+        diff = (b["rps_median"] - a["rps_median"]) / a["rps_median"] * 100
         lines.append(
-            f"{name:<12} {a['rps_mean']:7.0f} ({a['rps_min']:.0f}..{a['rps_max']:.0f})"
-            f"{'':<1} {b['rps_mean']:7.0f} ({b['rps_min']:.0f}..{b['rps_max']:.0f}) "
+            f"{name:<12} {a['rps_median']:7.0f} ({a['rps_min']:.0f}..{a['rps_max']:.0f})"
+            f"{'':<1} {b['rps_median']:7.0f} ({b['rps_min']:.0f}..{b['rps_max']:.0f}) "
             f"{diff:+6.1f}%  {a['p50_ms']:7.2f}/{b['p50_ms']:<7.2f}  {'yes' if agree else 'NO'}"
         )
     for name in ("A/C", "A/B", "D_cached/D_uncached"):
@@ -55,12 +55,12 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], bool]:
         if not r_old or not r_new:
             continue
         agree = _agree(
-            r_old["min"], r_old["max"], r_old["mean"], r_new["min"], r_new["max"], r_new["mean"]
+            r_old["min"], r_old["max"], r_old["median"], r_new["min"], r_new["max"], r_new["median"]
         )
         ok &= agree
         lines.append(
-            f"{name:<12} {r_old['mean']:7.2f} ({r_old['min']:.2f}..{r_old['max']:.2f}) "
-            f"{r_new['mean']:7.2f} ({r_new['min']:.2f}..{r_new['max']:.2f})"
+            f"{name:<12} {r_old['median']:7.2f} ({r_old['min']:.2f}..{r_old['max']:.2f}) "
+            f"{r_new['median']:7.2f} ({r_new['min']:.2f}..{r_new['max']:.2f})"
             f"{'':>28}{'yes' if agree else 'NO'}"
         )
     s_old, s_new = old.get("storm"), new.get("storm")

@@ -211,8 +211,10 @@ def run_wrk(
     connections: int,
     threads: int = 1,
     timeout: float = 5.0,
+    delay_ms: int | None = None,
 ) -> dict[str, Any]:
-    """One wrk run; returns what tokens.lua's done() printed, plus wall time."""
+    """One wrk run; returns what tokens.lua's done() printed, plus wall time. ``delay_ms``
+    paces each connection (a pause before each request)."""
     if not url.startswith(f"http://{LOOPBACK}:"):
         raise ValueError("wrk is pointed at loopback only")
     argv = [
@@ -226,6 +228,8 @@ def run_wrk(
         url,
     ]
     env = {**os.environ, "BENCH_PATH": path, "BENCH_TOKENS": str(tokens_file)}
+    if delay_ms is not None:
+        env["BENCH_DELAY_MS"] = str(delay_ms)
     started = time.monotonic()
     done = subprocess.run(
         argv, env=env, capture_output=True, text=True, timeout=duration + 30, check=False

@@ -33,6 +33,8 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.used = 0  # requests sent on it
+        self.idle_since = 0.0
 
     @classmethod
     async def open(cls, port: int) -> Connection:
@@ -41,6 +43,7 @@ class Connection:
 
     async def request(self, data: bytes) -> int:
         """Send one request; read the whole response; return its status."""
+        self.used += 1
         self.writer.write(data)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -60,25 +63,50 @@ class Connection:
 
 
 class Pool:
-    """Idle keep-alive connections, opened on demand (up to MAX_CONNECTIONS)."""
+    """Idle keep-alive connections, opened on demand (up to MAX_CONNECTIONS).
+
+    Like a browser: a connection idle for longer than the server keeps it (uvicorn: 5 s) is
+    not reused, and a request that fails on a reused connection before any answer (the
+    server closed it meanwhile) is sent again once on a new one.
+    """
+
+    IDLE_LIMIT = 4.0
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.idle: list[Connection] = []
         self.opened = 0
+        self.retried = 0
         self.slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
+    async def _acquire(self) -> Connection:
+        now = asyncio.get_running_loop().time()
+        while self.idle:
+            conn = self.idle.pop()
+            if now - conn.idle_since < self.IDLE_LIMIT:
+                return conn
+            conn.close()
+        self.opened += 1
+        return await Connection.open(self.port)
 
     async def send(self, data: bytes) -> int:
         async with self.slots:
-            conn = self.idle.pop() if self.idle else None
-            if conn is None:
-                conn = await Connection.open(self.port)
-                self.opened += 1
+            conn = await self._acquire()
             try:
+                status = await conn.request(data)
+            except (asyncio.IncompleteReadError, ConnectionError) as error:
+                conn.close()
+                partial = getattr(error, "partial", b"")
+                if conn.used <= 1 or partial:
+                    raise
+                self.retried += 1
+                self.opened += 1
+                conn = await Connection.open(self.port)
                 status = await conn.request(data)
             except BaseException:
                 conn.close()
                 raise
+            conn.idle_since = asyncio.get_running_loop().time()
             self.idle.append(conn)
             return status
 
@@ -186,6 +214,7 @@ async def rate(spec: dict[str, Any]) -> dict[str, Any]:
         "achieved_rate": recorder.result()["ok"] / elapsed,
         "seconds": elapsed,
         "connections": pool.opened,
+        "resent_on_new_connection": pool.retried,
     }
 
 
@@ -253,6 +282,7 @@ async def mix(spec: dict[str, Any]) -> dict[str, Any]:
         "seconds": elapsed,
         "requests_per_site": {str(site): count for site, count in sorted(per_site.items())},
         "connections": pool.opened,
+        "resent_on_new_connection": pool.retried,
     }
 
 

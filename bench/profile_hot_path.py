@@ -151,45 +151,32 @@ def py_spy() -> str:
     return found
 
 
-async def profile(
+async def record(
     proc: harness.Proc,
     url: str,
     path: str,
     tokens_file: Path,
     *,
-    seconds: float,
+    seconds: int,
     connections: int,
-    out_dir: Path,
-    name: str = "A",
+    output: Path,
     rate: int = 500,
     single_worker: bool = True,
 ) -> dict[str, Any]:
-    """Run wrk on ``url + path`` and py-spy on the server's processes at the same time."""
-    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-    output = out_dir / f"profile-{name}.txt"
+    """wrk on ``url + path`` while py-spy samples the server's processes for ``seconds``;
+    the collapsed stacks, and the server's CPU time and requests served meanwhile."""
     served_before = harness.served_requests(url) if single_worker else None
     cpu_before = harness.tree_cpu_seconds(proc.pid)
     argv = [
-        py_spy(),
-        "record",
-        "--pid",
-        str(proc.pid),
-        "--subprocesses",
-        "--nonblocking",
-        "--rate",
-        str(rate),
-        "--duration",
-        str(max(1, round(seconds))),
-        "--format",
-        "raw",
-        "--output",
-        str(output),
-    ]
+        py_spy(), "record", "--pid", str(proc.pid), "--subprocesses", "--nonblocking",
+        "--rate", str(rate), "--duration", str(seconds), "--format", "raw",
+        "--output", str(output),
+    ]  # fmt: skip
     spy = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     try:
-        await asyncio.sleep(0.5)  # py-spy attaches
+        await asyncio.sleep(0.3)  # py-spy attaches
         load = asyncio.to_thread(
             harness.run_wrk,
             url=url,
@@ -203,7 +190,7 @@ async def profile(
         if spy.returncode is None:
             spy.kill()
             await spy.wait()
-    if spy.returncode != 0 or not output.exists():
+    if spy.returncode != 0 or not await asyncio.to_thread(output.exists):
         text = (spy_out or b"").decode(errors="replace")[-2000:]
         raise RuntimeError(f"py-spy failed ({spy.returncode}): {text}")
     await asyncio.sleep(0.3)
@@ -213,11 +200,57 @@ async def profile(
         if served_before is not None
         else wrk_out["requests"]
     )
-    rps = wrk_out["requests"] / (wrk_out["duration_us"] / 1e6)
-    cpu_us = cpu * 1e6 / served if served else 0.0
-    title = f"{name} ({path}) under wrk -c{connections}, {rps:.0f} req/s while sampled"
-    text = await asyncio.to_thread(output.read_text)
-    summary = summarize(text, title, cpu_us_per_request=cpu_us)
-    summary["collapsed_file"] = str(output)
-    summary["rps_while_sampled"] = rps
-    return summary
+    collapsed = await asyncio.to_thread(output.read_text)
+    return {
+        "collapsed": collapsed,
+        "cpu_seconds": cpu,
+        "served": served,
+        "wrk_requests": wrk_out["requests"],
+        "wrk_seconds": wrk_out["duration_us"] / 1e6,
+    }
+
+
+async def profile_interleaved(
+    targets: list[tuple[str, harness.Proc, str, str]],
+    tokens_file: Path,
+    *,
+    seconds: float,
+    rounds: int,
+    connections: int,
+    out_dir: Path,
+    single_worker: bool = True,
+) -> dict[str, Any]:
+    """Profile each (name, server process, url, path) for ``seconds`` in all, in ``rounds``
+    interleaved slices (A, C, A, C, ...) so that a change in the machine's load hits them
+    alike. Writes ``profile-<name>.txt`` (collapsed stacks, merged over the slices)."""
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    chunk = max(1, round(seconds / rounds))
+    parts: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in targets}
+    for _ in range(rounds):
+        for name, proc, url, path in targets:
+            parts[name].append(
+                await record(
+                    proc, url, path, tokens_file,
+                    seconds=chunk, connections=connections,
+                    output=out_dir / f"profile-{name}.part.txt", single_worker=single_worker,
+                )
+            )  # fmt: skip
+    out: dict[str, Any] = {}
+    for name, _proc, _url, path in targets:
+        runs = parts[name]
+        collapsed = "".join(r["collapsed"] for r in runs)
+        merged = out_dir / f"profile-{name}.txt"
+        await asyncio.to_thread(merged.write_text, collapsed)
+        await asyncio.to_thread((out_dir / f"profile-{name}.part.txt").unlink, missing_ok=True)
+        served = sum(r["served"] for r in runs)
+        cpu_us = sum(r["cpu_seconds"] for r in runs) * 1e6 / served if served else 0.0
+        rps = sum(r["wrk_requests"] for r in runs) / sum(r["wrk_seconds"] for r in runs)
+        title = (
+            f"{name} ({path}) under wrk -c{connections}, {rps:.0f} req/s while sampled, "
+            f"{rounds} x {chunk} s"
+        )
+        summary = summarize(collapsed, title, cpu_us_per_request=cpu_us)
+        summary["collapsed_file"] = str(merged)
+        summary["rps_while_sampled"] = rps
+        out[name] = summary
+    return out

@@ -1,7 +1,6 @@
 // Build the browser bundles: single minified IIFE scripts, no source maps, no CDN.
-//   node build.mjs            build all bundles and print their sizes
-//   node build.mjs --check    exit 1 if a bundle is missing (used by nothing but humans)
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// `node build.mjs` (or `make frontend`) builds them all and prints their sizes.
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -13,7 +12,7 @@ const staticDir = resolve(root, 'src/wixapp/static');
 const pagesDir = resolve(root, 'src/wixapp/emulator/pages');
 
 /** What is built: the app's bundles (served by the backend) and the emulator's host bundle. */
-export const BUNDLES = [
+const BUNDLES = [
   { entry: 'src/widget.js', out: resolve(staticDir, 'widget.js'), what: 'site widget <wixapp-widget>' },
   { entry: 'src/panel.js', out: resolve(staticDir, 'panel.js'), what: 'settings panel' },
   {
@@ -61,17 +60,7 @@ async function build() {
   }
 }
 
-function check() {
-  const missing = BUNDLES.filter(({ out }) => !existsSync(out));
-  for (const { out } of missing) console.error(`missing: ${relative(root, out)}`);
-  process.exit(missing.length ? 1 : 0);
-}
-
-if (process.argv.includes('--check')) {
-  check();
-} else {
-  build().catch((error) => {
-    console.error(error.message ?? error);
-    process.exit(1);
-  });
-}
+build().catch((error) => {
+  console.error(error.message ?? error);
+  process.exit(1);
+});

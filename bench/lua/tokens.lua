@@ -1,10 +1,13 @@
 -- wrk script: GET $BENCH_PATH with a different Wix token on each request, round-robin over
 -- the tokens in $BENCH_TOKENS (one per line). Requests are formatted once, in init(), so
 -- the load generator does no per-request work beyond picking the next one.
+-- $BENCH_DELAY_MS, if set, makes each connection pause that long before each request
+-- (a paced load below saturation: about connections / (delay + latency) requests/s).
 -- done() prints one JSON line (prefixed "BENCH_JSON ") that bench/run.py reads.
 
 local path = os.getenv("BENCH_PATH") or "/get-instance"
 local tokens_file = os.getenv("BENCH_TOKENS")
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 
 local requests_ = {}
 local count = 0
@@ -31,6 +34,12 @@ end
 function request()
   index = index % count + 1
   return requests_[index]
+end
+
+if delay_ms then
+  function delay()
+    return delay_ms
+  end
 end
 
 function done(summary, latency, requests)

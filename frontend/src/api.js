@@ -29,7 +29,7 @@ export async function fetchWithAuth(client, url, init) {
       throw ApiError.network(url, error);
     }
     const reason = error && error.message ? error.message : String(error);
-    throw new ApiError(`Could not get a Wix access token for this page: ${reason}`, {
+    throw new ApiError(`Could not get a Wix access token for this page: ${sentence(reason)}`, {
       status: 0,
       cause: error,
     });

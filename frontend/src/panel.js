@@ -85,11 +85,20 @@ function showSettings(doc, { fillForm }) {
   }
 }
 
+const OUTSIDE_THE_EDITOR =
+  'Waiting for the Wix editor… This is the app\'s settings panel: it gets its access token ' +
+  'from the Wix editor, so open it there (or on the emulator\'s /editor page).';
+
+/** Opened on its own: no editor around it (a top-level page without an injected context). */
+function outsideTheEditor() {
+  return window.top === window.self && typeof globalThis.__APPLICATION_CONTEXT_KEY === 'undefined';
+}
+
 // ---- flow -----------------------------------------------------------------------------
 
 async function start() {
   setState('loading');
-  say('Loading the settings…');
+  say(outsideTheEditor() ? OUTSIDE_THE_EDITOR : 'Loading the settings…');
   try {
     const [instance, doc] = await Promise.all([loadInstance(), loadSettings()]);
     $('instance-id').textContent = String(instance.instanceId ?? '');

@@ -5,8 +5,6 @@ import { createClient } from '@wix/sdk';
 import { site } from '@wix/site';
 import { ApiError, apiUrl, describeError, fetchWithAuth, readJson } from './api.js';
 
-export { ApiError, describeError };
-
 /** The greeting shown when the settings carry none (the backend's default is used first). */
 export const FALLBACK_GREETING = 'Hello from wixapp!';
 

@@ -18,15 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import FastAPI
-from starlette.applications import Starlette
-from starlette.responses import FileResponse
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.config import Settings
 from wixapp.emulator import EmulatorControl, EmulatorServer, RegisteredApp
-from wixapp.hostpages import host_pages_routes
 from wixapp.server import create_app
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "src" / "wixapp" / "static"
@@ -136,32 +131,6 @@ class ThreadedServer:
         self._socket.close()
 
 
-def ensure_host_pages(emulator: Starlette) -> None:
-    """Mount the Wix host pages in the emulator, unless its factory already does.
-
-    The emulator factory is meant to mount ``host_pages_routes()`` itself; this keeps the
-    tests independent of when that lands.
-    """
-    if not any(getattr(route, "path", None) == "/site" for route in emulator.router.routes):
-        emulator.router.routes.extend(host_pages_routes())
-
-
-def ensure_frontend_routes(backend: FastAPI) -> None:
-    """Serve /static and /panel from the backend, unless its factory already does.
-
-    What the production backend is meant to do itself (a no-op once it does).
-    """
-    paths = {getattr(route, "path", None) for route in backend.router.routes}
-    if "/static" not in paths:
-        backend.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if "/panel" not in paths:
-
-        async def panel() -> FileResponse:
-            return FileResponse(STATIC_DIR / "panel.html", media_type="text/html; charset=utf-8")
-
-        backend.add_api_route("/panel", panel, include_in_schema=False)
-
-
 @dataclass
 class Stack:
     """The emulator, one registered app installed on two sites, and its backend."""
@@ -203,7 +172,6 @@ class Stack:
         app = create_app(
             backend_settings(self.app_id, self.app_secret, self.emulator_url, database, **extra)
         )
-        ensure_frontend_routes(app)
         server = ThreadedServer(log.wrap(app) if log else app, name="wixapp-backend-extra")
         server.start()
         self.extra_servers.append(server)
@@ -218,7 +186,6 @@ class Stack:
 
 def start_stack(database_dir: Path) -> Stack:
     emulator = EmulatorServer(seed=20240521)
-    ensure_host_pages(emulator.app)
     emulator.start()
     try:
         return _start_backend(emulator, database_dir)
@@ -243,7 +210,6 @@ def _start_backend(emulator: EmulatorServer, database_dir: Path) -> Stack:
     backend_app = create_app(
         backend_settings(app.app_id, app.app_secret, emulator.url, database_dir / "backend.db")
     )
-    ensure_frontend_routes(backend_app)
     backend = ThreadedServer(log.wrap(backend_app), name="wixapp-backend")
     backend.start()
     return Stack(

@@ -7,7 +7,9 @@ with a real CORS preflight, and the panel runs in a cross-origin iframe as in th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 from uuid import uuid4
 
@@ -110,7 +112,8 @@ def test_widget_requests_carry_the_raw_token_and_pass_a_real_cors_preflight(
     """No Playwright routing here: with a route active, Playwright answers preflights itself."""
     bakery = stack.sites["bakery"]
     requests: list[Request] = []
-    page.on("request", lambda request: requests.append(request))
+    page.on("request", lambda request: requests.append(request))  # no preflights here
+    devtools = watch_devtools(page)  # Chromium's own view, preflights included
     stack.backend_log.clear()
 
     page.goto(site_url(stack, bakery))
@@ -133,6 +136,11 @@ def test_widget_requests_carry_the_raw_token_and_pass_a_real_cors_preflight(
         tokens.add(authorization)
     assert len(tokens) == len(api)  # the host's getter was asked before every request
 
+    sent = [(r["method"], urlsplit(r["url"]).path) for r in devtools.requests]
+    assert ("OPTIONS", "/api/get-instance") in sent
+    assert ("OPTIONS", "/api/settings") in sent
+    assert devtools.cors_errors == []
+
     preflights = [seen for seen in stack.backend_log.snapshot() if seen.method == "OPTIONS"]
     assert {seen.path for seen in preflights} == {"/api/get-instance", "/api/settings"}
     for seen in preflights:
@@ -150,12 +158,14 @@ def test_widget_is_refused_by_a_backend_whose_cors_policy_excludes_the_site(
 ) -> None:
     """The control for the test above: a CORS failure is visible in this set-up."""
     strict = stack.start_backend("strict", WIXAPP_CORS_ORIGINS="https://another-site.example")
+    devtools = watch_devtools(page)
 
     page.goto(site_url(stack, stack.sites["bakery"], backend=strict.url))
 
     widget = page.locator("wixapp-widget[data-state=error]")
     expect(widget).to_have_attribute("data-error-status", "0")
     expect(widget.locator("[role=alert]")).to_contain_text("Could not reach the app's backend")
+    assert devtools.cors_errors  # refused by the browser's CORS check, not by anything else
 
 
 # ---- the settings panel
@@ -232,6 +242,29 @@ def test_panel_shows_the_refusal_when_the_caller_is_not_a_wix_user(
     expect(panel.locator("#message")).to_contain_text("403 Forbidden")
     expect(panel.locator("#current-greeting")).not_to_have_text("Not mine to change")
     page.locator("#panel-frame").screenshot(path=screenshots / "panel-forbidden.png")
+
+
+@dataclass
+class DevtoolsLog:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    cors_errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def watch_devtools(page: Page) -> DevtoolsLog:
+    """Record what Chromium sent, through the DevTools protocol (it reports preflights)."""
+    log = DevtoolsLog()
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.on("Network.requestWillBeSent", lambda event: log.requests.append(event["request"]))
+    session.on(
+        "Network.loadingFailed",
+        lambda event: (
+            log.cors_errors.append(event["corsErrorStatus"])
+            if event.get("corsErrorStatus")
+            else None
+        ),
+    )
+    return log
 
 
 def save_directly(stack: Stack, site: SiteInstall, greeting: str) -> None:

@@ -113,6 +113,38 @@ def redis_server(directory: Path) -> Iterator[RedisServer]:
 
 
 @dataclass
+class Emulator:
+    """The Wix emulator in a process of its own (``wixapp emulator``), steered over HTTP."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def emulator_process(directory: Path) -> Iterator[Emulator]:
+    port = free_port()
+    command = [sys.executable, "-m", "wixapp.cli", "-q", "emulator", "--port", str(port)]
+    with (directory / "emulator.log").open("ab") as sink:
+        process = subprocess.Popen(
+            command, env=worker_environment({}), stdout=sink, stderr=subprocess.STDOUT
+        )
+    emulator = Emulator(f"http://{LOOPBACK}:{port}", process)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        with httpx.Client(base_url=emulator.url, timeout=1.0) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get("/_emulator/calls").status_code == 200:
+                        break
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the emulator did not start")
+                time.sleep(0.05)
+        yield emulator
+    finally:
+        _stop(process)
+
+
+@dataclass
 class Worker:
     """One backend process (``uvicorn wixapp.server:create_app --factory``)."""
 

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from wixapp.cache import Cache, RedisBackend, RedisOptions
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
-from wixapp.errors import UpstreamUnavailableError
+from wixapp.errors import InvalidTokenError, UpstreamUnavailableError
 from wixapp.identity import token_key
 from wixapp.testing import InstallFactory, TokenFactory
 
@@ -75,13 +75,19 @@ async def test_the_token_itself_is_never_stored(
             assert piece.encode() not in name + stored
 
 
-async def test_a_negative_verdict_is_kept_briefly(
-    open_wix: OpenWix, raw_redis: aioredis.Redis, redis_prefix: str
+async def test_a_negative_verdict_is_shared_briefly(
+    open_wix: OpenWix,
+    raw_redis: aioredis.Redis,
+    redis_prefix: str,
+    wix_emulator_state: EmulatorState,
 ) -> None:
     bogus = "OauthNG.JWS.aGVhZA.cGF5bG9hZA.bm90LXNpZ25lZA"
-    async with open_wix(WIXAPP_INVALID_TOKEN_TTL=7) as wix:
-        with pytest.raises(Exception, match="recognise"):
-            await wix.identify(bogus)
+    async with open_wix(WIXAPP_INVALID_TOKEN_TTL=7) as a, open_wix() as b:
+        for wix in (a, b):
+            with pytest.raises(InvalidTokenError) as refused:
+                await wix.identify(bogus)
+            assert refused.value.code == "invalid_token"
+    assert wix_emulator_state.calls()["token-info"] == 1  # b was told by Redis
     names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*:ti:*")]
     assert len(names) == 1
     assert 0 < await raw_redis.pttl(names[0]) <= 7_000

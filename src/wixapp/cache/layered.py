@@ -127,7 +127,8 @@ class Cache(Generic[V]):
         value = self.peek(key)
         if value is not None:
             return value
-        return await self._flights.run(key, lambda: self._load(key, fetch))
+        generation = self._generation  # as of now: an invalidation from here on wins
+        return await self._flights.run(key, lambda: self._load(key, fetch, generation))
 
     async def fallback(self, key: str) -> V | None:
         """Any unexpired value, fresh or not: what to serve when upstream is down."""
@@ -163,8 +164,7 @@ class Cache(Generic[V]):
         been told (it never raises; when the shared tier is down the invalidation is kept
         and sent once it is back).
         """
-        self._memory.pop(key)
-        self._generation += 1
+        self._drop_local(key)
         if self._shared is None:
             return done
         try:
@@ -184,11 +184,10 @@ class Cache(Generic[V]):
 
     # -- the miss path --------------------------------------------------------------------
 
-    async def _load(self, key: str, fetch: Fetch[V]) -> V:
+    async def _load(self, key: str, fetch: Fetch[V], generation: int) -> V:
         sending = self._invalidating.get(key)
         if sending is not None:  # do not read back what this process is deleting
             await asyncio.shield(sending)
-        generation = self._generation
         if self._shared is not None:
             try:
                 return await self._load_shared(self._shared, key, fetch, generation)
@@ -224,7 +223,11 @@ class Cache(Generic[V]):
     async def _lead(
         self, shared: SharedBackend, lock: Lock, key: str, fetch: Fetch[V], generation: int
     ) -> V:
-        landed = self._usable(key, await shared.get(self.namespace, key), generation)
+        try:
+            landed = self._usable(key, await shared.get(self.namespace, key), generation)
+        except SharedCacheUnavailable:
+            await _quietly(shared.release(lock))
+            raise
         if landed is not None:  # the previous holder finished between our two looks
             await _quietly(shared.release(lock))
             self._observe("hit")
@@ -275,7 +278,12 @@ class Cache(Generic[V]):
         while loop.time() < deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
-            flight = await shared.poll(self.namespace, key)
+            try:
+                flight = await shared.poll(self.namespace, key)
+            except SharedCacheUnavailable:
+                if shared.available:  # a late answer, not an outage: keep waiting
+                    continue
+                raise
             value = self._usable(key, flight.value, generation)
             if value is not None:
                 return value
@@ -330,9 +338,14 @@ class Cache(Generic[V]):
         if self._invalidating.get(key) is sending:
             del self._invalidating[key]
 
-    def _invalidated_elsewhere(self, key: str) -> None:
+    def _drop_local(self, key: str) -> None:
+        """Forget the key in this process; a flight under way is neither kept nor joined."""
         self._memory.pop(key)
+        self._flights.discard(key)
         self._generation += 1
+
+    def _invalidated_elsewhere(self, key: str) -> None:
+        self._drop_local(key)
 
     def _resync(self) -> None:
         """Invalidations may have been missed (the shared tier was away): check all again."""

@@ -83,6 +83,10 @@ class SingleFlight(Generic[K, V]):
             task.add_done_callback(functools.partial(self._land, key))
         return await asyncio.shield(task)
 
+    def discard(self, key: K) -> None:
+        """Let the next call for ``key`` start afresh; a running flight keeps its waiters."""
+        self._flights.pop(key, None)
+
     def _land(self, key: K, task: asyncio.Task[V]) -> None:
         if self._flights.get(key) is task:
             del self._flights[key]

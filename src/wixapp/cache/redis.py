@@ -32,6 +32,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wixapp.cache.shared import (
     Circuit,
@@ -48,6 +49,14 @@ logger = logging.getLogger("wixapp.cache")
 
 T = TypeVar("T")
 
+# KEYS[1] lock; ARGV: token, ttl ms. SET NX PX, but also 1 if already ours (safe to retry).
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return 1 end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # KEYS[1] value, KEYS[2] lock; ARGV: token, value, ttl ms. Stores only for the lock's holder.
 _PUT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
@@ -86,6 +95,7 @@ class RedisOptions:
 
     socket_timeout: float = 0.25
     connect_timeout: float = 1.0  # connections are pooled: connecting is rare
+    max_connections: int = 16  # per process; calls queue for one (bounded by the timeouts)
     lock_ttl: float = 3.0
     min_backoff: float = 0.5
     max_backoff: float = 5.0
@@ -122,16 +132,20 @@ class RedisBackend:
             on_change=self._changed,
         )
         timeout = self.options.connect_timeout
-        self._client = aioredis.Redis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=self.options.max_connections,
+            timeout=timeout,
             socket_timeout=self.options.socket_timeout,
             socket_connect_timeout=timeout,
             # One immediate reconnect (a pooled connection Redis closed); no retry on timeouts.
             retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
         )
+        self._client = aioredis.Redis.from_pool(pool)
         self._listener_client = aioredis.Redis.from_url(
             url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
         )
+        self._acquire = self._client.register_script(_ACQUIRE)
         self._put = self._client.register_script(_PUT)
         self._fail = self._client.register_script(_FAIL)
         self._release = self._client.register_script(_RELEASE)
@@ -155,7 +169,10 @@ class RedisBackend:
             self._listener = asyncio.create_task(self._listen_forever(), name="wixapp-redis")
 
     async def aclose(self) -> None:
+        """Stop listening; invalidations being sent get a moment to finish first."""
         self._closed = True
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.options.connect_timeout)
         tasks = [*self._tasks, *([self._listener] if self._listener else [])]
         for task in tasks:
             task.cancel()
@@ -165,12 +182,15 @@ class RedisBackend:
 
     async def status(self) -> str:
         """ "ok", or "degraded (why)", for /readyz. Pings Redis (bounded by the timeouts)."""
+        reason = self.circuit.reason
         if self.circuit.up or self.circuit.due:
-            with contextlib.suppress(SharedCacheUnavailable):
+            try:
                 await self._call("ping", self._client.ping)
-        if self.circuit.up:
-            return "ok"
-        return f"degraded ({self.circuit.reason}; serving from memory and Wix)"
+            except SharedCacheUnavailable as error:
+                reason = str(error)
+            else:
+                return "ok"
+        return f"degraded ({reason}; serving from memory and Wix)"
 
     # -- SharedBackend --------------------------------------------------------------------
 
@@ -184,11 +204,9 @@ class RedisBackend:
 
     async def acquire(self, namespace: str, key: str) -> Lock | None:
         lock = Lock(namespace, key, secrets.token_hex(16))
-        ttl = _ms(self.options.lock_ttl)
-        taken = await self._call(
-            "lock",
-            lambda: self._client.set(self._lock(namespace, key), lock.token, nx=True, px=ttl),
-        )
+        keys = [self._lock(namespace, key)]
+        args: list[Any] = [lock.token, _ms(self.options.lock_ttl)]
+        taken = await self._call("lock", lambda: self._acquire(keys=keys, args=args))
         return lock if taken else None
 
     @contextlib.asynccontextmanager
@@ -261,16 +279,25 @@ class RedisBackend:
     # -- calls through the circuit --------------------------------------------------------
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One call through the circuit. A timeout is retried once while the circuit is
+        closed (an overloaded host answers late now and then): every call is idempotent."""
         if not self.circuit.allow():
             raise SharedCacheUnavailable(self.circuit.reason or "Redis is unavailable")
-        try:
-            async with asyncio.timeout(self.options.connect_timeout * 2):
-                result = await call()
-        except (RedisError, OSError) as error:  # OSError includes TimeoutError
-            self._failed(operation, error)
-            raise SharedCacheUnavailable(_describe(error)) from error
-        self.circuit.success()
-        return result
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(self.options.connect_timeout * 2):
+                    result = await call()
+            except (RedisTimeoutError, TimeoutError) as error:
+                if attempt == 1 and self.circuit.up:
+                    continue
+                self._failed(operation, error)
+                raise SharedCacheUnavailable(_describe(error)) from error
+            except (RedisError, OSError) as error:
+                self._failed(operation, error)
+                raise SharedCacheUnavailable(_describe(error)) from error
+            self.circuit.success()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _failed(self, operation: str, error: BaseException, *, certain: bool = False) -> None:
         if self._on_error is not None:

@@ -38,6 +38,8 @@ class Sealer:
 
     def open(self, sealed: bytes, *, context: bytes) -> bytes:
         nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        if len(nonce) < _NONCE_BYTES:
+            raise ValueError("the sealed value does not open: it is too short")
         try:
             return self._aead.decrypt(nonce, ciphertext, context)
         except InvalidTag:

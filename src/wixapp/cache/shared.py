@@ -120,8 +120,8 @@ StateHook = Callable[[bool, str | None], None]
 class Circuit:
     """Up, or down with a probe allowed once per backoff interval (half-open).
 
-    It opens after ``threshold`` consecutive failures, or at once on certain evidence (the
-    connection to the server was lost).
+    It opens after ``threshold`` consecutive failures spread over ``grace`` seconds, or at
+    once on certain evidence (the connection to the server was lost).
 
     The backoff doubles on each failed probe up to ``max_backoff``, and resets when a call
     succeeds. Only transitions are reported, so a dead dependency logs once, not per request.
@@ -131,13 +131,16 @@ class Circuit:
         self,
         *,
         threshold: int = 3,
+        grace: float = 1.0,
         min_backoff: float = 0.5,
         max_backoff: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         on_change: StateHook | None = None,
     ) -> None:
         self._threshold = threshold
+        self._grace = grace
         self._failures = 0
+        self._last_success = clock()
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
         self._clock = clock
@@ -163,10 +166,11 @@ class Circuit:
         return True
 
     def failure(self, reason: str, *, certain: bool = False) -> None:
-        """A failed call. The circuit opens after ``threshold`` in a row (one slow answer
-        from a busy event loop is no outage), or at once when ``certain``."""
+        """A failed call. The circuit opens after ``threshold`` failures in a row with no
+        success for ``grace`` seconds (a burst of slow answers from an overloaded host is
+        no outage), or at once when ``certain``."""
         self._failures += 1
-        if self.up and not certain and self._failures < self._threshold:
+        if self.up and not certain and not self._persistent():
             return
         if self.up:
             self.up = False
@@ -181,11 +185,16 @@ class Circuit:
 
     def success(self) -> None:
         self._failures = 0
+        self._last_success = self._clock()
         if not self.up:
             self.up = True
             self.reason = None
             self.backoff = self._min_backoff
             self._notify()
+
+    def _persistent(self) -> bool:
+        quiet = self._clock() - self._last_success
+        return self._failures >= self._threshold and quiet >= self._grace
 
     def _notify(self) -> None:
         if self._on_change is not None:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from wixapp.emulator.routes_control import CONTROL_PREFIX, control_routes
 from wixapp.emulator.routes_wix import wix_routes
 from wixapp.emulator.state import EmulatorState
+from wixapp.hostpages import host_pages_routes
 
 __all__ = ["EmulatorServer", "create_emulator", "serve"]
 
@@ -24,7 +25,11 @@ def create_emulator(*, seed: int | None = None, state: EmulatorState | None = No
 
     ``app.state.emulator`` is the ``EmulatorState``; pass ``state`` to share one.
     """
-    routes: list[BaseRoute] = [*wix_routes(), Mount(CONTROL_PREFIX, routes=control_routes())]
+    routes: list[BaseRoute] = [
+        *wix_routes(),
+        Mount(CONTROL_PREFIX, routes=control_routes()),
+        *host_pages_routes(),  # the pages that play the Wix site and editor (dev and tests)
+    ]
     app = Starlette(routes=routes)
     app.state.emulator = state or EmulatorState(seed=seed)
     return app

@@ -14,12 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from wixapp.config import Settings, load_settings
 from wixapp.core import WixApp
 from wixapp.errors import WixAppError
 from wixapp.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.metrics import Metrics
+from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.middleware import BodyLimitMiddleware, TimingMiddleware
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
@@ -87,6 +89,8 @@ def create_app(
     app.state.webhooks = webhooks
     app.include_router(router)
     app.include_router(webhook_router)
+    app.include_router(frontend_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _install_error_handlers(app)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)

@@ -75,7 +75,8 @@ def draw(results: dict[str, Any], path: Path) -> None:
         p50.append(scenarios[n]["summary"]["p50_ms"])
         p99.append(scenarios[n]["summary"]["p99_ms"])
     for run in results.get("fixed_rate", {}).get("runs", []):
-        labels.append(f"{run['scenario']} @{run['offered_rps']:.0f}/s")
+        how = "open" if run["rate_kind"] == "moderate" else "paced"
+        labels.append(f"{run['scenario']} @{run['offered_rps']:.0f}/s\n{how}")
         p50.append(run["p50_ms"] or 0)
         p99.append(run["p99_ms"] or 0)
     if labels:
@@ -89,7 +90,10 @@ def draw(results: dict[str, Any], path: Path) -> None:
         ax.set_xticks(list(xs))
         ax.set_xticklabels(labels, fontsize=7, rotation=30, ha="right")
         ax.set_ylabel("ms (log)")
-        ax.set_title("latency: saturation (wrk) and fixed rates (open loop)", fontsize=10)
+        ax.set_title(
+            "latency: saturation (wrk), a fixed rate (open loop), half of A's (paced wrk)",
+            fontsize=10,
+        )
         ax.legend(fontsize=8)
 
     # 3. upstream calls per request

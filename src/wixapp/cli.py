@@ -61,13 +61,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from wixapp.config import load_settings
     from wixapp.server import create_app
 
-    overrides = {"WIXAPP_MIGRATE_ON_START": False} if args.no_migrate else {}
-    settings = load_settings(**overrides)  # fail now, naming any missing variable
+    if args.no_migrate:
+        # Worker processes read the environment themselves, so say it there.
+        os.environ["WIXAPP_MIGRATE_ON_START"] = "false"
+    settings = load_settings()  # fail now, naming any missing variable
     if args.workers > 1:
         # Each worker process builds its own app from the environment.
         uvicorn.run(

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from wixapp.breaker import CircuitBreaker
 from wixapp.cache import RedisBackend
 from wixapp.client import RetryPolicy, WixClient
 from wixapp.config import Settings
@@ -47,6 +48,11 @@ class WixApp:
             transport=transport,
             timeout=settings.http_timeout,
             retry=RetryPolicy(retries=settings.http_retries),
+            max_concurrency=settings.upstream_concurrency,
+            deadline=settings.upstream_deadline,
+            breaker=CircuitBreaker(
+                failures=settings.breaker_failures, reset_after=settings.breaker_reset
+            ),
             observer=self.metrics.upstream_call,
         )
         self.shared = self._shared_cache(settings)

@@ -154,6 +154,7 @@ class RedisBackend:
         self._hooks: dict[str, InvalidationHook] = {}
         self._resync_hooks: list[Callable[[], None]] = []
         self._subscriptions = 0
+        self._listen_backoff = self.options.min_backoff
         self._pending: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
@@ -361,26 +362,28 @@ class RedisBackend:
             message = json.loads(data)
             if message.get("origin") == self._origin:
                 return
-            drops: dict[str, list[str]] = message["drop"]
+            drops = [(str(ns), [str(key) for key in keys]) for ns, keys in message["drop"].items()]
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("ignoring a malformed message on %s", self.channel)
             return
-        for namespace, keys in drops.items():
+        for namespace, keys in drops:
             hook = self._hooks.get(namespace)
-            if hook is not None:
-                for key in keys:
-                    hook(str(key))
+            if hook is None:
+                continue
+            for key in keys:
+                hook(key)
 
     async def _listen_forever(self) -> None:
-        backoff = self.options.min_backoff
         while not self._closed:
             try:
                 await self._listen()
-                backoff = self.options.min_backoff
             except (RedisError, OSError) as error:
-                self._failed("subscribe", error, certain=True)
-                await asyncio.sleep(backoff)
-                backoff = min(self.options.max_backoff, backoff * 2)
+                lost = isinstance(error, (RedisConnectionError, ConnectionError))
+                self._failed("subscribe", error, certain=lost)  # a lost connection: down
+            except Exception:
+                logger.exception("the Redis listener failed; it starts again")
+            await asyncio.sleep(self._listen_backoff)
+            self._listen_backoff = min(self.options.max_backoff, self._listen_backoff * 2)
 
     async def _listen(self) -> None:
         pubsub = self._listener_client.pubsub()
@@ -388,6 +391,7 @@ class RedisBackend:
             async with asyncio.timeout(self.options.connect_timeout * 2):
                 await pubsub.subscribe(self.channel)
             self._subscriptions += 1
+            self._listen_backoff = self.options.min_backoff
             if self._subscriptions > 1:  # messages sent while we were away are lost
                 self._resync()
             self.circuit.success()

@@ -327,7 +327,12 @@ class Bench:
         requests = out["requests"]
         # Calls per request are counted against what the server answered (wrk does not count
         # the requests in flight when it stops, but the server still makes their Wix calls).
-        served = self.served(url) - served_before if served_before is not None else requests
+        served_after = self.served(url)
+        served = (
+            served_after - served_before
+            if served_before is not None and served_after is not None
+            else requests
+        )
         seconds = out["duration_us"] / 1e6
         errors = sum(out["errors"].values())
         return {
@@ -404,7 +409,12 @@ async def fixed_rate_run(bench: Bench, name: str, rate: float, tag: str) -> dict
     cpu = harness.tree_cpu_seconds(proc.pid) - cpu_before
     await asyncio.sleep(0.5)
     calls = await bench.calls()
-    served = bench.served(url) - served_before if served_before is not None else out["requests"]
+    served_after = bench.served(url)
+    served = (
+        served_after - served_before
+        if served_before is not None and served_after is not None
+        else out["requests"]
+    )
     lat = out["latency"]
     log(
         f"  {label:<42} at {rate:5.0f} req/s ({tag}): p50 {lat.get('p50_ms', 0):7.2f} ms  "
@@ -719,7 +729,8 @@ def judge(results: dict[str, Any], args: argparse.Namespace) -> list[dict[str, A
     def fixed(name: str, kind: str) -> dict[str, Any] | None:
         for run in results.get("fixed_rate", {}).get("runs", []):
             if run["scenario"] == name and run["rate_kind"] == kind:
-                return run
+                found: dict[str, Any] = run
+                return found
         return None
 
     if "A" in sc and "C" in sc:

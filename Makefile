@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests soak
+	$(BIN)/ruff format --check src tests soak
 	$(BIN)/mypy
 
 # The benchmark (bench/, see README "Benchmarks"): ~5 minutes, not part of `make test`.
@@ -32,6 +32,12 @@ bench: $(STAMP)
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The soak (soak/run.py): mixed load with injected faults on loopback, SOAK_SECONDS long
+# (default 600), then RSS, unexplained 5xx and lost writes in artifacts/soak.json. Not part
+# of `make test`. SOAK_ARGS passes options, e.g. SOAK_ARGS="--seconds 90".
+soak: $(STAMP)
+	$(BIN)/python soak/run.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

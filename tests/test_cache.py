@@ -52,6 +52,28 @@ def test_a_flood_of_keys_keeps_memory_flat() -> None:
     assert len(cache) == 100
 
 
+def test_expired_entries_are_dropped_as_new_ones_arrive() -> None:
+    """One-off keys (tokens seen once) do not pile up as dead entries until max_size."""
+    clock = FakeClock()
+    cache: TTLCache[int, int] = TTLCache(max_size=100_000, clock=clock)
+    for key in range(10_000):
+        clock.now += 0.01
+        cache.set(key, key, expires_at=clock.now + 30)  # a steady stream, 30 s each
+    assert len(cache) <= 3001
+    assert cache.get(9_999) == 9_999
+
+
+def test_a_live_least_recently_used_entry_is_kept() -> None:
+    clock = FakeClock()
+    cache: TTLCache[str, int] = TTLCache(max_size=10, clock=clock)
+    cache.set("long", 1, expires_at=5000)
+    cache.set("short", 2, expires_at=1001)
+    clock.now = 1002
+    cache.set("new", 3, expires_at=2000)
+    assert cache.get("long") == 1
+    assert cache.get("new") == 3
+
+
 def test_zero_size_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         TTLCache(max_size=0)

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default=300.0, ge=0, alias="WIXAPP_APP_TOKEN_REFRESH_MARGIN"
     )
 
+    # token-info calls per minute (per process) for tokens not seen before; 0: no limit.
+    token_info_budget: int = Field(default=3000, ge=0, alias="WIXAPP_TOKEN_INFO_BUDGET")
+    token_info_budget_per_ip: int = Field(
+        default=120, ge=0, alias="WIXAPP_TOKEN_INFO_BUDGET_PER_IP"
+    )
+
     # Talking to Wix.
     http_timeout: float = Field(default=5.0, gt=0, alias="WIXAPP_HTTP_TIMEOUT")
     http_retries: int = Field(default=2, ge=0, le=10, alias="WIXAPP_HTTP_RETRIES")

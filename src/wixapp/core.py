@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from wixapp.breaker import CircuitBreaker
+from wixapp.budget import TokenCheckBudget
 from wixapp.cache import RedisBackend
 from wixapp.client import RetryPolicy, WixClient
 from wixapp.config import Settings
@@ -70,6 +71,7 @@ class WixApp:
             observer=lambda result: self.metrics.cache_lookup("token_info", result),
             shared=self.shared,
             shared_observer=lambda result: self.metrics.shared_lookup("token_info", result),
+            budget=self._budget(settings),
         )
         self.elevation = Elevation(
             client=self.client,
@@ -84,6 +86,17 @@ class WixApp:
             clock=clock,
             shared=self.shared,
             shared_observer=self.metrics.shared_lookup,
+        )
+
+    def _budget(self, settings: Settings) -> TokenCheckBudget | None:
+        # Without the cache every request is a token-info call (the Node sample's way, kept
+        # for comparisons): a budget would throttle known callers too, so there is none.
+        if not settings.cache_enabled:
+            return None
+        return TokenCheckBudget(
+            per_minute=settings.token_info_budget,
+            per_client_per_minute=settings.token_info_budget_per_ip,
+            observer=self.metrics.token_check_refused,
         )
 
     def _shared_cache(self, settings: Settings) -> RedisBackend | None:
@@ -119,9 +132,13 @@ class WixApp:
         """ "ok" or "degraded (why)"; None without a shared cache. For /readyz."""
         return None if self.shared is None else await self.shared.status()
 
-    async def identify(self, authorization: str | None) -> Caller:
-        """The caller behind an ``Authorization`` header value (raw token or ``Bearer``)."""
-        return await self.identifier.identify(token_from_header(authorization))
+    async def identify(self, authorization: str | None, *, client: str | None = None) -> Caller:
+        """The caller behind an ``Authorization`` header value (raw token or ``Bearer``).
+
+        ``client`` is the caller's IP address, for the budget of token-info calls
+        (``WIXAPP_TOKEN_INFO_BUDGET_PER_IP``); without it only the overall budget applies.
+        """
+        return await self.identifier.identify(token_from_header(authorization), client=client)
 
     async def instance(self, instance_id: str) -> InstanceData:
         return await self.elevation.instance(instance_id)

@@ -3,7 +3,8 @@
 Widget and panel tokens cannot read instance data (spec §4); an app token minted with
 client_credentials for the instance can. Tokens live 4 hours: one is minted per instance,
 reused until shortly before it expires, and minted by one caller at a time. Instance data is
-cached briefly and, when Wix is unavailable, a stale copy is served and marked stale.
+cached briefly and, when Wix is unavailable (or throttles, or answers something unreadable),
+a stale copy is served and marked stale.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ import httpx
 from wixapp.cache import Cache, Sealer, SharedBackend
 from wixapp.cache.layered import done
 from wixapp.client import WixClient
-from wixapp.errors import InvalidTokenError, RateLimitedError, UpstreamUnavailableError
+from wixapp.errors import (
+    InvalidTokenError,
+    ProtocolError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+)
 from wixapp.models import AppInstance, AppToken
 
 __all__ = ["ElevatedAuth", "Elevation", "ElevationPolicy", "InstanceData"]
@@ -168,7 +174,8 @@ class Elevation:
             fresh = await self._instances.load(
                 instance_id, lambda: self._read_instance(instance_id)
             )
-        except (UpstreamUnavailableError, RateLimitedError):
+        except (UpstreamUnavailableError, RateLimitedError, ProtocolError):
+            # Wix down, throttling, or answering garbage: the last good answer is better.
             stored = await self._instances.fallback(instance_id)
             if stored is None:
                 raise

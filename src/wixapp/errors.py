@@ -10,6 +10,7 @@ boundary where they happen and never escape as themselves.
     │   ├── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
     │   └── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
     ├── PermissionDeniedError      403  the identity may not do this
+    ├── TokenCheckBudgetError      429  too many unknown tokens to check with Wix (wixapp.budget)
     ├── WixAPIError                     Wix (or the network to it) failed us
     │   ├── RateLimitedError       429  Wix throttled this instance; see ``retry_after``
     │   ├── UpstreamUnavailableError 503 5xx, timeout, connection error, open circuit
@@ -34,6 +35,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitedError",
+    "TokenCheckBudgetError",
     "UpstreamUnavailableError",
     "WebhookError",
     "WebhookSignatureError",
@@ -93,6 +95,30 @@ class PermissionDeniedError(WixAppError):
     status_code = 403
     default_code = "permission_denied"
     default_detail = "This identity is not allowed to do that."
+
+
+class TokenCheckBudgetError(WixAppError):
+    """wixapp's own refusal: the budget of token-info calls (per client or overall) is spent.
+
+    Only tokens it has not seen are refused; see :mod:`wixapp.budget`.
+    """
+
+    status_code = 429
+    default_code = "token_check_budget_exhausted"
+    default_detail = "Too many unknown access tokens were checked; retry after the given delay."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(_whole_seconds(self.retry_after, default=1))}
 
 
 class WixAPIError(WixAppError):

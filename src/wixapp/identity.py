@@ -5,7 +5,7 @@ module makes that check correct (the trust rules), cheap (a cache keyed by a has
 token, never the token itself, whose entries never outlive the token) and safe for Wix's
 rate limit (concurrent misses for one token share one upstream call, across all processes
 when a shared tier is configured; junk never leaves the process; invalid answers are
-remembered briefly).
+remembered briefly; an optional budget caps the calls per client address and overall).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from wixapp.budget import TokenCheckBudget
 from wixapp.cache import Cache, SharedBackend
 from wixapp.client import WixClient
 from wixapp.errors import AuthenticationError, InvalidInstanceError, InvalidTokenError
@@ -133,7 +134,9 @@ class Identifier:
     """``await identifier.identify(token)`` → Caller, or an AuthenticationError.
 
     ``shared`` adds a tier shared by every process (Redis): one token-info call per token
-    across all of them. Without it the cache lives in this process only.
+    across all of them. Without it the cache lives in this process only. ``budget`` is
+    spent by each token-info call (never by a cached answer), on behalf of the ``client``
+    address given to ``identify``.
     """
 
     def __init__(
@@ -146,9 +149,11 @@ class Identifier:
         observer: CacheObserver | None = None,
         shared: SharedBackend | None = None,
         shared_observer: Callable[[str], None] | None = None,
+        budget: TokenCheckBudget | None = None,
     ) -> None:
         self._client = client
         self._policy = policy
+        self._budget = budget
         self._clock = clock
         self._cache: Cache[_Verdict] | None = (
             Cache(
@@ -164,15 +169,16 @@ class Identifier:
         )
         self._observer = observer
 
-    async def identify(self, token: str) -> Caller:
+    async def identify(self, token: str, *, client: str | None = None) -> Caller:
+        """The caller behind ``token``; ``client`` (an IP address) is charged if Wix is asked."""
         check_token_shape(token)
         if self._cache is None:
-            return _unwrap(await self._ask_wix(token))
+            return _unwrap(await self._ask_wix(token, client))
         key = token_key(token).hex()
         verdict = self._cache.peek(key)
         if verdict is None:
             self._observe("miss")
-            verdict = await self._cache.load(key, lambda: self._fetch(token))
+            verdict = await self._cache.load(key, lambda: self._fetch(token, client))
         else:
             self._observe("negative_hit" if isinstance(verdict, _Rejected) else "hit")
         return _unwrap(verdict)
@@ -187,11 +193,13 @@ class Identifier:
         if self._cache is not None:
             self._cache.clear()
 
-    async def _fetch(self, token: str) -> tuple[_Verdict, float]:
-        verdict = await self._ask_wix(token)
+    async def _fetch(self, token: str, client: str | None) -> tuple[_Verdict, float]:
+        verdict = await self._ask_wix(token, client)
         return verdict, self._expiry_of(verdict)
 
-    async def _ask_wix(self, token: str) -> _Verdict:
+    async def _ask_wix(self, token: str, client: str | None) -> _Verdict:
+        if self._budget is not None:
+            self._budget.spend(client)  # raises, uncached, when the budget is spent
         try:
             info = await self._client.token_info(token)
         except InvalidTokenError as error:

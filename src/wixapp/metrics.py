@@ -55,6 +55,13 @@ class Metrics:
             ["cache", "result"],
             registry=self.registry,
         )
+        self.token_checks_refused = Counter(
+            "wixapp_token_checks_refused",
+            "Token-info calls refused by the budget (client: one address's; overall: the "
+            "process's), answered 429 without calling Wix.",
+            ["budget"],
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "wixapp_request_seconds",
             "Time to answer HTTP requests, by route and status class.",
@@ -78,6 +85,9 @@ class Metrics:
 
     def shared_lookup(self, cache: str, result: str) -> None:
         self.shared_cache_lookups.labels(cache, result).inc()
+
+    def token_check_refused(self, budget: str) -> None:
+        self.token_checks_refused.labels(budget).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

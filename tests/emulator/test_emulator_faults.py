@@ -135,6 +135,28 @@ async def test_malformed_body_with_a_status(
         json.loads(response.content)
 
 
+async def test_reset_drops_the_connection(
+    wix: httpx.AsyncClient, state: EmulatorState, world: World
+) -> None:
+    state.add_fault("token", reset=True, count=1)
+
+    with pytest.raises(httpx.TransportError):
+        await elevate(wix, world.app, world.instance_id)
+
+    assert (await elevate(wix, world.app, world.instance_id)).status_code == 200
+    assert state.calls()["token"] == 2
+
+
+async def test_reset_wins_over_a_later_status(
+    wix: httpx.AsyncClient, state: EmulatorState, world: World
+) -> None:
+    state.add_fault("token-info", reset=True)
+    state.add_fault("token-info", status=503)
+
+    with pytest.raises(httpx.TransportError):
+        await token_info(wix, "x")
+
+
 async def test_fault_targets_one_endpoint(
     wix: httpx.AsyncClient, state: EmulatorState, world: World
 ) -> None:
@@ -180,6 +202,9 @@ async def test_latency_adds_to_a_later_error(
 async def test_faults_through_the_control_api(
     wix: httpx.AsyncClient, control: EmulatorControl, world: World
 ) -> None:
+    assert await control.add_fault("token", reset=True, count=1)
+    with pytest.raises(httpx.TransportError):
+        await elevate(wix, world.app, world.instance_id)
     fault_id = await control.add_fault("token", status=503, retry_after=2.5, count=1)
 
     response = await elevate(wix, world.app, world.instance_id)

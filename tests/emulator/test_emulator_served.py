@@ -63,6 +63,19 @@ async def test_a_hang_times_the_client_out_and_does_not_block_shutdown() -> None
     assert time.monotonic() - started < 0.9  # released by the disconnect, not a timeout
 
 
+async def test_a_reset_closes_the_socket_mid_answer_and_the_server_goes_on(
+    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.state.add_fault("token-info", reset=True, count=1)
+    async with httpx.AsyncClient(base_url=server.url, timeout=2) as wix:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await wix.post("/oauth2/token-info", json={"token": "x"})
+        after = await wix.post("/oauth2/token-info", json={"token": "x"})
+    assert after.status_code == 401
+    assert server.state.calls()["token-info"] == 2
+    assert "Exception in ASGI application" not in caplog.text  # on purpose: not logged
+
+
 def test_serve_runs_uvicorn_with_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 

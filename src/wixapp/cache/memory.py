@@ -46,13 +46,28 @@ class TTLCache(Generic[K, V]):
         return value
 
     def set(self, key: K, value: V, *, expires_at: float) -> None:
-        if expires_at <= self._clock():
+        now = self._clock()
+        if expires_at <= now:
             self._entries.pop(key, None)
             return
         self._entries[key] = (expires_at, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_size:
             self._entries.popitem(last=False)
+        self._drop_expired_lru(now)
+
+    def _drop_expired_lru(self, now: float) -> None:
+        """Drop expired entries from the least recently used end, stopping at a live one.
+
+        Amortised O(1) (each entry goes once). A stream of new keys that are never read
+        again (one-off tokens) then holds what is live, not ``max_size`` dead entries.
+        """
+        entries = self._entries
+        while entries:
+            oldest = next(iter(entries.values()))
+            if oldest[0] > now:
+                return
+            entries.popitem(last=False)
 
     def pop(self, key: K) -> V | None:
         entry = self._entries.pop(key, None)

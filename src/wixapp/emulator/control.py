@@ -219,6 +219,7 @@ class EmulatorControl:
         retry_after: float | None = None,
         hang: bool = False,
         malformed: bool = False,
+        reset: bool = False,
     ) -> str:
         """See ``EmulatorState.add_fault``. Returns the fault's id."""
         payload = {
@@ -230,6 +231,7 @@ class EmulatorControl:
             "retryAfter": retry_after,
             "hang": hang,
             "malformed": malformed,
+            "reset": reset,
         }
         return str((await self._call("POST", "/faults", payload))["faultId"])
 

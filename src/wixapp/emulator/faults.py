@@ -1,4 +1,4 @@
-"""Injected faults: latency, error statuses, hangs and malformed bodies on the Wix routes.
+"""Injected faults: latency, error statuses, hangs, resets and malformed bodies on Wix routes.
 
 Which calls a fault hits is deterministic: with ``share`` = p it fires on the calls where
 ``floor(n * p)`` steps up, so 0.5 hits every 2nd matching call and 0.3 hits 3 calls in 10,
@@ -11,9 +11,23 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import httpx
+
 from wixapp.emulator.records import FaultSpec
 
-__all__ = ["FaultBook", "FaultPlan"]
+__all__ = ["EmulatedConnectionReset", "FaultBook", "FaultPlan"]
+
+
+class EmulatedConnectionReset(httpx.RemoteProtocolError):
+    """A ``reset`` fault: the emulator dropped the connection mid-answer.
+
+    Served on a port, the client sees the socket close (uvicorn logs this exception once).
+    In-process, ``httpx.ASGITransport`` re-raises it, and as an ``httpx.TransportError`` it
+    is exactly what a client sees when a real connection is reset.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("The Wix emulator dropped the connection (an injected reset fault).")
 
 
 @dataclass(slots=True)
@@ -46,19 +60,20 @@ class FaultPlan:
     status: int | None = None
     retry_after: float | None = None
     hang: bool = False
+    reset: bool = False
     malformed: bool = False
     fault_ids: list[str] = field(default_factory=list)
 
     @property
     def terminal(self) -> bool:
-        return self.hang or self.malformed or self.status is not None
+        return self.hang or self.reset or self.malformed or self.status is not None
 
     def absorb(self, fault_id: str, spec: FaultSpec) -> None:
         self.fault_ids.append(fault_id)
         self.latency += spec.latency
         if self.terminal:
             return
-        self.hang, self.malformed = spec.hang, spec.malformed
+        self.hang, self.reset, self.malformed = spec.hang, spec.reset, spec.malformed
         self.status, self.retry_after = spec.status, spec.retry_after
 
 

@@ -139,6 +139,7 @@ class FaultSpec(Record):
     retry_after: float | None = Field(default=None, ge=0.0)
     hang: bool = False
     malformed: bool = False
+    reset: bool = False
 
 
 class LifecycleEvent(Record):

@@ -1,7 +1,7 @@
 """The emulated Wix endpoints (spec §2 to §6), with call counting, faults and rate limiting.
 
 Every endpoint runs the same pipeline: count the call, read the body, apply the injected
-faults (latency, then hang / error status / malformed body), then the handler, which
+faults (latency, then hang / reset / error status / malformed body), then the handler, which
 checks the rate limit once it knows the call's app instance. Handlers raise
 ``WixHTTPError``; the pipeline renders it as Wix would.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -19,9 +20,10 @@ from typing import Any, cast
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from wixapp.emulator.errors import WixHTTPError
-from wixapp.emulator.faults import FaultPlan
+from wixapp.emulator.faults import EmulatedConnectionReset, FaultPlan
 from wixapp.emulator.records import APP_TOKEN_LIFETIME, Endpoint, Installation, Site
 from wixapp.emulator.state import EmulatorState
 from wixapp.emulator.tokens import TokenClaims
@@ -78,6 +80,8 @@ def _pipeline(
             await asyncio.sleep(plan.latency)
         if plan.hang:
             return await _hang(request, state)
+        if plan.reset:
+            return _ResetConnection()
         if plan.status is not None and not plan.malformed:
             return _injected_error(plan)
         response = await _answer(request, state, handler, oauth=oauth)
@@ -104,6 +108,39 @@ async def _hang(request: Request, state: EmulatorState) -> Response:
             break
         await asyncio.sleep(_POLL_SECONDS)
     return WixHTTPError(504, "", "").response()
+
+
+class _ResetConnection(Response):
+    """Starts a 200 answer, then drops the connection before its body.
+
+    Raising after the start is what makes both transports see a broken connection: uvicorn
+    closes the socket mid-answer (the client reads a truncated response), and
+    ``httpx.ASGITransport`` re-raises the error, an ``httpx.RemoteProtocolError``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _quiet_served_resets()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise EmulatedConnectionReset()
+
+
+class _DropResets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], EmulatedConnectionReset))
+
+
+_DROP_RESETS = _DropResets()
+
+
+def _quiet_served_resets() -> None:
+    """uvicorn logs every exception an app raises with its traceback; a reset is on purpose."""
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if _DROP_RESETS not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_DROP_RESETS)
 
 
 def _injected_error(plan: FaultPlan) -> Response:

@@ -377,12 +377,14 @@ class EmulatorState:
         retry_after: float | None = None,
         hang: bool = False,
         malformed: bool = False,
+        reset: bool = False,
     ) -> str:
         """Inject a fault on one Wix endpoint ("token-info", "token", "instance") or "*".
 
         ``latency`` delays the answer; ``status`` answers that error (Wix's envelope, plus
         Retry-After when ``retry_after`` is set); ``hang`` holds the call ``hang_seconds``
-        (until the client gives up, or ``clear_faults``); ``malformed`` truncates the body.
+        (until the client gives up, or ``clear_faults``); ``malformed`` truncates the body;
+        ``reset`` drops the connection mid-answer (the client sees a transport error).
         ``share`` of the matching calls are hit, evenly spread; ``count`` caps the hits.
         """
         spec = build(
@@ -395,6 +397,7 @@ class EmulatorState:
             retry_after=retry_after,
             hang=hang,
             malformed=malformed,
+            reset=reset,
         )
         return self.add_fault_spec(spec)
 

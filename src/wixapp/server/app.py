@@ -22,7 +22,12 @@ from wixapp.errors import WixAppError
 from wixapp.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.metrics import Metrics
 from wixapp.server.frontend import STATIC_DIR, frontend_router
-from wixapp.server.middleware import BodyLimitMiddleware, TimingMiddleware
+from wixapp.server.middleware import (
+    BodyLimitMiddleware,
+    QueryStringMiddleware,
+    TimingMiddleware,
+)
+from wixapp.server.redaction import redact_access_log
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder
@@ -67,6 +72,7 @@ def create_app(
     """
     settings = settings or load_settings()
     migrate = settings.migrate_on_start if migrate is None else migrate
+    redact_access_log()  # the legacy `instance` parameter is a credential
     metrics = Metrics()
     webhooks = webhooks if webhooks is not None else WebhookRouter()
 
@@ -94,6 +100,7 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(QueryStringMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -1,4 +1,4 @@
-"""Plain ASGI middleware: request body limits and request timing."""
+"""Plain ASGI middleware: query-string hygiene, request body limits and request timing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wixapp.metrics import Metrics
 from wixapp.server.responses import error_response
 
-__all__ = ["BodyLimitMiddleware", "TimingMiddleware"]
+__all__ = ["BodyLimitMiddleware", "QueryStringMiddleware", "TimingMiddleware"]
+
+
+class QueryStringMiddleware:
+    """Percent-encode the raw non-ASCII bytes of a query string (as a browser would).
+
+    Some ASGI servers pass them through, and parts of Starlette decode the query string as
+    strict UTF-8 (the trailing-slash redirect, ``request.url``): a stray byte was a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"")
+        if query and not query.isascii():
+            scope = {**scope, "query_string": _percent_encoded(query)}
+        await self.app(scope, receive, send)
+
+
+def _percent_encoded(query: bytes) -> bytes:
+    return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in query)
 
 
 class _TooLarge(Exception):

@@ -14,7 +14,13 @@ from wixapp.legacy import verify_instance_param
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
 from wixapp.server.responses import error_response
-from wixapp.server.schemas import DEFAULT_SETTINGS, WidgetSettings
+from wixapp.server.schemas import (
+    DEFAULT_SETTINGS,
+    CallerBody,
+    ErrorBody,
+    SettingsBody,
+    WidgetSettings,
+)
 from wixapp.store import PreconditionFailed
 
 __all__ = ["caller_or_legacy_instance", "current_caller", "router", "server_state"]
@@ -24,14 +30,47 @@ router = APIRouter()
 NEVER_SAVED_ETAG = '"v0"'
 
 
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route gives (all in ErrorBody's shape)."""
+    meaning = {
+        400: "the body is not JSON",
+        401: "missing, malformed, invalid or expired token (WWW-Authenticate says which)",
+        403: "this caller may not do this",
+        412: "If-Match does not name the current version (ETag: the current one)",
+        413: "the body is too large",
+        422: "the request does not match the schema",
+        428: "If-Match is required",
+        429: "Wix throttles this instance, or too many unknown tokens (Retry-After)",
+        502: "Wix answered something wixapp cannot use",
+        503: "Wix, or the database, is unavailable (Retry-After)",
+    }
+    return {status: {"model": ErrorBody, "description": meaning[status]} for status in statuses}
+
+
+_IDENTIFIED = (401, 422, 429, 502, 503)
+
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(
+        alias="Authorization",
+        description="The Wix access token, raw (as fetchWithAuth sends it) or `Bearer <token>`.",
+    ),
+]
+
+
 def server_state(request: Request) -> Any:
     return request.app.state.wixapp
 
 
-async def current_caller(request: Request) -> Caller:
-    """The identified caller of this request (a FastAPI dependency)."""
+async def current_caller(request: Request, authorization: AuthorizationHeader = None) -> Caller:
+    """The identified caller of this request (a FastAPI dependency).
+
+    ``authorization`` only documents the header: it is read from ``request`` so that a
+    direct call, ``await current_caller(request)``, sees it too.
+    """
     state = server_state(request)
-    caller: Caller = await state.wix.identify(request.headers.get("authorization"))
+    client = request.client.host if request.client else None
+    caller: Caller = await state.wix.identify(request.headers.get("authorization"), client=client)
     state.seen.note(caller.instance_id, caller.site_id)
     return caller
 
@@ -40,7 +79,12 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 async def caller_or_legacy_instance(
-    request: Request, instance: Annotated[str | None, Query()] = None
+    request: Request,
+    instance: Annotated[
+        str | None,
+        Query(description="The legacy signed `instance` value of Wix iframes (no header)."),
+    ] = None,
+    authorization: AuthorizationHeader = None,
 ) -> Caller:
     """``current_caller``, or, when the request has no Authorization header, the legacy
     signed ``?instance=`` value of Wix iframes and dashboards (spec §8), checked locally
@@ -55,8 +99,10 @@ async def caller_or_legacy_instance(
     return caller
 
 
-@router.get("/get-instance")
-@router.get("/api/get-instance")
+@router.get("/get-instance", responses={200: {"model": CallerBody}, **_errors(*_IDENTIFIED, 422)})
+@router.get(
+    "/api/get-instance", responses={200: {"model": CallerBody}, **_errors(*_IDENTIFIED, 422)}
+)
 async def get_instance(
     request: Request,
     caller: Annotated[Caller, Depends(caller_or_legacy_instance)],
@@ -71,7 +117,22 @@ async def get_instance(
     return body
 
 
-@router.get("/api/settings")
+_SETTINGS_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": SettingsBody,
+        "headers": {"ETag": {"description": 'the version, "v<n>"', "schema": {"type": "string"}}},
+    }
+}
+_SETTINGS_REQUEST = {
+    "requestBody": {
+        "required": True,
+        "description": "The whole settings document; absent fields take their defaults.",
+        "content": {"application/json": {"schema": WidgetSettings.model_json_schema()}},
+    }
+}
+
+
+@router.get("/api/settings", responses={**_SETTINGS_ANSWER, **_errors(*_IDENTIFIED)})
 async def read_settings(request: Request, caller: CallerDep) -> JSONResponse:
     record = await server_state(request).store.get_settings(caller.instance_id)
     if record is None:
@@ -79,12 +140,23 @@ async def read_settings(request: Request, caller: CallerDep) -> JSONResponse:
     return _settings_response(caller, record.document, record.version, record.etag)
 
 
-@router.put("/api/settings")
+@router.put(
+    "/api/settings",
+    responses={**_SETTINGS_ANSWER, **_errors(*_IDENTIFIED, 400, 403, 412, 413, 422, 428)},
+    openapi_extra=_SETTINGS_REQUEST,
+)
 async def write_settings(
     request: Request,
     caller: CallerDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The ETag from GET /api/settings ("v0" before the first save).',
+        ),
+    ] = None,
 ) -> JSONResponse:
+    """Save the settings (USER callers only), if they are still the version read."""
     if not caller.is_user:
         raise PermissionDeniedError(
             "Only a Wix user (the site owner in the editor or dashboard) may change settings.",
@@ -173,7 +245,27 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+_READINESS = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "unavailable"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "required": ["status", "checks"],
+}
+
+
+@router.get(
+    "/readyz",
+    response_class=JSONResponse,
+    responses={
+        200: {"content": {"application/json": {"schema": _READINESS}}},
+        503: {
+            "description": "the database is unreachable",
+            "content": {"application/json": {"schema": _READINESS}},
+        },
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     state = server_state(request)
     checks: dict[str, str] = {}
@@ -192,6 +284,10 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -30,8 +30,46 @@ logger = logging.getLogger("wixapp.server")
 webhook_router = APIRouter()
 
 
-@webhook_router.post("/webhooks")
+_ANSWER = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "eventType": {"type": "string"}},
+    "required": ["status", "eventType"],
+}
+_ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+@webhook_router.post(
+    "/webhooks",
+    response_class=JSONResponse,
+    responses={
+        200: {"content": {"application/json": {"schema": _ANSWER}}},
+        400: {
+            "description": "not a Wix webhook",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+        401: {
+            "description": "not signed with the app's key, or expired",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+        413: {
+            "description": "the body is too large",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+        503: {
+            "description": "WIX_APP_PUBLIC_KEY is not set (Retry-After)",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The JWT Wix signs (RS256), whatever the Content-Type.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def receive_webhook(request: Request) -> JSONResponse:
+    """Wix's signed lifecycle webhooks: verified, recorded, applied, then 200."""
     state: ServerState = server_state(request)
     key = _usable_key(state)
     if isinstance(key, JSONResponse):

@@ -574,3 +574,11 @@ async def test_settings_with_a_lone_surrogate_are_refused_not_a_500(
             )
             assert answer.status_code == 422, answer.text
             assert answer.json()["error"] == "invalid_settings"
+
+
+async def test_raw_non_utf8_bytes_in_the_query_string_are_not_a_500(target: Target) -> None:
+    """Found by the path/method/query property: the trailing-slash redirect decoded the query
+    string as strict UTF-8 and raised (uvicorn's h11 refuses such bytes; others pass them)."""
+    for path in ("/get-instance/", "/api/settings/", "/get-instance"):
+        answer = await call(target.app, "GET", path, query=b"instance=\x80\xff&x=\xc3")
+        assert_refusal_or_success(answer, allowed={307, 401})

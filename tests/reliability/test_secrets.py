@@ -27,6 +27,7 @@ import pytest
 from scale.harness import LOOPBACK, free_port, worker_environment
 from wixapp.emulator import EmulatorServer, EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
+from wixapp.server.redaction import redact
 from wixapp.testing import TokenFactory, open_backend
 from wixapp.webhooks import generate_rsa_keypair, sign_webhook
 
@@ -333,3 +334,11 @@ async def test_no_secret_on_a_served_backends_stderr(tmp_path: Path) -> None:
     assert any(name.startswith("minted token") for name in secrets.values)
     secrets.assert_absent(text, "the served backend's stderr")
     secrets.assert_absent(metrics, "/metrics")
+
+
+def test_the_access_log_filter_redacts_only_the_instance_value() -> None:
+    assert redact("/get-instance?include=instance&instance=abc.DEF-1&x=2") == (
+        "/get-instance?include=instance&instance=[redacted]&x=2"
+    )
+    assert redact("/get-instance?Instance=abc") == "/get-instance?Instance=[redacted]"
+    assert redact("/api/settings?instanceId=1") == "/api/settings?instanceId=1"

@@ -99,10 +99,11 @@ async def caller_or_legacy_instance(
     return caller
 
 
-@router.get("/get-instance", responses={200: {"model": CallerBody}, **_errors(*_IDENTIFIED, 422)})
-@router.get(
-    "/api/get-instance", responses={200: {"model": CallerBody}, **_errors(*_IDENTIFIED, 422)}
-)
+_CALLER_ANSWER = {200: {"model": CallerBody}, **_errors(*_IDENTIFIED)}
+
+
+@router.get("/get-instance", response_model=None, responses=_CALLER_ANSWER)
+@router.get("/api/get-instance", response_model=None, responses=_CALLER_ANSWER)
 async def get_instance(
     request: Request,
     caller: Annotated[Caller, Depends(caller_or_legacy_instance)],

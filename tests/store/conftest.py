@@ -6,15 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from dbutil import DATABASE_PARAMS, make_database_url
-from wixapp.store import Store, migrate
-
-
-@pytest.fixture(scope="session", params=DATABASE_PARAMS)
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A migrated database per engine, shared by the session: tests use fresh instance IDs."""
-    with make_database_url(request.param) as url:
-        migrate(url)
-        yield url
+from wixapp.store import Store
 
 
 @pytest.fixture(params=DATABASE_PARAMS)

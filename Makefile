@@ -22,6 +22,7 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests soak
 	$(BIN)/ruff format --check src tests soak
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # The benchmark (bench/, see README "Benchmarks"): ~5 minutes, not part of `make test`.
 # BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--quick" or "--profile=always".

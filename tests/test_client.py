@@ -7,8 +7,6 @@ import time
 import httpx
 import pytest
 
-from wixapp.breaker import BreakerState, CircuitBreaker
-from wixapp.client import RetryPolicy, WixClient, parse_retry_after
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import (
@@ -22,6 +20,8 @@ from wixapp.errors import (
 )
 from wixapp.models import SubjectType
 from wixapp.testing import EMULATOR_BASE_URL, InstallFactory
+from wixapp.upstream.breaker import BreakerState, CircuitBreaker
+from wixapp.upstream.client import RetryPolicy, WixClient, parse_retry_after
 
 FAST_RETRIES = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.02, max_retry_after=1.0)
 

@@ -7,13 +7,13 @@ import asyncio
 import httpx
 import pytest
 
-from wixapp.client import RetryPolicy, WixClient
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import AuthenticationError, InvalidTokenError, UpstreamUnavailableError
-from wixapp.identity import Identifier, IdentityPolicy, token_from_header, token_key
+from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header, token_key
 from wixapp.models import SubjectType
 from wixapp.testing import EMULATOR_BASE_URL, TokenFactory
+from wixapp.upstream.client import RetryPolicy, WixClient
 
 
 class EmulatorClock:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from wixapp.errors import AuthenticationError, ConfigurationError, InvalidInstanceError
-from wixapp.legacy import LegacyInstance, sign_instance_param, verify_instance_param
+from wixapp.identity.legacy import LegacyInstance, sign_instance_param, verify_instance_param
 
 SECRET = "3a5f1c9e-app-secret"
 SIGN_DATE = "2024-05-07T11:54:27.466Z"

@@ -411,7 +411,7 @@ def test_hs256_confusion_fails_even_without_the_header_check(
     keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Defence in depth: the explicit algorithms=["RS256"] alone must also stop it.
-    monkeypatch.setattr(webhooks, "_require_rs256", lambda token: None)
+    monkeypatch.setattr(webhooks.verify, "_require_rs256", lambda token: None)
     token = _hs256_with_public_key(keys[1], _claims(json.dumps(_envelope())))
     with pytest.raises(WebhookError) as caught:
         _verify(token, keys[1])

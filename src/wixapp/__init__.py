@@ -1,5 +1,12 @@
-"""wixapp: identify Wix app instances from Python, with an offline Wix emulator."""
+"""wixapp: identify Wix app instances from Python, with an offline Wix emulator.
 
+The public API. ``WixApp`` identifies callers and reads instance data; ``create_app`` (in
+:mod:`wixapp.server`) builds the ready backend on it; the emulator is :mod:`wixapp.emulator`.
+"""
+
+from wixapp.__version__ import __version__
+from wixapp.app import WixApp
+from wixapp.config import Settings, load_settings
 from wixapp.errors import (
     AppCredentialsError,
     AuthenticationError,
@@ -7,8 +14,11 @@ from wixapp.errors import (
     InvalidInstanceError,
     InvalidTokenError,
     PermissionDeniedError,
+    PreconditionFailed,
     ProtocolError,
     RateLimitedError,
+    RetryAfterError,
+    StoreUnavailableError,
     TokenCheckBudgetError,
     UpstreamUnavailableError,
     WebhookError,
@@ -17,11 +27,16 @@ from wixapp.errors import (
     WixAppError,
     WixRequestError,
 )
-from wixapp.legacy import LegacyInstance, verify_instance_param
+from wixapp.identity import InstanceData, LegacyInstance, trust_token_info, verify_instance_param
 from wixapp.models import AppInstance, AppToken, Caller, SiteInfo, SubjectType, TokenInfo
-from wixapp.webhooks import EventType, WebhookEvent, WebhookRouter, verify_webhook
-
-__version__ = "0.1.0"
+from wixapp.webhooks import (
+    DispatchResult,
+    EventType,
+    WebhookEvent,
+    WebhookRouter,
+    sign_webhook,
+    verify_webhook,
+)
 
 __all__ = [
     "AppCredentialsError",
@@ -30,14 +45,20 @@ __all__ = [
     "AuthenticationError",
     "Caller",
     "ConfigurationError",
+    "DispatchResult",
     "EventType",
+    "InstanceData",
     "InvalidInstanceError",
     "InvalidTokenError",
     "LegacyInstance",
     "PermissionDeniedError",
+    "PreconditionFailed",
     "ProtocolError",
     "RateLimitedError",
+    "RetryAfterError",
+    "Settings",
     "SiteInfo",
+    "StoreUnavailableError",
     "SubjectType",
     "TokenCheckBudgetError",
     "TokenInfo",
@@ -47,9 +68,20 @@ __all__ = [
     "WebhookRouter",
     "WebhookSignatureError",
     "WixAPIError",
+    "WixApp",
     "WixAppError",
     "WixRequestError",
     "__version__",
+    "load_settings",
+    "sign_webhook",
+    "trust_token_info",
     "verify_instance_param",
     "verify_webhook",
 ]
+
+# Public names belong to the package: users and tracebacks see `wixapp.WixApp`, never a
+# private module path (as httpx does).
+for _name in __all__:
+    if not _name.startswith("__"):
+        globals()[_name].__module__ = "wixapp"
+del _name

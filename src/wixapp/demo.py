@@ -19,9 +19,9 @@ import httpx
 
 from wixapp.emulator import create_emulator
 from wixapp.emulator.control import EmulatorControl
+from wixapp.emulator.settings import settings_for_emulator
 from wixapp.server import create_app
-from wixapp.serving import port_or_free, serving
-from wixapp.testing import settings_for_emulator
+from wixapp.testing.serving import port_or_free, serving
 
 __all__ = ["run_demo"]
 

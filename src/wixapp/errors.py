@@ -10,7 +10,10 @@ boundary where they happen and never escape as themselves.
     │   ├── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
     │   └── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
     ├── PermissionDeniedError      403  the identity may not do this
-    ├── TokenCheckBudgetError      429  too many unknown tokens to check with Wix (wixapp.budget)
+    ├── PreconditionFailed         412  If-Match does not name the stored settings' version
+    ├── StoreUnavailableError      503  the database is down or busy
+    ├── RetryAfterError                 (mixin) carries ``retry_after``, sent as Retry-After
+    ├── TokenCheckBudgetError      429  too many unknown tokens to check with Wix
     ├── WixAPIError                     Wix (or the network to it) failed us
     │   ├── RateLimitedError       429  Wix throttled this instance; see ``retry_after``
     │   ├── UpstreamUnavailableError 503 5xx, timeout, connection error, open circuit
@@ -24,6 +27,7 @@ boundary where they happen and never escape as themselves.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 __all__ = [
@@ -33,8 +37,11 @@ __all__ = [
     "InvalidInstanceError",
     "InvalidTokenError",
     "PermissionDeniedError",
+    "PreconditionFailed",
     "ProtocolError",
     "RateLimitedError",
+    "RetryAfterError",
+    "StoreUnavailableError",
     "TokenCheckBudgetError",
     "UpstreamUnavailableError",
     "WebhookError",
@@ -42,6 +49,7 @@ __all__ = [
     "WixAPIError",
     "WixAppError",
     "WixRequestError",
+    "retry_after_seconds",
 ]
 
 
@@ -97,28 +105,29 @@ class PermissionDeniedError(WixAppError):
     default_detail = "This identity is not allowed to do that."
 
 
-class TokenCheckBudgetError(WixAppError):
+class RetryAfterError(WixAppError):
+    """An error that tells the client when to retry: ``retry_after`` seconds, sent as the
+    ``Retry-After`` header (rounded up; ``default_retry_after`` when unknown)."""
+
+    default_retry_after: ClassVar[int] = 1
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(retry_after_seconds(self.retry_after, self.default_retry_after))}
+
+
+class TokenCheckBudgetError(RetryAfterError):
     """wixapp's own refusal: the budget of token-info calls (per client or overall) is spent.
 
-    Only tokens it has not seen are refused; see :mod:`wixapp.budget`.
+    Only tokens it has not seen are refused; see :mod:`wixapp.identity.budget`.
     """
 
     status_code = 429
     default_code = "token_check_budget_exhausted"
     default_detail = "Too many unknown access tokens were checked; retry after the given delay."
-
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(detail, code=code)
-        self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(_whole_seconds(self.retry_after, default=1))}
 
 
 class WixAPIError(WixAppError):
@@ -141,46 +150,22 @@ class WixAPIError(WixAppError):
         self.wix_code = wix_code
 
 
-class RateLimitedError(WixAPIError):
+class RateLimitedError(RetryAfterError, WixAPIError):
+    """Wix answered 429 for this instance (``wix_status`` is 429 unless told otherwise)."""
+
     status_code = 429
     default_code = "rate_limited"
     default_detail = "Wix is throttling this app instance; retry after the given delay."
 
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        code: str | None = None,
-        retry_after: float | None = None,
-        wix_status: int | None = 429,
-        wix_code: str | None = None,
-    ) -> None:
-        super().__init__(detail, code=code, wix_status=wix_status, wix_code=wix_code)
-        self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(_whole_seconds(self.retry_after, default=1))}
+    def __init__(self, *args: Any, wix_status: int | None = 429, **kwargs: Any) -> None:
+        super().__init__(*args, wix_status=wix_status, **kwargs)
 
 
-class UpstreamUnavailableError(WixAPIError):
+class UpstreamUnavailableError(RetryAfterError, WixAPIError):
     status_code = 503
     default_code = "upstream_unavailable"
     default_detail = "Wix is unavailable right now; retry in a few seconds."
-
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        code: str | None = None,
-        retry_after: float | None = None,
-        wix_status: int | None = None,
-        wix_code: str | None = None,
-    ) -> None:
-        super().__init__(detail, code=code, wix_status=wix_status, wix_code=wix_code)
-        self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(_whole_seconds(self.retry_after, default=5))}
+    default_retry_after = 5
 
 
 class ProtocolError(WixAPIError):
@@ -196,6 +181,40 @@ class AppCredentialsError(WixAPIError):
 class WixRequestError(WixAPIError):
     default_code = "upstream_rejected"
     default_detail = "Wix refused the request."
+
+
+class PreconditionFailed(WixAppError):
+    """If-Match did not match the stored settings; ``current_etag`` is None if none exist."""
+
+    status_code = 412
+    default_code = "precondition_failed"
+
+    def __init__(self, *, current_etag: str | None) -> None:
+        super().__init__(_precondition_detail(current_etag))
+        self.current_etag = current_etag
+
+    def headers(self) -> dict[str, str]:
+        return {"ETag": self.current_etag} if self.current_etag else {}
+
+
+def _precondition_detail(current_etag: str | None) -> str:
+    if current_etag is None:
+        return "No settings exist for this instance yet; send the write without If-Match."
+    return (
+        f"The settings changed since you read them (now {current_etag}); "
+        "fetch them again and retry with the new ETag."
+    )
+
+
+class StoreUnavailableError(WixAppError):
+    """The database could not be reached or is busy; the original error is the __cause__."""
+
+    status_code = 503
+    default_code = "store_unavailable"
+    default_detail = (
+        "The database is unavailable; retry shortly. Operators: check WIXAPP_DATABASE_URL, "
+        "that the database is up, and that `wixapp migrate` has run."
+    )
 
 
 class ConfigurationError(WixAppError):
@@ -222,7 +241,9 @@ class WebhookSignatureError(WebhookError):
     )
 
 
-def _whole_seconds(value: float | None, *, default: int) -> int:
+def retry_after_seconds(value: float | None, default: int = 1) -> int:
+    """Whole seconds for a ``Retry-After`` header: rounded up, so a client never retries
+    too early, and at least 1; ``default`` when the delay is unknown."""
     if value is None:
         return default
-    return max(1, int(-(-value // 1)))  # round up: never tell a client to retry too early
+    return max(1, math.ceil(value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -211,3 +212,55 @@ class Caller:
             "subjectId": self.subject_id,
             "siteId": self.site_id,
         }
+
+
+# --- tolerant field parsing -------------------------------------------------------------
+
+
+def to_datetime(value: object) -> datetime | None:
+    """Read a timestamp tolerantly: ISO 8601 (``Z`` or offset), or epoch seconds or ms.
+
+    Anything else is ``None``: a strange timestamp must not make an event unreadable.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return from_epoch(float(value))
+    if isinstance(value, str):
+        return _from_text(value.strip())
+    return None
+
+
+def from_epoch(seconds: float) -> datetime | None:
+    if abs(seconds) > 1e11:  # 1e11 s is the year 5138: this must be milliseconds
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _from_text(text: str) -> datetime | None:
+    try:
+        return from_epoch(float(text))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def to_str(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+LooseDatetime = Annotated[datetime | None, BeforeValidator(to_datetime)]
+LooseStr = Annotated[str | None, BeforeValidator(to_str)]

@@ -11,10 +11,10 @@ import secrets
 import httpx
 import pytest
 
-from wixapp.budget import TokenCheckBudget, client_key
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import TokenCheckBudgetError
+from wixapp.identity.budget import TokenCheckBudget, client_key
 from wixapp.testing import TokenFactory, open_backend
 
 from .conftest import Build, Figures, client_for, tally

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import AuthenticationError
-from wixapp.identity import token_from_header
+from wixapp.identity.identifier import token_from_header
 from wixapp.server import ServerState
 from wixapp.store._schema import webhook_events
 from wixapp.testing import TokenFactory, open_backend

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from wixapp.core import WixApp
+from wixapp.app import WixApp
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
 from wixapp.testing import settings_for_emulator

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from dbutil import make_database_url
 from wixapp.emulator import EmulatorControl
-from wixapp.identity import token_key
+from wixapp.identity.identifier import token_key
 from wixapp.store import migrate
 
 from .harness import RedisServer, emulator_process, metric, redis_server, unique_prefix, workers

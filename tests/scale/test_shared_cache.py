@@ -17,7 +17,7 @@ from wixapp.cache import Cache, RedisBackend, RedisOptions
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import InvalidTokenError, UpstreamUnavailableError
-from wixapp.identity import token_key
+from wixapp.identity.identifier import token_key
 from wixapp.testing import InstallFactory, TokenFactory
 
 from .conftest import OpenWix
@@ -131,7 +131,7 @@ async def test_a_sealed_token_does_not_open_with_another_secret(
     async with open_wix() as wix:
         stolen = key(redis_prefix, wix_registered_app, "at", "another-instance")
         await raw_redis.copy(name, stolen)
-        cache: Cache[object] = wix.elevation._tokens  # type: ignore[assignment]
+        cache: Cache[object] = wix._elevation._tokens  # type: ignore[assignment]
         assert await cache.fallback("another-instance") is None
         assert (await wix.app_token(wix_instance.instance_id)) == first
 
@@ -293,7 +293,7 @@ async def test_forget_instance_reaches_every_process(
         assert (await b.instance(installed.instance_id)).data.instance.is_free is True  # cached
         await a.forget_instance(installed.instance_id)  # returns once Redis relayed it
         deadline = time.monotonic() + 2
-        while b.elevation._instances.peek(installed.instance_id) is not None:
+        while b._elevation._instances.peek(installed.instance_id) is not None:
             assert time.monotonic() < deadline, "b never dropped its memory copy"
             await asyncio.sleep(0.005)
         assert (await b.instance(installed.instance_id)).data.instance.is_free is False
@@ -327,14 +327,14 @@ async def test_a_memory_hit_never_touches_redis(
     async with open_wix() as wix:
         await wix.identify(token)
         await wix.instance(wix_instance.instance_id)
-        assert wix.shared is not None
-        real, wix.shared._client = wix.shared._client, _NoRedis()  # type: ignore[assignment]
+        assert wix._shared is not None
+        real, wix._shared._client = wix._shared._client, _NoRedis()  # type: ignore[assignment]
         try:
             for _ in range(100):
                 await wix.identify(token)
                 await wix.instance(wix_instance.instance_id)
         finally:
-            wix.shared._client = real
+            wix._shared._client = real
 
 
 async def test_a_dead_redis_degrades_quietly_and_quickly(

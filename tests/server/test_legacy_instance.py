@@ -7,7 +7,7 @@ import pytest
 
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
-from wixapp.legacy import sign_instance_param
+from wixapp.identity.legacy import sign_instance_param
 from wixapp.testing import TokenFactory
 
 

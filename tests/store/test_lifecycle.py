@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wixapp.lifecycle import FORGET_WAIT, Lifecycle, Verdict
+from wixapp.server.lifecycle import FORGET_WAIT, Lifecycle, Verdict
 from wixapp.store import InstanceStatus, Store, StoreUnavailableError
 from wixapp.webhooks import WebhookEvent
 

@@ -2,7 +2,7 @@
 distributed single-flight and invalidation broadcast), and :class:`Cache`, which layers them.
 
 Identity and elevation use :class:`Cache` only; whether a shared tier sits behind it is
-decided once, in :class:`wixapp.core.WixApp`.
+decided once, in :class:`wixapp.app.WixApp`.
 """
 
 from wixapp.cache.layered import Cache, Codec, Fetch

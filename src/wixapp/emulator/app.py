@@ -12,10 +12,10 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
+from wixapp.emulator.hostpages import host_pages_routes
 from wixapp.emulator.routes_control import CONTROL_PREFIX, control_routes
 from wixapp.emulator.routes_wix import wix_routes
 from wixapp.emulator.state import EmulatorState
-from wixapp.hostpages import host_pages_routes
 
 __all__ = ["EmulatorServer", "create_emulator", "serve"]
 

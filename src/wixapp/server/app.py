@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -16,12 +16,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from wixapp.__version__ import __version__
+from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
-from wixapp.core import WixApp
 from wixapp.errors import WixAppError
-from wixapp.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.metrics import Metrics
 from wixapp.server.frontend import STATIC_DIR, frontend_router
+from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.server.middleware import (
     BodyLimitMiddleware,
     QueryStringMiddleware,
@@ -31,11 +32,12 @@ from wixapp.server.redaction import redact_access_log
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder
+from wixapp.server.state import ServerState
 from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
 from wixapp.webhooks import WebhookRouter
 
-__all__ = ["ServerState", "create_app"]
+__all__ = ["create_app"]
 
 logger = logging.getLogger("wixapp.server")
 
@@ -44,49 +46,43 @@ CORS_HEADERS = ["Authorization", "Content-Type", "x-wix-linguist", "If-Match", "
 EXPOSED_HEADERS = ["ETag", "Retry-After", "WWW-Authenticate"]
 
 
-@dataclass
-class ServerState:
-    """What the routes reach through ``request.app.state.wixapp``."""
-
-    settings: Settings
-    wix: WixApp
-    store: Store
-    seen: LastSeenRecorder
-    lifecycle: Lifecycle
-    webhooks: WebhookRouter
-    webhook_key_warned: bool = False  # the missing-key 503 is logged once
-
-
 def create_app(
     settings: Settings | None = None,
     *,
+    wix: WixApp | None = None,
+    store: Store | None = None,
     wix_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
     migrate: bool | None = None,
     webhooks: WebhookRouter | None = None,
 ) -> FastAPI:
-    """Build the backend. ``wix_transport`` plugs in another transport (the emulator).
+    """Build the backend.
 
-    ``webhooks`` holds the handlers ``POST /webhooks`` runs in the background after its
-    built-in lifecycle handling (also reachable as ``app.state.webhooks``).
+    ``settings`` default to the environment (or to ``wix.settings``). Pass an existing ``wix``
+    and ``store`` to share one cache and one connection pool with the app's other work
+    (background jobs, another framework): the backend then uses them and leaves closing them
+    to their owner. Without them it opens its own, with ``wix_transport`` plugging in another
+    transport (the emulator) and ``clock`` another time. ``webhooks`` holds the handlers
+    ``POST /webhooks`` runs in the background after its built-in lifecycle handling (also
+    reachable as ``app.state.webhooks``).
     """
-    settings = settings or load_settings()
+    settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
     redact_access_log()  # the legacy `instance` parameter is a credential
-    metrics = Metrics()
+    metrics = wix.metrics if wix is not None else Metrics()
     webhooks = webhooks if webhooks is not None else WebhookRouter()
+    parts = _Parts(settings, wix, store, wix_transport, metrics, clock, migrate, webhooks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = _open_state(settings, wix_transport, metrics, clock, migrate, webhooks)
-        async with opened as state:
+        async with _open_state(parts) as state:
             app.state.wixapp = state
             async with state.lifecycle.sweeping():
                 yield
 
     app = FastAPI(
         title="wixapp backend",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -113,26 +109,42 @@ def create_app(
     return app
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What ``create_app`` was given; the lifespan opens what is missing."""
+
+    settings: Settings
+    wix: WixApp | None
+    store: Store | None
+    transport: httpx.AsyncBaseTransport | None
+    metrics: Metrics
+    clock: Callable[[], float]
+    migrate: bool
+    webhooks: WebhookRouter
+
+
 @asynccontextmanager
-async def _open_state(
-    settings: Settings,
-    transport: httpx.AsyncBaseTransport | None,
-    metrics: Metrics,
-    clock: Callable[[], float],
-    migrate: bool,
-    webhooks: WebhookRouter,
-) -> AsyncIterator[ServerState]:
-    store = await Store.open(settings.database_url, migrate=migrate)
-    wix = WixApp(settings, transport=transport, metrics=metrics, clock=clock)
-    seen = LastSeenRecorder(store.touch_many, interval=settings.last_seen_interval, clock=clock)
-    lifecycle = Lifecycle(
-        store,
-        forget=wix.forget_instance,
-        retention=settings.removed_retention_seconds,
-        clock=clock,
-    )
-    seen.start()
-    try:
+async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
+    settings, clock = parts.settings, parts.clock
+    async with AsyncExitStack() as owned:
+        store = parts.store
+        if store is None:
+            store = await Store.open(settings.database_url, migrate=parts.migrate)
+            owned.push_async_callback(store.close)
+        wix = parts.wix
+        if wix is None:
+            wix = WixApp(settings, transport=parts.transport, metrics=parts.metrics, clock=clock)
+            owned.push_async_callback(wix.aclose)
+        seen = LastSeenRecorder(store.touch_many, interval=settings.last_seen_interval, clock=clock)
+        lifecycle = Lifecycle(
+            store,
+            forget=wix.forget_instance,
+            retention=settings.removed_retention_seconds,
+            clock=clock,
+        )
+        seen.start()
+        owned.push_async_callback(seen.stop)
+        owned.push_async_callback(parts.webhooks.shutdown, DRAIN_SECONDS)
         await wix.start()  # with Redis: listen for the other processes' invalidations
         yield ServerState(
             settings=settings,
@@ -140,13 +152,8 @@ async def _open_state(
             store=store,
             seen=seen,
             lifecycle=lifecycle,
-            webhooks=webhooks,
+            webhooks=parts.webhooks,
         )
-    finally:
-        await webhooks.shutdown(DRAIN_SECONDS)
-        await seen.stop()
-        await wix.aclose()
-        await store.close()
 
 
 def _install_error_handlers(app: FastAPI) -> None:

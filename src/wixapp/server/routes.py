@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from wixapp.errors import PermissionDeniedError, WixAppError
-from wixapp.legacy import verify_instance_param
+from wixapp.identity.legacy import verify_instance_param
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
 from wixapp.server.responses import error_response
@@ -21,9 +21,10 @@ from wixapp.server.schemas import (
     SettingsBody,
     WidgetSettings,
 )
+from wixapp.server.state import server_state
 from wixapp.store import PreconditionFailed
 
-__all__ = ["caller_or_legacy_instance", "current_caller", "router", "server_state"]
+__all__ = ["caller_or_legacy_instance", "current_caller", "router"]
 
 router = APIRouter()
 
@@ -56,10 +57,6 @@ AuthorizationHeader = Annotated[
         description="The Wix access token, raw (as fetchWithAuth sends it) or `Bearer <token>`.",
     ),
 ]
-
-
-def server_state(request: Request) -> Any:
-    return request.app.state.wixapp
 
 
 async def current_caller(request: Request, authorization: AuthorizationHeader = None) -> Caller:

@@ -10,18 +10,14 @@ so a slow handler never delays the answer Wix wants within 1250 ms. A rejected b
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from wixapp.errors import ConfigurationError, WebhookError
 from wixapp.server.responses import error_response
-from wixapp.server.routes import server_state
+from wixapp.server.state import ServerState, server_state
 from wixapp.webhooks import load_public_key, verify_webhook
-
-if TYPE_CHECKING:
-    from wixapp.server.app import ServerState
 
 __all__ = ["webhook_router"]
 
@@ -70,7 +66,7 @@ _ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 )
 async def receive_webhook(request: Request) -> JSONResponse:
     """Wix's signed lifecycle webhooks: verified, recorded, applied, then 200."""
-    state: ServerState = server_state(request)
+    state = server_state(request)
     key = _usable_key(state)
     if isinstance(key, JSONResponse):
         return key

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Final
 
-from wixapp.errors import WixAppError
+from wixapp.errors import PreconditionFailed, StoreUnavailableError
 
 __all__ = [
     "UNSET",
@@ -89,40 +89,6 @@ class EventRecord:
     received_at: datetime
     event_at: datetime | None
     payload: dict[str, Any]
-
-
-class PreconditionFailed(WixAppError):
-    """If-Match did not match the stored settings; ``current_etag`` is None if none exist."""
-
-    status_code = 412
-    default_code = "precondition_failed"
-
-    def __init__(self, *, current_etag: str | None) -> None:
-        super().__init__(_precondition_detail(current_etag))
-        self.current_etag = current_etag
-
-    def headers(self) -> dict[str, str]:
-        return {"ETag": self.current_etag} if self.current_etag else {}
-
-
-class StoreUnavailableError(WixAppError):
-    """The database could not be reached or is busy; the original error is the __cause__."""
-
-    status_code = 503
-    default_code = "store_unavailable"
-    default_detail = (
-        "The database is unavailable; retry shortly. Operators: check WIXAPP_DATABASE_URL, "
-        "that the database is up, and that `wixapp migrate` has run."
-    )
-
-
-def _precondition_detail(current_etag: str | None) -> str:
-    if current_etag is None:
-        return "No settings exist for this instance yet; send the write without If-Match."
-    return (
-        f"The settings changed since you read them (now {current_etag}); "
-        "fetch them again and retry with the new ETag."
-    )
 
 
 _MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer; larger tags can never match

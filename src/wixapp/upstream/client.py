@@ -20,7 +20,6 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from wixapp.breaker import CircuitBreaker
 from wixapp.config import DEFAULT_WIX_API_BASE_URL
 from wixapp.errors import (
     AppCredentialsError,
@@ -34,10 +33,11 @@ from wixapp.errors import (
     WixRequestError,
 )
 from wixapp.models import AppInstance, AppToken, TokenInfo
+from wixapp.upstream.breaker import CircuitBreaker
 
 __all__ = ["CallObserver", "Endpoint", "RetryPolicy", "WixClient"]
 
-logger = logging.getLogger("wixapp.client")
+logger = logging.getLogger("wixapp.upstream.client")
 
 Endpoint = Literal["token-info", "token", "instance"]
 CallObserver = Callable[[Endpoint, str, float], None]

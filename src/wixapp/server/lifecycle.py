@@ -35,7 +35,7 @@ from wixapp.webhooks import EventType, PlanEvent, WebhookEvent
 
 __all__ = ["DRAIN_SECONDS", "FORGET_WAIT", "PLAN_EVENTS", "Lifecycle", "Outcome", "Verdict"]
 
-logger = logging.getLogger("wixapp.lifecycle")
+logger = logging.getLogger("wixapp.server.lifecycle")
 
 DRAIN_SECONDS: Final = 10.0
 """How long shutdown waits for background webhook handlers before cancelling them."""

@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from wixapp.budget import TokenCheckBudget
 from wixapp.cache import Cache, SharedBackend
-from wixapp.client import WixClient
 from wixapp.errors import AuthenticationError, InvalidInstanceError, InvalidTokenError
+from wixapp.identity.budget import TokenCheckBudget
+from wixapp.identity.trust import trust_token_info
 from wixapp.models import Caller, SubjectType, TokenInfo
+from wixapp.upstream.client import WixClient
 
 __all__ = ["Identifier", "IdentityPolicy", "token_from_header", "token_key"]
 
@@ -213,29 +214,8 @@ class Identifier:
             return _Rejected.of(error)
 
     def _trust(self, info: TokenInfo) -> Caller:
-        """The trust rules of spec §2; token-info alone says nothing about *our* app."""
-        now = self._clock()
-        if not info.active:
-            raise InvalidTokenError()
-        if info.exp is not None and info.exp + self._policy.leeway <= now:
-            raise AuthenticationError(
-                "This Wix access token has expired; get a fresh one.", code="expired_token"
-            )
-        if info.client_id != self._policy.app_id:
-            raise AuthenticationError(
-                "This Wix access token was issued to another app.", code="wrong_app"
-            )
-        if not info.instance_id:
-            raise AuthenticationError(
-                "This Wix access token names no app instance.", code="no_instance"
-            )
-        return Caller(
-            instance_id=info.instance_id,
-            subject_type=info.subject_type,
-            subject_id=info.subject_id,
-            site_id=info.site_id,
-            expires_at=float(info.exp) if info.exp is not None else None,
-        )
+        policy = self._policy
+        return trust_token_info(info, app_id=policy.app_id, now=self._clock(), leeway=policy.leeway)
 
     def _expiry_of(self, verdict: _Verdict) -> float:
         now = self._clock()

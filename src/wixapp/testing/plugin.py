@@ -20,9 +20,9 @@ with no set-up:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import pytest
@@ -30,55 +30,10 @@ import pytest
 from wixapp.config import Settings
 from wixapp.emulator import EmulatorState, create_emulator
 from wixapp.emulator.records import Installation, RegisteredApp
+from wixapp.emulator.settings import settings_for_emulator
+from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
 
-__all__ = [
-    "EMULATOR_BASE_URL",
-    "InstallFactory",
-    "TokenFactory",
-    "open_backend",
-    "settings_for_emulator",
-]
-
-EMULATOR_BASE_URL = "http://wix-emulator.invalid"
-
-
-class InstallFactory(Protocol):
-    def __call__(self, *, display_name: str = ..., **install: Any) -> Installation: ...
-
-
-class TokenFactory(Protocol):
-    def __call__(
-        self,
-        instance_id: str,
-        subject_type: str = ...,
-        *,
-        lifetime: float = ...,
-        app_id: str | None = ...,
-    ) -> str: ...
-
-
-def settings_for_emulator(
-    app: RegisteredApp, *, database_url: str, base_url: str = EMULATOR_BASE_URL, **extra: Any
-) -> Settings:
-    """Settings for a backend that talks to the emulator as the given app."""
-    return Settings(
-        WIX_APP_ID=app.app_id,
-        WIX_APP_SECRET=app.app_secret,
-        WIX_API_BASE_URL=base_url,
-        WIXAPP_DATABASE_URL=database_url,
-        **extra,
-    )
-
-
-@contextlib.asynccontextmanager
-async def open_backend(
-    app: Any, *, base_url: str = "http://backend.test"
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Run ``app``'s lifespan and yield an ``httpx.AsyncClient`` that calls it in-process."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            yield client
+__all__: list[str] = []  # fixtures only; the helpers are in wixapp.testing
 
 
 @pytest.fixture

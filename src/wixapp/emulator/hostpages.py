@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 __all__ = ["PAGES_DIR", "host_pages_routes"]
 
-PAGES_DIR = Path(__file__).resolve().parent / "emulator" / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 _PAGES = {"/site": "site.html", "/editor": "editor.html"}
 _SCRIPTS = frozenset({"site-host.js", "editor-host.js"})

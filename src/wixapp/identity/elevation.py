@@ -22,7 +22,6 @@ import httpx
 
 from wixapp.cache import Cache, Sealer, SharedBackend
 from wixapp.cache.layered import done
-from wixapp.client import WixClient
 from wixapp.errors import (
     InvalidTokenError,
     ProtocolError,
@@ -30,10 +29,11 @@ from wixapp.errors import (
     UpstreamUnavailableError,
 )
 from wixapp.models import AppInstance, AppToken
+from wixapp.upstream.client import WixClient
 
 __all__ = ["ElevatedAuth", "Elevation", "ElevationPolicy", "InstanceData"]
 
-logger = logging.getLogger("wixapp.elevation")
+logger = logging.getLogger("wixapp.identity.elevation")
 
 T = TypeVar("T")
 

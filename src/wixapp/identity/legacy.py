@@ -20,8 +20,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from wixapp.errors import ConfigurationError, InvalidInstanceError
-from wixapp.models import Caller, LooseBool, SubjectType, WixModel
-from wixapp.webhooks import LooseDatetime, LooseStr
+from wixapp.models import Caller, LooseBool, LooseDatetime, LooseStr, SubjectType, WixModel
 
 __all__ = ["LegacyInstance", "sign_instance_param", "verify_instance_param"]
 

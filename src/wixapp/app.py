@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any
 
 import httpx
 
-from wixapp.breaker import CircuitBreaker
-from wixapp.budget import TokenCheckBudget
 from wixapp.cache import RedisBackend
-from wixapp.client import RetryPolicy, WixClient
-from wixapp.config import Settings
-from wixapp.elevation import Elevation, ElevationPolicy, InstanceData
-from wixapp.identity import Identifier, IdentityPolicy, token_from_header
+from wixapp.config import Settings, load_settings
+from wixapp.identity.budget import TokenCheckBudget
+from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
+from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header
 from wixapp.metrics import Metrics
 from wixapp.models import AppToken, Caller
+from wixapp.upstream.breaker import CircuitBreaker
+from wixapp.upstream.client import RetryPolicy, WixClient
 
 __all__ = ["WixApp"]
+
+
+class _State(Enum):
+    NEW = "new"
+    STARTED = "started"
+    CLOSED = "closed"
 
 
 class WixApp:
@@ -35,16 +42,18 @@ class WixApp:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
-        self.metrics = metrics or Metrics()
+        settings = settings if settings is not None else load_settings()
+        self._settings = settings
+        self._metrics = metrics or Metrics()
         self._transport = transport
-        self.client = WixClient(
+        self._state = _State.NEW
+        self._client = WixClient(
             base_url=settings.api_base_url,
             transport=transport,
             timeout=settings.http_timeout,
@@ -54,11 +63,11 @@ class WixApp:
             breaker=CircuitBreaker(
                 failures=settings.breaker_failures, reset_after=settings.breaker_reset
             ),
-            observer=self.metrics.upstream_call,
+            observer=self._metrics.upstream_call,
         )
-        self.shared = self._shared_cache(settings)
-        self.identifier = Identifier(
-            client=self.client,
+        self._shared = self._shared_cache(settings)
+        self._identifier = Identifier(
+            client=self._client,
             policy=IdentityPolicy(
                 app_id=settings.app_id,
                 max_age=settings.token_cache_max_age,
@@ -68,13 +77,13 @@ class WixApp:
             ),
             cache_enabled=settings.cache_enabled,
             clock=clock,
-            observer=lambda result: self.metrics.cache_lookup("token_info", result),
-            shared=self.shared,
-            shared_observer=lambda result: self.metrics.shared_lookup("token_info", result),
+            observer=lambda result: self._metrics.cache_lookup("token_info", result),
+            shared=self._shared,
+            shared_observer=lambda result: self._metrics.shared_lookup("token_info", result),
             budget=self._budget(settings),
         )
-        self.elevation = Elevation(
-            client=self.client,
+        self._elevation = Elevation(
+            client=self._client,
             policy=ElevationPolicy(
                 app_id=settings.app_id,
                 app_secret=settings.app_secret.get_secret_value(),
@@ -84,8 +93,8 @@ class WixApp:
             ),
             cache_enabled=settings.cache_enabled,
             clock=clock,
-            shared=self.shared,
-            shared_observer=self.metrics.shared_lookup,
+            shared=self._shared,
+            shared_observer=self._metrics.shared_lookup,
         )
 
     def _budget(self, settings: Settings) -> TokenCheckBudget | None:
@@ -96,19 +105,19 @@ class WixApp:
         return TokenCheckBudget(
             per_minute=settings.token_info_budget,
             per_client_per_minute=settings.token_info_budget_per_ip,
-            observer=self.metrics.token_check_refused,
+            observer=self._metrics.token_check_refused,
         )
 
     def _shared_cache(self, settings: Settings) -> RedisBackend | None:
         if settings.redis_url is None or not settings.cache_enabled:
             return None
-        self.metrics.shared_cache_state(True)
+        self._metrics.shared_cache_state(True)
         return RedisBackend(
             settings.redis_url,
             prefix=settings.redis_prefix,
             scope=settings.app_id,
-            on_state=self.metrics.shared_cache_state,
-            on_error=self.metrics.shared_cache_error,
+            on_state=self._metrics.shared_cache_state,
+            on_error=self._metrics.shared_cache_error,
         )
 
     async def __aenter__(self) -> WixApp:
@@ -118,19 +127,44 @@ class WixApp:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._metrics
+
+    @property
+    def client(self) -> WixClient:
+        """The Wix client this app calls through (its breaker, its call counts)."""
+        return self._client
+
     async def start(self) -> None:
-        """Start listening for the other processes' invalidations (with a shared cache)."""
-        if self.shared is not None:
-            await self.shared.start()
+        """Start listening for the other processes' invalidations (with a shared cache).
+
+        Idempotent while open; after :meth:`aclose` the app cannot start again (its HTTP
+        pool and shared-cache connection are gone): build a new ``WixApp``.
+        """
+        if self._state is _State.CLOSED:
+            raise RuntimeError("This WixApp was closed with aclose(); create a new WixApp.")
+        if self._state is _State.STARTED:
+            return
+        self._state = _State.STARTED
+        if self._shared is not None:
+            await self._shared.start()
 
     async def aclose(self) -> None:
-        if self.shared is not None:
-            await self.shared.aclose()
-        await self.client.aclose()
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._shared is not None:
+            await self._shared.aclose()
+        await self._client.aclose()
 
     async def shared_cache_status(self) -> str | None:
         """ "ok" or "degraded (why)"; None without a shared cache. For /readyz."""
-        return None if self.shared is None else await self.shared.status()
+        return None if self._shared is None else await self._shared.status()
 
     async def identify(self, authorization: str | None, *, client: str | None = None) -> Caller:
         """The caller behind an ``Authorization`` header value (raw token or ``Bearer``).
@@ -138,13 +172,13 @@ class WixApp:
         ``client`` is the caller's IP address, for the budget of token-info calls
         (``WIXAPP_TOKEN_INFO_BUDGET_PER_IP``); without it only the overall budget applies.
         """
-        return await self.identifier.identify(token_from_header(authorization), client=client)
+        return await self._identifier.identify(token_from_header(authorization), client=client)
 
     async def instance(self, instance_id: str) -> InstanceData:
-        return await self.elevation.instance(instance_id)
+        return await self._elevation.instance(instance_id)
 
     async def app_token(self, instance_id: str) -> AppToken:
-        return await self.elevation.app_token(instance_id)
+        return await self._elevation.app_token(instance_id)
 
     def forget_instance(self, instance_id: str) -> Awaitable[None]:
         """Drop the instance's cached app token and data, in every process (after webhooks).
@@ -153,12 +187,12 @@ class WixApp:
         are told in the background. ``await`` the result to wait until they have been
         (it never raises: while Redis is down the invalidation waits for it).
         """
-        return self.elevation.forget_instance(instance_id)
+        return self._elevation.forget_instance(instance_id)
 
     def elevated_client(self, instance_id: str, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` on the Wix API that acts as the app for this instance."""
-        kwargs.setdefault("base_url", self.settings.api_base_url)
-        kwargs.setdefault("timeout", self.settings.http_timeout)
+        kwargs.setdefault("base_url", self._settings.api_base_url)
+        kwargs.setdefault("timeout", self._settings.http_timeout)
         if self._transport is not None:
             kwargs.setdefault("transport", self._transport)
-        return httpx.AsyncClient(auth=self.elevation.auth(instance_id), **kwargs)
+        return httpx.AsyncClient(auth=self._elevation.auth(instance_id), **kwargs)

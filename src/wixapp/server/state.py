@@ -1,0 +1,35 @@
+"""What the routes reach: the one typed object the backend's lifespan opens and closes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from wixapp.app import WixApp
+from wixapp.config import Settings
+from wixapp.server.lifecycle import Lifecycle
+from wixapp.server.seen import LastSeenRecorder
+from wixapp.store import Store
+from wixapp.webhooks import WebhookRouter
+
+__all__ = ["ServerState", "server_state"]
+
+
+@dataclass
+class ServerState:
+    """What the routes reach through ``request.app.state.wixapp``."""
+
+    settings: Settings
+    wix: WixApp
+    store: Store
+    seen: LastSeenRecorder
+    lifecycle: Lifecycle
+    webhooks: WebhookRouter
+    webhook_key_warned: bool = False  # the missing-key 503 is logged once
+
+
+def server_state(request: Request) -> ServerState:
+    """The running backend's state (set by the lifespan ``create_app`` installs)."""
+    state: ServerState = request.app.state.wixapp
+    return state

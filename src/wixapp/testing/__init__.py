@@ -1,0 +1,18 @@
+"""Test helpers for wixapp apps. The pytest fixtures live in :mod:`wixapp.testing.plugin`
+(registered through the ``pytest11`` entry point); nothing here imports pytest, so the demo
+and users' scripts can use these helpers on a plain install."""
+
+from wixapp.emulator.settings import EMULATOR_BASE_URL, settings_for_emulator
+from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
+from wixapp.testing.serving import LOOPBACK, port_or_free, serving
+
+__all__ = [
+    "EMULATOR_BASE_URL",
+    "LOOPBACK",
+    "InstallFactory",
+    "TokenFactory",
+    "open_backend",
+    "port_or_free",
+    "serving",
+    "settings_for_emulator",
+]

@@ -1,0 +1,53 @@
+"""Wix app webhooks: verify the RS256 JWT body, read its events, dispatch them to handlers.
+
+``events`` names the events and their typed views, ``verify`` checks a delivery against the
+app's public key (``keys``), ``signing`` signs one as Wix does (the emulator and tests),
+``router`` runs the app's handlers.
+"""
+
+from wixapp.webhooks.events import (
+    LIFECYCLE_VIEWS,
+    AppInstalled,
+    AppRemoved,
+    EventType,
+    LifecycleData,
+    PaidPlanAutoRenewalCancelled,
+    PaidPlanChanged,
+    PaidPlanPurchased,
+    PlanConvertedToPaid,
+    PlanEvent,
+    PlanReactivated,
+    PlanTransferred,
+    WebhookEvent,
+    canonical_event_type,
+)
+from wixapp.webhooks.keys import generate_rsa_keypair, load_public_key
+from wixapp.webhooks.router import DispatchResult, Handler, WebhookRouter
+from wixapp.webhooks.signing import DEFAULT_TTL, sign_webhook
+from wixapp.webhooks.verify import DEFAULT_LEEWAY, verify_webhook
+
+__all__ = [
+    "DEFAULT_LEEWAY",
+    "DEFAULT_TTL",
+    "LIFECYCLE_VIEWS",
+    "AppInstalled",
+    "AppRemoved",
+    "DispatchResult",
+    "EventType",
+    "Handler",
+    "LifecycleData",
+    "PaidPlanAutoRenewalCancelled",
+    "PaidPlanChanged",
+    "PaidPlanPurchased",
+    "PlanConvertedToPaid",
+    "PlanEvent",
+    "PlanReactivated",
+    "PlanTransferred",
+    "WebhookEvent",
+    "WebhookRouter",
+    "canonical_event_type",
+    "generate_rsa_keypair",
+    "load_public_key",
+    "sign_webhook",
+    "verify_webhook",
+]

@@ -19,9 +19,10 @@ from wixapp.errors import (
     WixRequestError,
 )
 from wixapp.models import SubjectType
+from wixapp.protocol import parse_retry_after
 from wixapp.testing import EMULATOR_BASE_URL, InstallFactory
 from wixapp.upstream.breaker import BreakerState, CircuitBreaker
-from wixapp.upstream.client import RetryPolicy, WixClient, parse_retry_after
+from wixapp.upstream.client import RetryPolicy, WixClient
 
 FAST_RETRIES = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.02, max_retry_after=1.0)
 

@@ -27,8 +27,9 @@ boundary where they happen and never escape as themselves.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
+
+from wixapp.protocol import retry_after_seconds
 
 __all__ = [
     "AppCredentialsError",
@@ -49,7 +50,6 @@ __all__ = [
     "WixAPIError",
     "WixAppError",
     "WixRequestError",
-    "retry_after_seconds",
 ]
 
 
@@ -239,11 +239,3 @@ class WebhookSignatureError(WebhookError):
         "The webhook is not signed with this app's key; check WIX_APP_PUBLIC_KEY against the "
         "app dashboard."
     )
-
-
-def retry_after_seconds(value: float | None, default: int = 1) -> int:
-    """Whole seconds for a ``Retry-After`` header: rounded up, so a client never retries
-    too early, and at least 1; ``default`` when the delay is unknown."""
-    if value is None:
-        return default
-    return max(1, math.ceil(value))

@@ -7,7 +7,7 @@ import pytest
 from emulator_testkit import World, app_token, elevate, get_instance, token_info
 
 from wixapp.emulator import EmulatorState
-from wixapp.emulator.tokens import sign_legacy
+from wixapp.identity.legacy import sign_instance_param
 from wixapp.models import SubjectType
 
 
@@ -153,7 +153,7 @@ async def test_legacy_instance_value_with_a_bad_signature_is_refused(
 ) -> None:
     value = state.sign_legacy_instance(world.instance_id)
     data_part = value.split(".")[1]
-    wrong_secret = sign_legacy(
+    wrong_secret = sign_instance_param(
         {"instanceId": world.instance_id, "appDefId": world.app.app_id}, "not-the-secret"
     )
 

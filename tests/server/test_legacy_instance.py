@@ -34,14 +34,16 @@ async def test_an_owner_value_identifies_a_user(
 
 
 @pytest.mark.parametrize(
-    ("permissions", "member"), [(None, None), (None, "member-1"), ("EDITOR", None)]
+    ("permissions", "member", "role"),
+    [(None, None, "VISITOR"), (None, "member-1", "MEMBER"), ("EDITOR", None, "VISITOR")],
 )
-async def test_anyone_but_the_owner_is_a_visitor(
+async def test_a_member_is_a_member_and_anyone_else_but_the_owner_a_visitor(
     backend: httpx.AsyncClient,
     wix_instance: Installation,
     wix_emulator_state: EmulatorState,
     permissions: str | None,
     member: str | None,
+    role: str,
 ) -> None:
     value = wix_emulator_state.sign_legacy_instance(
         wix_instance.instance_id, permissions=permissions, site_member_id=member
@@ -49,8 +51,12 @@ async def test_anyone_but_the_owner_is_a_visitor(
     response = await backend.get("/get-instance", params={"instance": value})
 
     assert response.status_code == 200
-    assert response.json()["subjectType"] == "VISITOR"
+    assert response.json()["subjectType"] == role
     assert response.json()["subjectId"]
+    # The emulator reads the same value with the same rule.
+    claims = wix_emulator_state.peek(value)
+    assert claims is not None
+    assert claims.subject_type == role
     if member:
         assert response.json()["subjectId"] == member
 

@@ -7,12 +7,12 @@ control API (unknown app, conflicting install…) and joins wixapp's one excepti
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse
 
 from wixapp.errors import WixAppError
+from wixapp.protocol import retry_after_seconds
 
 __all__ = [
     "EmulatorConflictError",
@@ -93,7 +93,6 @@ class WixHTTPError(Exception):
 
 
 def retry_after_header(seconds: float | None) -> dict[str, str]:
-    """Whole seconds, rounded up so a client that honours it never retries too early."""
     if seconds is None:
         return {}
-    return {"Retry-After": str(max(0, math.ceil(seconds)))}
+    return {"Retry-After": str(retry_after_seconds(seconds))}

@@ -7,7 +7,6 @@ Results are frozen pydantic models so the in-process ``EmulatorState`` and the H
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,6 +14,7 @@ from pydantic.alias_generators import to_camel
 
 from wixapp.emulator.errors import EmulatorError
 from wixapp.models import SubjectType
+from wixapp.protocol import Endpoint
 
 __all__ = [
     "APP_TOKEN_LIFETIME",
@@ -48,14 +48,6 @@ APP_TOKEN_LIFETIME = 14_400  # seconds: Wix's app tokens live 4 hours (spec §3)
 TokenInfoInvalid = Literal["status", "inactive"]
 ValueStyle = Literal["string", "native"]
 TokenErrorStyle = Literal["wix", "oauth"]
-
-
-class Endpoint(StrEnum):
-    """The Wix endpoints the emulator plays, by the names used for call counts and faults."""
-
-    TOKEN_INFO = "token-info"
-    TOKEN = "token"
-    INSTANCE = "instance"
 
 
 ENDPOINTS: tuple[str, ...] = tuple(endpoint.value for endpoint in Endpoint)

@@ -12,7 +12,6 @@ import asyncio
 import hmac
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -28,6 +27,7 @@ from wixapp.emulator.records import APP_TOKEN_LIFETIME, Endpoint, Installation, 
 from wixapp.emulator.state import EmulatorState
 from wixapp.emulator.tokens import TokenClaims
 from wixapp.models import SubjectType
+from wixapp.protocol import ENDPOINT_PATHS, strip_bearer
 
 __all__ = ["APP_NAME", "APP_PERMISSIONS", "APP_VERSION", "state_of", "wix_routes"]
 
@@ -47,7 +47,6 @@ _FAULT_CODES = {
     428: "FAILED_PRECONDITION",
     429: "RESOURCE_EXHAUSTED",
 }
-_BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
 _POLL_SECONDS = 0.05
 
 Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
@@ -59,9 +58,21 @@ def state_of(request: Request) -> EmulatorState:
 
 def wix_routes() -> list[Route]:
     return [
-        Route("/oauth2/token-info", _pipeline(Endpoint.TOKEN_INFO, _token_info), methods=["POST"]),
-        Route("/oauth2/token", _pipeline(Endpoint.TOKEN, _token, oauth=True), methods=["POST"]),
-        Route("/apps/v1/instance", _pipeline(Endpoint.INSTANCE, _instance), methods=["GET"]),
+        Route(
+            ENDPOINT_PATHS[Endpoint.TOKEN_INFO],
+            _pipeline(Endpoint.TOKEN_INFO, _token_info),
+            methods=["POST"],
+        ),
+        Route(
+            ENDPOINT_PATHS[Endpoint.TOKEN],
+            _pipeline(Endpoint.TOKEN, _token, oauth=True),
+            methods=["POST"],
+        ),
+        Route(
+            ENDPOINT_PATHS[Endpoint.INSTANCE],
+            _pipeline(Endpoint.INSTANCE, _instance),
+            methods=["GET"],
+        ),
     ]
 
 
@@ -260,7 +271,7 @@ def _authenticate_client(state: EmulatorState, client_id: str, client_secret: st
 
 
 async def _instance(request: Request, state: EmulatorState) -> Response:
-    token = _BEARER.sub("", request.headers.get("authorization", "")).strip()
+    token = strip_bearer(request.headers.get("authorization", ""))
     if not token:
         raise WixHTTPError(401, "UNAUTHENTICATED", "Send an access token in Authorization.")
     _throttle(state, state.peek(token))

@@ -40,7 +40,14 @@ from wixapp.emulator.records import (
     ValueStyle,
     build,
 )
-from wixapp.emulator.tokens import LegacyInstance, TokenClaims, TokenSigner, sign_legacy
+from wixapp.emulator.tokens import TokenClaims, TokenSigner
+from wixapp.errors import InvalidInstanceError
+from wixapp.identity.legacy import (
+    LegacyInstance,
+    decode_instance_param,
+    sign_instance_param,
+    verify_instance_param,
+)
 from wixapp.models import SubjectType
 
 __all__ = ["Clock", "EmulatorState", "LifecycleListener"]
@@ -317,7 +324,7 @@ class EmulatorState:
             "demoMode": False,
         }
         present = {key: value for key, value in data.items() if value is not None}
-        return sign_legacy(present, self.app(installation.app_id).app_secret)
+        return sign_instance_param(present, self.app(installation.app_id).app_secret)
 
     def introspect(self, token: str) -> TokenClaims | None:
         """The claims of a token that is active right now (on the emulator clock), else None."""
@@ -461,29 +468,31 @@ class EmulatorState:
         return self._uuid()
 
     def _read_legacy(self, value: str) -> TokenClaims | None:
-        legacy = LegacyInstance.parse(value)
-        if legacy is None:
+        try:
+            legacy = decode_instance_param(value)
+            app = self._apps.get(str(legacy.app_def_id))
+            installation = self._installations.get(legacy.instance_id)
+            if app is None or installation is None or installation.app_id != app.app_id:
+                return None
+            verify_instance_param(value, app.app_secret)
+        except InvalidInstanceError:
             return None
-        app = self._apps.get(str(legacy.data.get("appDefId")))
-        installation = self._installations.get(str(legacy.data.get("instanceId")))
-        if app is None or installation is None or installation.app_id != app.app_id:
-            return None
-        if not legacy.verify(app.app_secret):
-            return None
-        return self._legacy_claims(legacy.data, installation)
+        return self._legacy_claims(legacy, installation)
 
-    def _legacy_claims(self, data: dict[str, Any], installation: Installation) -> TokenClaims:
-        """Legacy values carry no subject type: OWNER or a uid means USER, a siteMemberId
-        MEMBER, anything else VISITOR. They carry no expiry either: signDate + 4 h here."""
+    def _legacy_claims(self, legacy: LegacyInstance, installation: Installation) -> TokenClaims:
+        """The subject as the library reads it (``LegacyInstance.caller``). Legacy values
+        carry no expiry: signDate + 4 h here."""
         site = self.site(installation.site_id)
-        subject, subject_id = _legacy_subject(data)
-        iat = _parse_sign_date(data.get("signDate")) or int(self.now())
+        caller = legacy.caller()
+        signed = legacy.sign_date
+        iat = int(signed.timestamp()) if signed is not None else int(self.now())
+        subject = caller.subject_type
         return TokenClaims(
             token_id="",
             instance_id=installation.instance_id,
             client_id=installation.app_id,
             subject_type=subject,
-            subject_id=subject_id or self._subject_id(subject, installation, site),
+            subject_id=caller.subject_id or self._subject_id(subject, installation, site),
             site_id=site.site_id,
             account_id=site.owner_id if subject is SubjectType.USER else None,
             iat=iat,
@@ -523,23 +532,6 @@ def _subject_type(value: SubjectType | str) -> SubjectType:
     except ValueError:
         names = ", ".join(SubjectType)
         raise EmulatorError(f"subject_type must be one of {names}.") from None
-
-
-def _legacy_subject(data: dict[str, Any]) -> tuple[SubjectType, str | None]:
-    if data.get("permissions") == "OWNER" or data.get("uid"):
-        return SubjectType.USER, data.get("uid") or data.get("siteOwnerId")
-    if data.get("siteMemberId"):
-        return SubjectType.MEMBER, data.get("siteMemberId")
-    return SubjectType.VISITOR, data.get("aid")
-
-
-def _parse_sign_date(value: object) -> int | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return None
 
 
 def _iso(timestamp: float) -> str:

@@ -23,6 +23,7 @@ from wixapp.errors import AuthenticationError, InvalidInstanceError, InvalidToke
 from wixapp.identity.budget import TokenCheckBudget
 from wixapp.identity.trust import trust_token_info
 from wixapp.models import Caller, SubjectType, TokenInfo
+from wixapp.protocol import strip_bearer
 from wixapp.upstream.client import WixClient
 
 __all__ = ["Identifier", "IdentityPolicy", "token_from_header", "token_key"]
@@ -34,7 +35,6 @@ logger = logging.getLogger("wixapp.identity")
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-+/=]*)+")
 MIN_TOKEN_LENGTH = 20
 MAX_TOKEN_LENGTH = 8192
-_BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
 
 CacheObserver = Callable[[str], None]
 """Told "hit", "miss", "negative_hit" for every lookup (of the process's memory tier)."""
@@ -59,7 +59,7 @@ def token_from_header(header: str | None) -> str:
             "Send the Wix access token in the Authorization header (fetchWithAuth does this).",
             code="missing_token",
         )
-    token = _BEARER.sub("", header.strip(), count=1).strip()
+    token = strip_bearer(header)
     check_token_shape(token)
     return token
 

@@ -22,7 +22,12 @@ from pydantic import Field, ValidationError
 from wixapp.errors import ConfigurationError, InvalidInstanceError
 from wixapp.models import Caller, LooseBool, LooseDatetime, LooseStr, SubjectType, WixModel
 
-__all__ = ["LegacyInstance", "sign_instance_param", "verify_instance_param"]
+__all__ = [
+    "LegacyInstance",
+    "decode_instance_param",
+    "sign_instance_param",
+    "verify_instance_param",
+]
 
 # Standard-alphabet characters are tolerated too: Wix's own samples decode with a decoder
 # that accepts both, so a value re-encoded on the way must not fail on that alone.
@@ -47,14 +52,17 @@ class LegacyInstance(WixModel):
 
     @property
     def subject_type(self) -> SubjectType:
-        """``permissions`` is the only role a legacy value states: OWNER is a Wix user
-        (USER); anyone else, member or not, is treated as a VISITOR."""
-        return SubjectType.USER if self.permissions == "OWNER" else SubjectType.VISITOR
+        """``permissions: OWNER`` is the site's owner, a Wix user (USER); a ``siteMemberId``
+        is a logged-in site member (MEMBER); anyone else is a VISITOR. The emulator reads
+        values with this same rule."""
+        if self.permissions == "OWNER":
+            return SubjectType.USER
+        return SubjectType.MEMBER if self.site_member_id else SubjectType.VISITOR
 
     def caller(self) -> Caller:
         """The caller this value identifies: subjectId is ``uid`` (else ``siteOwnerId``) for
-        an owner, ``siteMemberId`` (else ``aid``) for anyone else. It names no site and no
-        expiry."""
+        the owner, ``siteMemberId`` for a member, ``aid`` for a visitor. It names no site
+        and no expiry."""
         if self.subject_type is SubjectType.USER:
             subject_id = self.uid or self.site_owner_id
         else:
@@ -82,10 +90,17 @@ def verify_instance_param(
     """
     signature, data = _split(value)
     _check_signature(signature, data, _secret_bytes(app_secret))
-    instance = _parse(_decode(data, "data"))
+    instance = decode_instance_param(value)
     if max_age is not None:
         _check_age(instance, max_age, time.time() if now is None else now)
     return instance
+
+
+def decode_instance_param(value: str) -> LegacyInstance:
+    """The data of an ``instance`` value WITHOUT checking its signature: only for choosing
+    which app's secret to verify it with (the emulator serves many apps). Raises
+    ``InvalidInstanceError`` for a value that is not shaped like one."""
+    return _parse(_decode(_split(value)[1], "data"))
 
 
 def sign_instance_param(payload: Mapping[str, Any], app_secret: str) -> str:

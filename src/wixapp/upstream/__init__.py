@@ -2,6 +2,6 @@
 :class:`CircuitBreaker`, with bounded retries, a deadline and typed errors."""
 
 from wixapp.upstream.breaker import CircuitBreaker
-from wixapp.upstream.client import RetryPolicy, WixClient, parse_retry_after
+from wixapp.upstream.client import RetryPolicy, WixClient
 
-__all__ = ["CircuitBreaker", "RetryPolicy", "WixClient", "parse_retry_after"]
+__all__ = ["CircuitBreaker", "RetryPolicy", "WixClient"]

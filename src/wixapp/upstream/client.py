@@ -9,13 +9,12 @@ of the errors of :mod:`wixapp.errors`. It never logs a token or a secret.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -33,23 +32,17 @@ from wixapp.errors import (
     WixRequestError,
 )
 from wixapp.models import AppInstance, AppToken, TokenInfo
+from wixapp.protocol import ENDPOINT_PATHS, Endpoint, parse_retry_after
 from wixapp.upstream.breaker import CircuitBreaker
 
-__all__ = ["CallObserver", "Endpoint", "RetryPolicy", "WixClient"]
+__all__ = ["CallObserver", "RetryPolicy", "WixClient"]
 
 logger = logging.getLogger("wixapp.upstream.client")
 
-Endpoint = Literal["token-info", "token", "instance"]
 CallObserver = Callable[[Endpoint, str, float], None]
 """Told of every upstream attempt: endpoint, outcome ("ok", "429", "5xx", "timeout", …), seconds."""
 
 _M = TypeVar("_M", TokenInfo, AppToken, AppInstance)
-
-_PATHS: dict[Endpoint, str] = {
-    "token-info": "/oauth2/token-info",
-    "token": "/oauth2/token",
-    "instance": "/apps/v1/instance",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +131,7 @@ class WixClient:
 
     async def token_info(self, token: str) -> TokenInfo:
         """Ask Wix who ``token`` belongs to. Raises InvalidTokenError unless it is active."""
-        response = await self._call("token-info", "POST", json={"token": token})
+        response = await self._call(Endpoint.TOKEN_INFO, "POST", json={"token": token})
         if response.status_code >= 400:
             raise self._token_info_error(response)
         info = _parse(TokenInfo, response)
@@ -156,7 +149,7 @@ class WixClient:
             "client_secret": client_secret,
             "instance_id": instance_id,
         }
-        response = await self._call("token", "POST", json=body)
+        response = await self._call(Endpoint.TOKEN, "POST", json=body)
         if response.status_code >= 400:
             raise self._token_error(response)
         token = _parse(AppToken, response)
@@ -166,7 +159,7 @@ class WixClient:
 
     async def get_app_instance(self, app_token: str) -> AppInstance:
         """Read the app instance and site data with an app-identity token."""
-        response = await self._call("instance", "GET", headers={"Authorization": app_token})
+        response = await self._call(Endpoint.INSTANCE, "GET", headers={"Authorization": app_token})
         if response.status_code >= 400:
             raise self._instance_error(response)
         return _parse(AppInstance, response)
@@ -181,7 +174,7 @@ class WixClient:
         json: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        url = self._base_url + _PATHS[endpoint]
+        url = self._base_url + ENDPOINT_PATHS[endpoint]
         try:
             async with asyncio.timeout(self._deadline):
                 return await self._with_retries(endpoint, method, url, json=json, headers=headers)
@@ -345,23 +338,6 @@ def _raise_if_retryable(response: httpx.Response) -> None:
             wix_status=status,
         )
     raise _Retryable(error, retry_after)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def _unexpected(response: httpx.Response) -> WixAPIError:

@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from wixapp.cache import Cache, Circuit, Sealer, SingleFlight, TTLCache
+from wixapp.breaker import CircuitBreaker
+from wixapp.cache import Cache, Sealer, SingleFlight, TTLCache
 
 
 class FakeClock:
@@ -170,27 +171,27 @@ class Transitions:
 
 def test_a_burst_of_failures_does_not_open_the_circuit() -> None:
     clock, told = FakeClock(), Transitions()
-    circuit = Circuit(threshold=3, grace=1.0, clock=clock, on_change=told)
+    circuit = CircuitBreaker(failures=3, grace=1.0, clock=clock, on_change=told)
     for _ in range(10):  # an overloaded moment: many late answers at once
-        circuit.failure("TimeoutError")
+        circuit.failed("TimeoutError")
     assert circuit.up
     clock.now += 1.0  # still failing a second later, and no success since: an outage
-    circuit.failure("TimeoutError")
+    circuit.failed("TimeoutError")
     assert not circuit.up
     assert told.seen == [(False, "TimeoutError")]
 
 
 def test_certain_evidence_opens_the_circuit_at_once() -> None:
-    circuit = Circuit(clock=FakeClock())
-    circuit.failure("ConnectionError: connection closed", certain=True)
+    circuit = CircuitBreaker(clock=FakeClock())
+    circuit.failed("ConnectionError: connection closed", certain=True)
     assert not circuit.up
     assert circuit.reason == "ConnectionError: connection closed"
 
 
 def test_an_open_circuit_probes_once_per_backoff_growing_to_the_max() -> None:
     clock, told = FakeClock(), Transitions()
-    circuit = Circuit(min_backoff=0.5, max_backoff=2.0, clock=clock, on_change=told)
-    circuit.failure("down", certain=True)
+    circuit = CircuitBreaker(reset_after=0.5, max_reset_after=2.0, clock=clock, on_change=told)
+    circuit.failed("down", certain=True)
     assert not circuit.allow()
     intervals = []
     for _ in range(4):
@@ -199,10 +200,10 @@ def test_an_open_circuit_probes_once_per_backoff_growing_to_the_max() -> None:
             clock.now += 0.25
         intervals.append(clock.now - start)
         assert not circuit.allow()  # one probe per interval, not one per request
-        circuit.failure("still down")
+        circuit.failed("still down")
     assert intervals == [0.5, 1.0, 2.0, 2.0]
-    circuit.success()
-    circuit.success()
+    circuit.succeeded()
+    circuit.succeeded()
     assert circuit.up
     assert told.seen == [(False, "down"), (True, None)]  # transitions only
 

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from wixapp.breaker import BreakerState, CircuitBreaker
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import (
@@ -21,7 +22,6 @@ from wixapp.errors import (
 from wixapp.models import SubjectType
 from wixapp.protocol import parse_retry_after
 from wixapp.testing import EMULATOR_BASE_URL, InstallFactory
-from wixapp.upstream.breaker import BreakerState, CircuitBreaker
 from wixapp.upstream.client import RetryPolicy, WixClient
 
 FAST_RETRIES = RetryPolicy(retries=2, base_delay=0.01, max_delay=0.02, max_retry_after=1.0)

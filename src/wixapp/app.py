@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from wixapp.breaker import CircuitBreaker
 from wixapp.cache import RedisBackend
 from wixapp.config import Settings, load_settings
 from wixapp.identity.budget import TokenCheckBudget
@@ -16,7 +17,6 @@ from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header
 from wixapp.metrics import Metrics
 from wixapp.models import AppToken, Caller
-from wixapp.upstream.breaker import CircuitBreaker
 from wixapp.upstream.client import RetryPolicy, WixClient
 
 __all__ = ["WixApp"]

@@ -9,11 +9,10 @@ from wixapp.cache.layered import Cache, Codec, Fetch
 from wixapp.cache.memory import SingleFlight, TTLCache
 from wixapp.cache.redis import RedisBackend, RedisOptions
 from wixapp.cache.sealing import Sealer
-from wixapp.cache.shared import Circuit, SharedBackend, SharedCacheUnavailable
+from wixapp.cache.shared import SharedBackend, SharedCacheUnavailable
 
 __all__ = [
     "Cache",
-    "Circuit",
     "Codec",
     "Fetch",
     "RedisBackend",

@@ -11,9 +11,9 @@ runs, never read each other's entries)::
 Locks are taken with ``SET NX PX`` and renewed while their holder works, so a holder that
 dies frees its keys within ``lock_ttl``; a result is stored, and a lock released, by Lua
 scripts that first check the holder's token. Every call has a short timeout and goes
-through a :class:`Circuit`: when Redis fails, calls stop for a backoff (growing to a few
-seconds) and the caches serve from memory and Wix; a background listener, which also
-receives invalidations, notices when Redis is back.
+through a circuit breaker (:mod:`wixapp.breaker`): when Redis fails, calls stop for a
+backoff (growing to a few seconds) and the caches serve from memory and Wix; a background
+listener, which also receives invalidations, notices when Redis is back.
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from wixapp.breaker import BreakerState, CircuitBreaker, StateHook
 from wixapp.cache.shared import (
-    Circuit,
     Flight,
     InvalidationHook,
     Lock,
     SharedCacheUnavailable,
-    StateHook,
 )
 
 __all__ = ["RedisBackend", "RedisOptions"]
@@ -126,9 +125,11 @@ class RedisBackend:
         self._origin = secrets.token_hex(8)
         self._on_state = on_state
         self._on_error = on_error
-        self.circuit = Circuit(
-            min_backoff=self.options.min_backoff,
-            max_backoff=self.options.max_backoff,
+        self.circuit = CircuitBreaker(
+            failures=3,
+            grace=1.0,
+            reset_after=self.options.min_backoff,
+            max_reset_after=self.options.max_backoff,
             on_change=self._changed,
         )
         timeout = self.options.connect_timeout
@@ -184,7 +185,7 @@ class RedisBackend:
     async def status(self) -> str:
         """ "ok", or "degraded (why)", for /readyz. Pings Redis (bounded by the timeouts)."""
         reason = self.circuit.reason
-        if self.circuit.up or self.circuit.due:
+        if self.circuit.up or self._probe_due:
             try:
                 await self._call("ping", self._client.ping)
             except SharedCacheUnavailable as error:
@@ -193,11 +194,15 @@ class RedisBackend:
                 return "ok"
         return f"degraded ({reason}; serving from memory and Wix)"
 
+    @property
+    def _probe_due(self) -> bool:
+        return self.circuit.state is BreakerState.HALF_OPEN
+
     # -- SharedBackend --------------------------------------------------------------------
 
     @property
     def available(self) -> bool:
-        return self.circuit.up or self.circuit.due
+        return self.circuit.up or self._probe_due
 
     async def get(self, namespace: str, key: str) -> bytes | None:
         raw = await self._call("get", lambda: self._client.get(self._key(namespace, key)))
@@ -296,14 +301,14 @@ class RedisBackend:
             except (RedisError, OSError) as error:
                 self._failed(operation, error)
                 raise SharedCacheUnavailable(_describe(error)) from error
-            self.circuit.success()
+            self.circuit.succeeded()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _failed(self, operation: str, error: BaseException, *, certain: bool = False) -> None:
         if self._on_error is not None:
             self._on_error(operation)
-        self.circuit.failure(_describe(error), certain=certain)
+        self.circuit.failed(_describe(error), certain=certain)
 
     def _changed(self, up: bool, reason: str | None) -> None:
         if up:
@@ -394,7 +399,7 @@ class RedisBackend:
             self._listen_backoff = self.options.min_backoff
             if self._subscriptions > 1:  # messages sent while we were away are lost
                 self._resync()
-            self.circuit.success()
+            self.circuit.succeeded()
             await self._flush_pending()
             while not self._closed:
                 message = await pubsub.get_message(
@@ -402,7 +407,7 @@ class RedisBackend:
                 )
                 if message is not None and message.get("type") == "message":
                     self._received(message["data"])
-                if self.circuit.due:  # requests failed while this connection lived: probe
+                if self._probe_due:  # requests failed while this connection lived: probe
                     with contextlib.suppress(SharedCacheUnavailable):
                         await self._call("ping", self._client.ping)
                 elif self.circuit.up and self._pending:

@@ -12,14 +12,12 @@ request: the caller falls back to its memory tier and to Wix itself.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
-    "Circuit",
     "Flight",
     "Lock",
     "SharedBackend",
@@ -111,91 +109,3 @@ class SharedBackend(Protocol):
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
         """Run ``work`` in the background, owned (and awaited at close) by the backend."""
         ...
-
-
-StateHook = Callable[[bool, str | None], None]
-"""Told ``(up, reason)`` on every transition of a circuit."""
-
-
-class Circuit:
-    """Up, or down with a probe allowed once per backoff interval (half-open).
-
-    It opens after ``threshold`` consecutive failures spread over ``grace`` seconds, or at
-    once on certain evidence (the connection to the server was lost).
-
-    The backoff doubles on each failed probe up to ``max_backoff``, and resets when a call
-    succeeds. Only transitions are reported, so a dead dependency logs once, not per request.
-    """
-
-    def __init__(
-        self,
-        *,
-        threshold: int = 3,
-        grace: float = 1.0,
-        min_backoff: float = 0.5,
-        max_backoff: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-        on_change: StateHook | None = None,
-    ) -> None:
-        self._threshold = threshold
-        self._grace = grace
-        self._failures = 0
-        self._last_success = clock()
-        self._min_backoff = min_backoff
-        self._max_backoff = max_backoff
-        self._clock = clock
-        self._on_change = on_change
-        self.up = True
-        self.reason: str | None = None
-        self.backoff = min_backoff
-        self._retry_at = 0.0
-
-    @property
-    def due(self) -> bool:
-        """Down, and a probe may be tried now."""
-        return not self.up and self._clock() >= self._retry_at
-
-    def allow(self) -> bool:
-        """Whether to try a call: always when up; when down, once per backoff interval."""
-        if self.up:
-            return True
-        now = self._clock()
-        if now < self._retry_at:
-            return False
-        self._retry_at = now + self.backoff
-        return True
-
-    def failure(self, reason: str, *, certain: bool = False) -> None:
-        """A failed call. The circuit opens after ``threshold`` failures in a row with no
-        success for ``grace`` seconds (a burst of slow answers from an overloaded host is
-        no outage), or at once when ``certain``."""
-        self._failures += 1
-        if self.up and not certain and not self._persistent():
-            return
-        if self.up:
-            self.up = False
-            self.backoff = self._min_backoff
-            self.reason = reason
-            self._retry_at = self._clock() + self.backoff
-            self._notify()
-            return
-        self.reason = reason
-        self.backoff = min(self._max_backoff, self.backoff * 2)
-        self._retry_at = self._clock() + self.backoff
-
-    def success(self) -> None:
-        self._failures = 0
-        self._last_success = self._clock()
-        if not self.up:
-            self.up = True
-            self.reason = None
-            self.backoff = self._min_backoff
-            self._notify()
-
-    def _persistent(self) -> bool:
-        quiet = self._clock() - self._last_success
-        return self._failures >= self._threshold and quiet >= self._grace
-
-    def _notify(self) -> None:
-        if self._on_change is not None:
-            self._on_change(self.up, self.reason)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from wixapp.breaker import CircuitBreaker
 from wixapp.config import DEFAULT_WIX_API_BASE_URL
 from wixapp.errors import (
     AppCredentialsError,
@@ -33,7 +34,6 @@ from wixapp.errors import (
 )
 from wixapp.models import AppInstance, AppToken, TokenInfo
 from wixapp.protocol import ENDPOINT_PATHS, Endpoint, parse_retry_after
-from wixapp.upstream.breaker import CircuitBreaker
 
 __all__ = ["CallObserver", "RetryPolicy", "WixClient"]
 
@@ -76,6 +76,13 @@ class _Retryable(Exception):
         super().__init__(error.detail)
         self.error = error
         self.retry_after = retry_after
+
+
+class _CircuitOpen(Exception):
+    """Not admitted by the breaker: no call went out, so the breaker hears nothing back."""
+
+    def __init__(self, error: UpstreamUnavailableError) -> None:
+        self.error = error
 
 
 class WixClient:
@@ -219,7 +226,7 @@ class WixClient:
         outcome = "error"
         try:
             async with self._slots:
-                self._breaker.admit()
+                self._admit()
                 response = await self._send(method, url, json=json, headers=headers)
             outcome = _outcome(response.status_code)
             self._tell_breaker(response.status_code)
@@ -228,17 +235,30 @@ class WixClient:
         except _Retryable as failure:
             outcome = _failure_outcome(failure, outcome)
             if outcome in ("timeout", "connection_error"):
-                self._breaker.failed()
+                self._breaker.failed(outcome)
             raise
+        except _CircuitOpen as refused:
+            outcome = "circuit_open"
+            raise refused.error from None
         except BaseException:
             self._breaker.released()
             raise
         finally:
             self._observe(endpoint, outcome, time.perf_counter() - started)
 
+    def _admit(self) -> None:
+        if not self._breaker.allow():
+            raise _CircuitOpen(
+                UpstreamUnavailableError(
+                    "Wix is failing; wixapp paused calls to it for a few seconds. Retry later.",
+                    code="circuit_open",
+                    retry_after=self._breaker.retry_after,
+                )
+            )
+
     def _tell_breaker(self, status: int) -> None:
         if status >= 500:
-            self._breaker.failed()
+            self._breaker.failed(f"Wix answered {status}")
         elif status == 429:  # one instance throttled says nothing about Wix's health
             self._breaker.released()
         else:

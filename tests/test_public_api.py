@@ -23,6 +23,7 @@ PUBLIC_NAMES = {
     "InvalidInstanceError",
     "InvalidTokenError",
     "LegacyInstance",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "PreconditionFailed",
     "ProtocolError",

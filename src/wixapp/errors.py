@@ -11,6 +11,7 @@ boundary where they happen and never escape as themselves.
     │   └── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
     ├── PermissionDeniedError      403  the identity may not do this
     ├── PreconditionFailed         412  If-Match does not name the stored settings' version
+    ├── PayloadTooLargeError       413  the request body is over a limit
     ├── StoreUnavailableError      503  the database is down or busy
     ├── RetryAfterError                 (mixin) carries ``retry_after``, sent as Retry-After
     ├── TokenCheckBudgetError      429  too many unknown tokens to check with Wix
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidInstanceError",
     "InvalidTokenError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "PreconditionFailed",
     "ProtocolError",
@@ -204,6 +206,17 @@ def _precondition_detail(current_etag: str | None) -> str:
         f"The settings changed since you read them (now {current_etag}); "
         "fetch them again and retry with the new ETag."
     )
+
+
+class PayloadTooLargeError(WixAppError):
+    """The request body is over a limit (the server's, or a route's tighter one)."""
+
+    status_code = 413
+    default_code = "payload_too_large"
+
+    def __init__(self, max_bytes: int, what: str = "The request body") -> None:
+        super().__init__(f"{what} is over the limit of {max_bytes} bytes; send less.")
+        self.max_bytes = max_bytes
 
 
 class StoreUnavailableError(WixAppError):

@@ -6,8 +6,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wixapp.errors import PayloadTooLargeError
 from wixapp.metrics import Metrics
-from wixapp.server.responses import error_response
+from wixapp.server.responses import response_for
 
 __all__ = ["BodyLimitMiddleware", "QueryStringMiddleware", "TimingMiddleware"]
 
@@ -38,7 +39,10 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413, by header or by counting."""
+    """Refuse request bodies over ``max_bytes`` with 413, by header or by counting.
+
+    Starlette's own ``RequestBodyLimitMiddleware`` answers in plain text; this one answers
+    with wixapp's JSON error, as every other refusal does."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -85,12 +89,7 @@ class BodyLimitMiddleware:
         return 0
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            "payload_too_large",
-            f"The request body is over the limit of {self.max_bytes} bytes; send less.",
-        )
-        await response(scope, receive, send)
+        await response_for(PayloadTooLargeError(self.max_bytes))(scope, receive, send)
 
 
 class TimingMiddleware:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
-from wixapp.errors import PermissionDeniedError, WixAppError
+from wixapp.errors import PayloadTooLargeError, PermissionDeniedError, WixAppError
 from wixapp.identity.legacy import verify_instance_param
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
@@ -22,7 +22,6 @@ from wixapp.server.schemas import (
     WidgetSettings,
 )
 from wixapp.server.state import server_state
-from wixapp.store import PreconditionFailed
 
 __all__ = ["caller_or_legacy_instance", "current_caller", "router"]
 
@@ -168,21 +167,13 @@ async def write_settings(
             "precondition_required",
             "Send If-Match with the ETag from GET /api/settings, so no change is lost.",
         )
-    try:
-        record = await state.store.put_settings(
-            caller.instance_id,
-            document,
-            if_match=None if if_match == NEVER_SAVED_ETAG else if_match,
-            create_only=if_match == NEVER_SAVED_ETAG,
-            updated_by=caller.subject_id,
-        )
-    except PreconditionFailed as conflict:
-        return error_response(
-            412,
-            "precondition_failed",
-            "The settings changed since you read them: reload them, then save again.",
-            headers={"ETag": conflict.current_etag} if conflict.current_etag else None,
-        )
+    record = await state.store.put_settings(  # a stale If-Match raises PreconditionFailed
+        caller.instance_id,
+        document,
+        if_match=None if if_match == NEVER_SAVED_ETAG else if_match,
+        create_only=if_match == NEVER_SAVED_ETAG,
+        updated_by=caller.subject_id,
+    )
     return _settings_response(caller, record.document, record.version, record.etag)
 
 
@@ -191,7 +182,7 @@ async def _read_settings_body(request: Request, max_bytes: int) -> dict[str, Any
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > max_bytes:
-            raise _PayloadTooLarge(max_bytes)
+            raise PayloadTooLargeError(max_bytes, "Settings JSON")
     try:
         raw = json.loads(body)
     except (ValueError, RecursionError):
@@ -200,14 +191,6 @@ async def _read_settings_body(request: Request, max_bytes: int) -> dict[str, Any
         return WidgetSettings.model_validate(raw).document()
     except ValidationError as error:
         raise _InvalidSettings(error) from None
-
-
-class _PayloadTooLarge(WixAppError):
-    status_code = 413
-    default_code = "payload_too_large"
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"Settings are limited to {max_bytes} bytes of JSON; send less.")
 
 
 class _InvalidJSON(WixAppError):

@@ -43,6 +43,7 @@ import harness
 from harness import LOOPBACK, PYTHON, Proc, Processes
 
 from wixapp.emulator.control import EmulatorControl
+from wixapp.emulator.records import FaultSpec
 
 RESULTS = harness.BENCH_DIR / "results"
 APP_ID = "0b5e1f9a-bench-4a6e-9c1d-000000000001"  # any string the emulator accepts
@@ -187,7 +188,7 @@ class Bench:
         self.pool_file.write_text("\n".join(self.pool_tokens) + "\n")
         self.pool_warmed_at = 0.0
         # Real upstream latency: the emulator sleeps this long on every Wix call.
-        await emu.add_fault("*", latency=self.args.latency_ms / 1000)
+        await emu.add_fault(FaultSpec(latency=self.args.latency_ms / 1000))
 
     async def mint(self, count: int, offset: int = 0) -> list[str]:
         """``count`` fresh VISITOR tokens; token i belongs to site (offset + i) % sites."""

@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from wixapp.emulator import EmulatorControl
+from wixapp.emulator import EmulatorControl, FaultSpec
 from wixapp.store import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,7 +282,7 @@ async def fault_loop(control: EmulatorControl, books: Books, period: float, unti
         await asyncio.sleep(period / 2)  # quiet half
         window = FaultWindow(name, time.monotonic())
         books.windows.append(window)
-        await control.add_fault(**fault)
+        await control.add_fault(FaultSpec(**fault))
         log(f"fault on: {name}")
         await asyncio.sleep(period / 2)
         await control.clear_faults()  # also lets hung calls go

@@ -16,6 +16,7 @@ from wixapp.emulator import (
     EmulatorError,
     EmulatorNotFoundError,
     EmulatorState,
+    FaultSpec,
     LifecycleEvent,
 )
 from wixapp.emulator.records import ValueStyle
@@ -291,7 +292,7 @@ async def test_reset(
 ) -> None:
     token = await app_token(wix, world.app, world.instance_id)
     await control.set_behaviour(value_style="native")
-    await control.add_fault("*", latency=0.01)
+    await control.add_fault(FaultSpec(latency=0.01))
     await control.advance_clock(100)
 
     await control.reset()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from emulator_testkit import World, app_token, elevate, get_instance, token_info
 
-from wixapp.emulator import EmulatorControl, EmulatorError, EmulatorState
+from wixapp.emulator import EmulatorControl, EmulatorError, EmulatorState, FaultSpec
 
 
 async def test_status_with_retry_after(
@@ -202,10 +202,12 @@ async def test_latency_adds_to_a_later_error(
 async def test_faults_through_the_control_api(
     wix: httpx.AsyncClient, control: EmulatorControl, world: World
 ) -> None:
-    assert await control.add_fault("token", reset=True, count=1)
+    assert await control.add_fault(FaultSpec(endpoint="token", reset=True, count=1))
     with pytest.raises(httpx.TransportError):
         await elevate(wix, world.app, world.instance_id)
-    fault_id = await control.add_fault("token", status=503, retry_after=2.5, count=1)
+    fault_id = await control.add_fault(
+        FaultSpec(endpoint="token", status=503, retry_after=2.5, count=1)
+    )
 
     response = await elevate(wix, world.app, world.instance_id)
 
@@ -213,7 +215,7 @@ async def test_faults_through_the_control_api(
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "3"  # rounded up, never early
     assert (await elevate(wix, world.app, world.instance_id)).status_code == 200
-    await control.add_fault("token", status=503)
+    await control.add_fault(FaultSpec(endpoint="token", status=503))
     await control.clear_faults()
     assert (await elevate(wix, world.app, world.instance_id)).status_code == 200
 
@@ -223,10 +225,11 @@ async def test_faults_through_the_control_api(
     [{"endpoint": "nope"}, {"share": 0.0}, {"share": 1.5}, {"count": 0}, {"status": 200}],
 )
 async def test_bad_fault_is_refused(
-    state: EmulatorState, control: EmulatorControl, bad: dict[str, object]
+    state: EmulatorState, wix: httpx.AsyncClient, bad: dict[str, object]
 ) -> None:
     with pytest.raises(EmulatorError):
         state.add_fault(**bad)  # type: ignore[arg-type]
-    with pytest.raises(EmulatorError) as refused:
-        await control.add_fault(**bad)  # type: ignore[arg-type]
-    assert refused.value.status == 400
+    refused = await wix.post("/_emulator/faults", json=bad)  # what a client of any kind sends
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "emulator_invalid_body"
+    assert state.faults.active() == {}

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from dbutil import make_database_url
-from wixapp.emulator import EmulatorControl
+from wixapp.emulator import EmulatorControl, FaultSpec
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.store import migrate
 
@@ -172,7 +172,7 @@ async def test_300_concurrent_requests_with_one_fresh_token_make_one_token_info_
 ) -> None:
     installed = await install(wix, deployment.app)
     fresh = await token(wix, installed.instance_id)
-    await wix.add_fault("token-info", latency=0.2)
+    await wix.add_fault(FaultSpec(endpoint="token-info", latency=0.2))
     before, earlier = await server_totals(deployment), await lookups(deployment, "token_info")
     responses, seconds = await spread(deployment, [("/get-instance", fresh)] * REQUESTS)
     mean = await server_mean(deployment, before)
@@ -196,8 +196,8 @@ async def test_300_include_instance_requests_make_one_client_credentials_call(
 ) -> None:
     installed = await install(wix, deployment.app, is_free=False, package_name="pro")
     tokens = [await token(wix, installed.instance_id) for _ in range(30)]
-    await wix.add_fault("token", latency=0.2)
-    await wix.add_fault("instance", latency=0.1)
+    await wix.add_fault(FaultSpec(endpoint="token", latency=0.2))
+    await wix.add_fault(FaultSpec(endpoint="instance", latency=0.1))
     # Request i goes to worker i % 3: each token reaches every process.
     requests = [("/get-instance?include=instance", tokens[i // 3 % 30]) for i in range(REQUESTS)]
     before = await server_totals(deployment)

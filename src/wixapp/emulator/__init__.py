@@ -1,10 +1,14 @@
 """An offline emulator of the Wix APIs wixapp talks to (see docs: spec §2 to §8).
 
+It shares with the library only Wix's wire formats (``wixapp.protocol``, the models, the
+webhook signing and the legacy ``instance`` codec), never its behaviour: identification,
+caching, elevation and the server stay out, so the emulator judges them as an oracle.
+
 A real ASGI app: use it in-process through ``httpx.ASGITransport`` or serve it on a port.
 Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorControl`` (HTTP,
 under ``/_emulator/``). Module map: ``state`` holds everything, ``tokens`` signs and reads
-tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API, ``control`` its
-client, ``faults`` and ``ratelimit`` the injected misbehaviour, ``delivery`` signs and
+tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API, ``requests`` the bodies they share with
+``control``, its client, ``faults`` and ``ratelimit`` the injected misbehaviour, ``delivery`` signs and
 delivers lifecycle webhooks, ``app`` the entry points.
 """
 

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from wixapp.emulator.delivery import WebhookDelivery
@@ -31,6 +32,21 @@ from wixapp.emulator.records import (
     TokenErrorStyle,
     TokenInfoInvalid,
     ValueStyle,
+    build,
+)
+from wixapp.emulator.requests import (
+    AdvanceClock,
+    BehaviourChange,
+    CreateSite,
+    FaultSpec,
+    Install,
+    MintToken,
+    RegisterApp,
+    ReleaseWebhooks,
+    SetPlan,
+    SignLegacyInstance,
+    TokenRef,
+    WebhookConfig,
 )
 from wixapp.emulator.routes_control import CONTROL_PREFIX
 from wixapp.models import SubjectType
@@ -85,7 +101,9 @@ class EmulatorControl:
     async def register_app(
         self, app_id: str | None = None, app_secret: str | None = None
     ) -> RegisteredApp:
-        body = await self._call("POST", "/apps", {"appId": app_id, "appSecret": app_secret})
+        body = await self._call(
+            "POST", "/apps", build(RegisterApp, app_id=app_id, app_secret=app_secret)
+        )
         return RegisteredApp.model_validate(body)
 
     async def create_site(
@@ -99,16 +117,17 @@ class EmulatorControl:
         payment_currency: str = DEFAULT_CURRENCY,
         description: str = DEFAULT_DESCRIPTION,
     ) -> Site:
-        payload = {
-            "displayName": display_name,
-            "url": url,
-            "locale": locale,
-            "siteId": site_id,
-            "ownerEmail": owner_email,
-            "paymentCurrency": payment_currency,
-            "description": description,
-        }
-        return Site.model_validate(await self._call("POST", "/sites", payload))
+        request = build(
+            CreateSite,
+            display_name=display_name,
+            url=url,
+            locale=locale,
+            site_id=site_id,
+            owner_email=owner_email,
+            payment_currency=payment_currency,
+            description=description,
+        )
+        return Site.model_validate(await self._call("POST", "/sites", request))
 
     async def install(
         self,
@@ -120,15 +139,16 @@ class EmulatorControl:
         billing_cycle: str | None = None,
         instance_id: str | None = None,
     ) -> Installation:
-        payload = {
-            "appId": app_id,
-            "siteId": site_id,
-            "isFree": is_free,
-            "packageName": package_name,
-            "billingCycle": billing_cycle,
-            "instanceId": instance_id,
-        }
-        return Installation.model_validate(await self._call("POST", "/installations", payload))
+        request = build(
+            Install,
+            app_id=app_id,
+            site_id=site_id,
+            is_free=is_free,
+            package_name=package_name,
+            billing_cycle=billing_cycle,
+            instance_id=instance_id,
+        )
+        return Installation.model_validate(await self._call("POST", "/installations", request))
 
     async def installation(self, instance_id: str) -> Installation:
         body = await self._call("GET", f"/installations/{instance_id}")
@@ -146,8 +166,10 @@ class EmulatorControl:
         billing_cycle: str | None,
         is_free: bool = False,
     ) -> Installation:
-        payload = {"packageName": package_name, "billingCycle": billing_cycle, "isFree": is_free}
-        body = await self._call("PUT", f"/installations/{instance_id}/plan", payload)
+        request = build(
+            SetPlan, package_name=package_name, billing_cycle=billing_cycle, is_free=is_free
+        )
+        body = await self._call("PUT", f"/installations/{instance_id}/plan", request)
         return Installation.model_validate(body)
 
     # ---- tokens
@@ -161,17 +183,18 @@ class EmulatorControl:
         subject_id: str | None = None,
         app_id: str | None = None,
     ) -> MintedToken:
-        payload = {
-            "instanceId": instance_id,
-            "subjectType": str(subject_type),
-            "lifetime": lifetime,
-            "subjectId": subject_id,
-            "appId": app_id,
-        }
-        return MintedToken.model_validate(await self._call("POST", "/tokens", payload))
+        request = build(
+            MintToken,
+            instance_id=instance_id,
+            subject_type=str(subject_type),
+            lifetime=lifetime,
+            subject_id=subject_id,
+            app_id=app_id,
+        )
+        return MintedToken.model_validate(await self._call("POST", "/tokens", request))
 
     async def revoke_token(self, token: str) -> None:
-        await self._call("POST", "/tokens/revoke", {"token": token})
+        await self._call("POST", "/tokens/revoke", build(TokenRef, token=token))
 
     async def sign_legacy_instance(
         self,
@@ -181,19 +204,20 @@ class EmulatorControl:
         uid: str | None = None,
         site_member_id: str | None = None,
     ) -> str:
-        payload = {
-            "instanceId": instance_id,
-            "permissions": permissions,
-            "uid": uid,
-            "siteMemberId": site_member_id,
-        }
-        body = await self._call("POST", "/legacy-instances", payload)
+        request = build(
+            SignLegacyInstance,
+            instance_id=instance_id,
+            permissions=permissions,
+            uid=uid,
+            site_member_id=site_member_id,
+        )
+        body = await self._call("POST", "/legacy-instances", request)
         return str(body["instance"])
 
     # ---- clock
 
     async def advance_clock(self, seconds: float) -> float:
-        body = await self._call("POST", "/clock/advance", {"seconds": seconds})
+        body = await self._call("POST", "/clock/advance", build(AdvanceClock, seconds=seconds))
         return float(body["now"])
 
     async def now(self) -> float:
@@ -208,32 +232,9 @@ class EmulatorControl:
     async def reset_calls(self) -> None:
         await self._call("DELETE", "/calls")
 
-    async def add_fault(
-        self,
-        endpoint: str = "*",
-        *,
-        share: float = 1.0,
-        count: int | None = None,
-        latency: float = 0.0,
-        status: int | None = None,
-        retry_after: float | None = None,
-        hang: bool = False,
-        malformed: bool = False,
-        reset: bool = False,
-    ) -> str:
-        """See ``EmulatorState.add_fault``. Returns the fault's id."""
-        payload = {
-            "endpoint": endpoint,
-            "share": share,
-            "count": count,
-            "latency": latency,
-            "status": status,
-            "retryAfter": retry_after,
-            "hang": hang,
-            "malformed": malformed,
-            "reset": reset,
-        }
-        return str((await self._call("POST", "/faults", payload))["faultId"])
+    async def add_fault(self, fault: FaultSpec) -> str:
+        """Inject ``fault`` (see ``EmulatorState.add_fault`` for each field). Returns its id."""
+        return str((await self._call("POST", "/faults", fault))["faultId"])
 
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/faults")
@@ -246,13 +247,14 @@ class EmulatorControl:
         token_error_style: TokenErrorStyle | None = None,
         rate_limit: bool | None = None,
     ) -> Behaviour:
-        payload = {
-            "tokenInfoInvalid": token_info_invalid,
-            "valueStyle": value_style,
-            "tokenErrorStyle": token_error_style,
-            "rateLimit": rate_limit,
-        }
-        return Behaviour.model_validate(await self._call("PATCH", "/behaviour", payload))
+        request = build(
+            BehaviourChange,
+            token_info_invalid=token_info_invalid,
+            value_style=value_style,
+            token_error_style=token_error_style,
+            rate_limit=rate_limit,
+        )
+        return Behaviour.model_validate(await self._call("PATCH", "/behaviour", request))
 
     async def behaviour(self) -> Behaviour:
         return Behaviour.model_validate(await self._call("GET", "/behaviour"))
@@ -275,7 +277,7 @@ class EmulatorControl:
 
     async def configure_webhooks(self, app_id: str, url: str | None) -> None:
         """Deliver the app's lifecycle events to ``url``; None stops delivering."""
-        await self._call("POST", "/webhooks/config", {"appId": app_id, "url": url})
+        await self._call("POST", "/webhooks/config", build(WebhookConfig, app_id=app_id, url=url))
 
     async def webhook_deliveries(self) -> list[WebhookDelivery]:
         return _deliveries(await self._call("GET", "/webhooks/deliveries"))
@@ -295,7 +297,8 @@ class EmulatorControl:
 
     async def release_webhooks(self, order: list[str] | None = None) -> list[WebhookDelivery]:
         """Send the held deliveries, those in ``order`` first; returns them, attempted."""
-        return _deliveries(await self._call("POST", "/webhooks/release", {"order": order}))
+        request = build(ReleaseWebhooks, order=order)
+        return _deliveries(await self._call("POST", "/webhooks/release", request))
 
     async def flush_webhooks(self) -> list[WebhookDelivery]:
         """Attempt every delivery due now, wait for them; returns the whole log."""
@@ -303,11 +306,16 @@ class EmulatorControl:
 
     # ---- transport
 
-    async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    async def _call(self, method: str, path: str, request: BaseModel | None = None) -> Any:
+        payload = None if request is None else _wire(request)
         response = await self._client.request(method, self._prefix + path, json=payload)
         if response.status_code >= 400:
             raise _error(response)
         return None if response.status_code == 204 else response.json()
+
+
+def _wire(request: BaseModel) -> dict[str, Any]:
+    return request.model_dump(mode="json", by_alias=True)
 
 
 def _deliveries(body: Any) -> list[WebhookDelivery]:

@@ -13,14 +13,26 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wixapp.emulator.errors import EmulatorError
-from wixapp.emulator.records import FaultSpec, TokenErrorStyle, TokenInfoInvalid, ValueStyle
+from wixapp.emulator.requests import (
+    AdvanceClock,
+    BehaviourChange,
+    CreateSite,
+    FaultSpec,
+    Install,
+    MintToken,
+    RegisterApp,
+    ReleaseWebhooks,
+    SetPlan,
+    SignLegacyInstance,
+    TokenRef,
+    WebhookConfig,
+)
 from wixapp.emulator.routes_wix import state_of
 from wixapp.emulator.state import EmulatorState
 
@@ -30,85 +42,6 @@ CONTROL_PREFIX = "/_emulator"
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 Action = Callable[[Request, EmulatorState], Awaitable[Any]]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-    def arguments(self) -> dict[str, Any]:
-        """The fields the caller sent, so defaults live in one place: ``EmulatorState``."""
-        return self.model_dump(exclude_none=True)
-
-
-class _RegisterApp(_Body):
-    app_id: str | None = None
-    app_secret: str | None = None
-
-
-class _CreateSite(_Body):
-    display_name: str | None = None
-    url: str | None = None
-    locale: str | None = None
-    site_id: str | None = None
-    owner_email: str | None = None
-    payment_currency: str | None = None
-    description: str | None = None
-
-
-class _Install(_Body):
-    app_id: str
-    site_id: str
-    is_free: bool | None = None
-    package_name: str | None = None
-    billing_cycle: str | None = None
-    instance_id: str | None = None
-
-
-class _SetPlan(_Body):
-    package_name: str | None = None
-    billing_cycle: str | None = None
-    is_free: bool = False
-
-
-class _MintToken(_Body):
-    instance_id: str
-    subject_type: str | None = None
-    lifetime: float | None = None
-    subject_id: str | None = None
-    app_id: str | None = None
-
-
-class _Token(_Body):
-    token: str
-
-
-class _LegacyInstance(_Body):
-    instance_id: str
-    permissions: str | None = "OWNER"
-    uid: str | None = None
-    site_member_id: str | None = None
-
-
-class _Advance(_Body):
-    seconds: float
-
-
-class _WebhookConfig(_Body):
-    app_id: str
-    url: str | None = None
-
-
-class _Release(_Body):
-    order: list[str] | None = None
-
-
-class _Behaviour(_Body):
-    token_info_invalid: TokenInfoInvalid | None = None
-    value_style: ValueStyle | None = None
-    token_error_style: TokenErrorStyle | None = None
-    rate_limit: bool | None = None
 
 
 def control_routes() -> list[Route]:
@@ -185,17 +118,17 @@ def _describe(error: ValidationError) -> str:
 
 
 async def _register_app(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, _RegisterApp)
+    body = await _parse(request, RegisterApp)
     return state.register_app(body.app_id, body.app_secret).to_wire()
 
 
 async def _create_site(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, _CreateSite)
+    body = await _parse(request, CreateSite)
     return state.create_site(**body.arguments()).to_wire()
 
 
 async def _install(request: Request, state: EmulatorState) -> Any:
-    arguments = (await _parse(request, _Install)).arguments()
+    arguments = (await _parse(request, Install)).arguments()
     app_id, site_id = arguments.pop("app_id"), arguments.pop("site_id")
     return state.install(app_id, site_id, **arguments).to_wire()
 
@@ -209,7 +142,7 @@ async def _uninstall(request: Request, state: EmulatorState) -> Any:
 
 
 async def _set_plan(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, _SetPlan)
+    body = await _parse(request, SetPlan)
     return state.set_plan(
         request.path_params["instance_id"],
         package_name=body.package_name,
@@ -219,16 +152,16 @@ async def _set_plan(request: Request, state: EmulatorState) -> Any:
 
 
 async def _mint_token(request: Request, state: EmulatorState) -> Any:
-    arguments = (await _parse(request, _MintToken)).arguments()
+    arguments = (await _parse(request, MintToken)).arguments()
     return state.mint_token(arguments.pop("instance_id"), **arguments).to_wire()
 
 
 async def _revoke_token(request: Request, state: EmulatorState) -> Any:
-    state.revoke_token((await _parse(request, _Token)).token)
+    state.revoke_token((await _parse(request, TokenRef)).token)
 
 
 async def _legacy_instance(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, _LegacyInstance)
+    body = await _parse(request, SignLegacyInstance)
     value = state.sign_legacy_instance(
         body.instance_id,
         permissions=body.permissions,
@@ -243,7 +176,7 @@ async def _clock(request: Request, state: EmulatorState) -> Any:
 
 
 async def _advance_clock(request: Request, state: EmulatorState) -> Any:
-    return {"now": state.advance_clock((await _parse(request, _Advance)).seconds)}
+    return {"now": state.advance_clock((await _parse(request, AdvanceClock)).seconds)}
 
 
 async def _calls(request: Request, state: EmulatorState) -> Any:
@@ -271,7 +204,7 @@ async def _behaviour(request: Request, state: EmulatorState) -> Any:
 
 
 async def _set_behaviour(request: Request, state: EmulatorState) -> Any:
-    return state.set_behaviour(**(await _parse(request, _Behaviour)).arguments()).to_wire()
+    return state.set_behaviour(**(await _parse(request, BehaviourChange)).arguments()).to_wire()
 
 
 async def _events(request: Request, state: EmulatorState) -> Any:
@@ -291,7 +224,7 @@ async def _webhook_public_key(request: Request) -> Response:
 
 
 async def _configure_webhooks(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, _WebhookConfig)
+    body = await _parse(request, WebhookConfig)
     state.configure_webhooks(body.app_id, body.url)
     return {"appId": body.app_id, "url": state.webhooks.url_for(body.app_id)}
 
@@ -313,7 +246,7 @@ async def _hold_webhooks(request: Request, state: EmulatorState) -> Any:
 
 
 async def _release_webhooks(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, _Release)
+    body = await _parse(request, ReleaseWebhooks)
     return [delivery.to_wire() for delivery in await state.webhooks.release(body.order)]
 
 

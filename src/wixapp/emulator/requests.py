@@ -1,0 +1,106 @@
+"""The control API's request bodies, declared once: the routes validate what arrives with
+them and ``EmulatorControl`` builds what it sends with them (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from wixapp.emulator.records import FaultSpec, TokenErrorStyle, TokenInfoInvalid, ValueStyle
+
+__all__ = [
+    "AdvanceClock",
+    "BehaviourChange",
+    "ControlRequest",
+    "CreateSite",
+    "FaultSpec",
+    "Install",
+    "MintToken",
+    "RegisterApp",
+    "ReleaseWebhooks",
+    "SetPlan",
+    "SignLegacyInstance",
+    "TokenRef",
+    "WebhookConfig",
+]
+
+
+class ControlRequest(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    def arguments(self) -> dict[str, Any]:
+        """The fields the caller sent, so defaults live in one place: ``EmulatorState``."""
+        return self.model_dump(exclude_none=True)
+
+
+class RegisterApp(ControlRequest):
+    app_id: str | None = None
+    app_secret: str | None = None
+
+
+class CreateSite(ControlRequest):
+    display_name: str | None = None
+    url: str | None = None
+    locale: str | None = None
+    site_id: str | None = None
+    owner_email: str | None = None
+    payment_currency: str | None = None
+    description: str | None = None
+
+
+class Install(ControlRequest):
+    app_id: str
+    site_id: str
+    is_free: bool | None = None
+    package_name: str | None = None
+    billing_cycle: str | None = None
+    instance_id: str | None = None
+
+
+class SetPlan(ControlRequest):
+    package_name: str | None = None
+    billing_cycle: str | None = None
+    is_free: bool = False
+
+
+class MintToken(ControlRequest):
+    instance_id: str
+    subject_type: str | None = None
+    lifetime: float | None = None
+    subject_id: str | None = None
+    app_id: str | None = None
+
+
+class TokenRef(ControlRequest):
+    token: str
+
+
+class SignLegacyInstance(ControlRequest):
+    instance_id: str
+    permissions: str | None = "OWNER"
+    uid: str | None = None
+    site_member_id: str | None = None
+
+
+class AdvanceClock(ControlRequest):
+    seconds: float
+
+
+class WebhookConfig(ControlRequest):
+    app_id: str
+    url: str | None = None
+
+
+class ReleaseWebhooks(ControlRequest):
+    order: list[str] | None = None
+
+
+class BehaviourChange(ControlRequest):
+    token_info_invalid: TokenInfoInvalid | None = None
+    value_style: ValueStyle | None = None
+    token_error_style: TokenErrorStyle | None = None
+    rate_limit: bool | None = None

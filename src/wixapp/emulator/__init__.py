@@ -7,9 +7,9 @@ caching, elevation and the server stay out, so the emulator judges them as an or
 A real ASGI app: use it in-process through ``httpx.ASGITransport`` or serve it on a port.
 Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorControl`` (HTTP,
 under ``/_emulator/``). Module map: ``state`` holds everything, ``tokens`` signs and reads
-tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API, ``requests`` the bodies they share with
-``control``, its client, ``faults`` and ``ratelimit`` the injected misbehaviour, ``delivery`` signs and
-delivers lifecycle webhooks, ``app`` the entry points.
+tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API and ``control`` its
+client (``requests``: the bodies both use), ``faults`` and ``ratelimit`` the injected
+misbehaviour, ``delivery`` signs and delivers lifecycle webhooks, ``app`` the entry points.
 """
 
 from wixapp.emulator.app import EmulatorServer, create_emulator, serve

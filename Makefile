@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests soak
-	$(BIN)/ruff format --check src tests soak
+	$(BIN)/ruff check src tests soak examples
+	$(BIN)/ruff format --check src tests soak examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

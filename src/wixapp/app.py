@@ -15,6 +15,7 @@ from wixapp.config import Settings, load_settings
 from wixapp.identity.budget import TokenCheckBudget
 from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header
+from wixapp.identity.legacy import verify_instance_param
 from wixapp.metrics import Metrics
 from wixapp.models import AppToken, Caller
 from wixapp.upstream.client import RetryPolicy, WixClient
@@ -173,6 +174,22 @@ class WixApp:
         (``WIXAPP_TOKEN_INFO_BUDGET_PER_IP``); without it only the overall budget applies.
         """
         return await self._identifier.identify(token_from_header(authorization), client=client)
+
+    async def identify_request(
+        self,
+        authorization: str | None,
+        *,
+        instance: str | None = None,
+        client: str | None = None,
+    ) -> Caller:
+        """The caller of a request: its ``Authorization`` header; when it has none, the
+        legacy signed ``instance`` parameter of Wix iframes and dashboards (spec §8),
+        checked here with the app secret, in constant time and with no Wix call. OWNER
+        makes a USER, anyone else a VISITOR; a bad value is an ``InvalidInstanceError``."""
+        if instance is None or authorization is not None:
+            return await self.identify(authorization, client=client)
+        secret = self._settings.app_secret.get_secret_value()
+        return verify_instance_param(instance, secret).caller()
 
     async def instance(self, instance_id: str) -> InstanceData:
         return await self._elevation.instance(instance_id)

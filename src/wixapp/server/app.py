@@ -28,6 +28,7 @@ from wixapp.server.middleware import (
     QueryStringMiddleware,
     TimingMiddleware,
 )
+from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.redaction import redact_access_log
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
@@ -153,6 +154,9 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             seen=seen,
             lifecycle=lifecycle,
             webhooks=parts.webhooks,
+            webhook_receiver=WebhookReceiver(
+                settings=settings, lifecycle=lifecycle, routes=parts.webhooks
+            ),
         )
 
 

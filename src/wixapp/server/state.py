@@ -9,6 +9,7 @@ from starlette.requests import Request
 from wixapp.app import WixApp
 from wixapp.config import Settings
 from wixapp.server.lifecycle import Lifecycle
+from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.seen import LastSeenRecorder
 from wixapp.store import Store
 from wixapp.webhooks import WebhookRouter
@@ -26,7 +27,7 @@ class ServerState:
     seen: LastSeenRecorder
     lifecycle: Lifecycle
     webhooks: WebhookRouter
-    webhook_key_warned: bool = False  # the missing-key 503 is logged once
+    webhook_receiver: WebhookReceiver
 
 
 def server_state(request: Request) -> ServerState:

@@ -1,0 +1,125 @@
+"""Run one example app against the Wix emulator, with one command.
+
+    python examples/run.py flask          # or fastapi, starlette, django
+    python examples/run.py django --once  # check it answers, then stop
+
+It serves the emulator on a loopback port, registers an app, installs it on two sites,
+starts the example (``examples/<framework>/app.py``) as its own process pointed at the
+emulator through the usual variables (WIX_APP_ID, WIX_APP_SECRET, WIX_API_BASE_URL, …),
+and prints a token and a curl command per site. ``--once`` calls the example for each site,
+checks that each sees only its own notes, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from wixapp.emulator import create_emulator
+from wixapp.emulator.control import EmulatorControl
+from wixapp.testing.serving import port_or_free, serving
+
+HERE = Path(__file__).resolve().parent
+FRAMEWORKS = ("fastapi", "starlette", "flask", "django")
+STARTUP_SECONDS = 30.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("framework", choices=FRAMEWORKS)
+    parser.add_argument("--once", action="store_true", help="check the example, then exit")
+    parser.add_argument("--port", type=int, default=0, help="the example's port (0: any free)")
+    args = parser.parse_args()
+    try:
+        return asyncio.run(_run(args.framework, args.once, args.port))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(framework: str, once: bool, port: int) -> int:
+    async with (
+        serving(create_emulator()) as emulator_url,
+        EmulatorControl.for_url(emulator_url) as control,
+    ):
+        app = await control.register_app()
+        sites = []
+        for name in ("Bakery", "Florist"):
+            site = await control.create_site(display_name=name)
+            installed = await control.install(app.app_id, site.site_id)
+            sites.append((name, installed.instance_id))
+        env = {
+            **os.environ,
+            "WIX_APP_ID": app.app_id,
+            "WIX_APP_SECRET": app.app_secret,
+            "WIX_API_BASE_URL": emulator_url,
+            "WIXAPP_DATABASE_URL": f"sqlite:///{HERE / f'{framework}.db'}",
+            "PORT": str(port or port_or_free()),
+        }
+        async with _example(framework, env) as url:
+            tokens = {name: (await control.mint_token(i, "VISITOR")).token for name, i in sites}
+            for name, token in tokens.items():
+                print(f"{name}: curl -H 'Authorization: {token}' {url}/api/notes")
+            if once:
+                return await _check(url, tokens)
+            print(f"\n{framework} example at {url}, Wix emulator at {emulator_url}; Ctrl-C stops.")
+            await asyncio.Event().wait()
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _example(framework: str, env: dict[str, str]) -> AsyncIterator[str]:
+    script = HERE / framework / "app.py"
+    process = await asyncio.create_subprocess_exec(sys.executable, str(script), env=env)
+    url = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        await _wait_until_up(url, process)
+        yield url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_SECONDS
+    async with httpx.AsyncClient(base_url=url) as client:
+        while loop.time() < deadline:
+            if process.returncode is not None:
+                raise SystemExit(f"the example exited with status {process.returncode}")
+            with contextlib.suppress(httpx.TransportError):
+                await client.get("/api/notes")
+                return
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"the example did not answer at {url} within {STARTUP_SECONDS:.0f} s")
+
+
+async def _check(url: str, tokens: dict[str, str]) -> int:
+    async with httpx.AsyncClient(base_url=url) as client:
+        for name, token in tokens.items():
+            headers = {"Authorization": token}
+            added = await client.post(
+                "/api/notes", json={"text": f"hello from {name}"}, headers=headers
+            )
+            added.raise_for_status()
+        for name, token in tokens.items():
+            read = await client.get("/api/notes", headers={"Authorization": token})
+            read.raise_for_status()
+            print(f"{name}: {read.json()}")
+            if read.json()["notes"] != [f"hello from {name}"]:
+                print(f"{name} saw another site's notes", file=sys.stderr)
+                return 1
+        refused = await client.get("/api/notes")
+        print(f"no token: {refused.status_code} {refused.json()['error']}")
+        return 0 if refused.status_code == 401 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,257 @@
+"""wixapp for Django (``pip install 'wixapp[django]'``), sync and async views alike.
+
+    # settings.py
+    MIDDLEWARE = ["wixapp.adapters.django.WixMiddleware", *MIDDLEWARE]
+    WIX_APP_ID = "…"; WIX_APP_SECRET = "…"    # or the environment, as for the backend
+    WIXAPP_GUARD_PATHS = ["/api/"]              # identify every request under these
+    WIXAPP_WEBHOOK_HANDLERS = "myapp.hooks.router"   # optional: a WebhookRouter's path
+
+    # urls.py
+    path("webhooks", wix_webhook)
+
+    # views.py
+    @wix_caller_required
+    async def hello(request):                  # or a plain def
+        return JsonResponse({"instance": request.wix_caller.instance_id})
+
+Settings are the backend's variables (``WIX_APP_ID``, ``WIXAPP_*``) read from Django's
+settings first, then the environment. The middleware answers widget CORS preflights, adds
+CORS headers, identifies the guarded paths (``request.wix_caller``) and renders every
+``WixAppError`` a view raises as wixapp's JSON error. ``wix_webhook`` verifies Wix's
+webhooks, applies them to wixapp's store, then runs the handlers. The async core runs on
+one background loop per process (:func:`get_wix`); async views await it without blocking.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from wixapp.adapters._config import SETTING_NAMES, settings_from
+from wixapp.adapters._http import Answer, CorsPolicy, error_answer
+from wixapp.adapters.sync import SyncWixApp
+from wixapp.errors import WixAppError
+from wixapp.models import Caller
+from wixapp.webhooks import WebhookRouter
+
+__all__ = ["WixMiddleware", "close_wix", "get_wix", "wix_caller_required", "wix_webhook"]
+
+View = Callable[..., HttpResponse]
+AsyncView = Callable[..., Awaitable[HttpResponse]]
+
+_lock = threading.Lock()
+_current: tuple[SyncWixApp, CorsPolicy] | None = None
+
+
+def get_wix() -> SyncWixApp:
+    """This process's :class:`SyncWixApp`, built from Django's settings on first use."""
+    return _runtime()[0]
+
+
+def close_wix() -> None:
+    """Close this process's wixapp (the next use builds a new one from the settings)."""
+    global _current
+    with _lock:
+        current, _current = _current, None
+    if current is not None:
+        current[0].close()
+
+
+def _runtime() -> tuple[SyncWixApp, CorsPolicy]:
+    global _current
+    with _lock:
+        if _current is None:
+            settings = settings_from(_django_settings())
+            facade = SyncWixApp(settings, webhooks=_handlers(), **_options())
+            _current = (facade, CorsPolicy(settings.cors_origins))
+        return _current
+
+
+def _django_settings() -> dict[str, Any]:
+    return {
+        name: getattr(django_settings, name)
+        for name in SETTING_NAMES
+        if hasattr(django_settings, name)
+    }
+
+
+def _handlers() -> WebhookRouter | None:
+    path = getattr(django_settings, "WIXAPP_WEBHOOK_HANDLERS", None)
+    if path is None:
+        return None
+    router = import_string(path) if isinstance(path, str) else path
+    if not isinstance(router, WebhookRouter):
+        raise TypeError("WIXAPP_WEBHOOK_HANDLERS must name a wixapp.WebhookRouter")
+    return router
+
+
+def _options() -> dict[str, Any]:
+    """Keyword arguments for the core (``transport``, ``clock``): tests point it at an
+    in-process emulator with them."""
+    return dict(getattr(django_settings, "WIXAPP_OPTIONS", {}))
+
+
+def _on_setting_changed(*, setting: str, **_: Any) -> None:
+    if setting.startswith(("WIX_", "WIXAPP_")):
+        close_wix()
+
+
+setting_changed.connect(_on_setting_changed)
+
+
+# -- identification
+
+
+def _credentials(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
+    """The request's Authorization header, legacy ``instance`` value and client address."""
+    legacy = getattr(django_settings, "WIXAPP_LEGACY_INSTANCE", True)
+    instance = request.GET.get("instance") if legacy else None
+    return request.headers.get("Authorization"), instance, request.META.get("REMOTE_ADDR")
+
+
+def _identify(request: HttpRequest) -> Caller:
+    known = getattr(request, "wix_caller", None)
+    if isinstance(known, Caller):
+        return known
+    authorization, instance, client = _credentials(request)
+    caller = get_wix().identify_request(authorization, instance=instance, client=client)
+    request.wix_caller = caller
+    return caller
+
+
+async def _aidentify(request: HttpRequest) -> Caller:
+    known = getattr(request, "wix_caller", None)
+    if isinstance(known, Caller):
+        return known
+    authorization, instance, client = _credentials(request)
+    caller = await get_wix().arun(
+        lambda wix: wix.identify_request(authorization, instance=instance, client=client)
+    )
+    request.wix_caller = caller
+    return caller
+
+
+def wix_caller_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Identify the caller before the view (sync or async) runs: ``request.wix_caller``.
+
+    A caller that cannot be identified gets wixapp's JSON error, middleware or not.
+    """
+    if iscoroutinefunction(view):
+        async_view = cast(AsyncView, view)
+
+        @functools.wraps(view)
+        async def identified_async(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                await _aidentify(request)
+            except WixAppError as error:
+                return render_error(error)
+            return await async_view(request, *args, **kwargs)
+
+        return identified_async
+
+    @functools.wraps(view)
+    def identified(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            _identify(request)
+        except WixAppError as error:
+            return render_error(error)
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+
+    return identified
+
+
+# -- the middleware
+
+
+class WixMiddleware:
+    """CORS for widgets, identification of ``WIXAPP_GUARD_PATHS``, wixapp's JSON errors."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.guard = tuple(getattr(django_settings, "WIXAPP_GUARD_PATHS", ()))
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        early = self._preflight(request)
+        if early is None and self._guards(request):
+            try:
+                _identify(request)
+            except WixAppError as error:
+                early = render_error(error)
+        response = early or self.get_response(request)
+        return _with_cors(request, response)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        early = self._preflight(request)
+        if early is None and self._guards(request):
+            try:
+                await _aidentify(request)
+            except WixAppError as error:
+                early = render_error(error)
+        response = early or await self.get_response(request)
+        return _with_cors(request, response)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return render_error(exception) if isinstance(exception, WixAppError) else None
+
+    def _preflight(self, request: HttpRequest) -> HttpResponse | None:
+        answer = _runtime()[1].preflight(request.method or "", request.headers.items())
+        return None if answer is None else _response(answer)
+
+    def _guards(self, request: HttpRequest) -> bool:
+        return (
+            bool(self.guard) and request.method != "OPTIONS" and request.path.startswith(self.guard)
+        )
+
+
+def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if "Origin" in request.headers:
+        for name, value in _runtime()[1].headers_for(request.headers.items(), response.items()):
+            response[name] = value
+    return response
+
+
+# -- webhooks
+
+
+def _receive_webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        answer = get_wix().receive_webhook(request.body)
+    except WixAppError as error:
+        return render_error(error)
+    return _response(Answer.of(answer))
+
+
+wix_webhook: View = csrf_exempt(require_POST(_receive_webhook))
+"""The webhook view (``path("webhooks", wix_webhook)``): Wix's webhooks verified, applied
+to wixapp's store, then the handlers run. POST only, exempt from CSRF (Wix signs it)."""
+
+
+def render_error(error: WixAppError) -> HttpResponse:
+    """wixapp's JSON error as a Django response."""
+    return _response(error_answer(error))
+
+
+def _response(answer: Answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status, content_type=answer.media_type)
+    for name, value in answer.headers:
+        response[name] = value
+    return response

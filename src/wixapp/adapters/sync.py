@@ -1,0 +1,312 @@
+"""Synchronous access to one async ``WixApp``, for WSGI code (Flask, Django) and threads.
+
+There are no sync twins of wixapp's modules: :class:`SyncWixApp` owns one event loop running
+in a background thread, creates the ``WixApp`` on it and hands every call to it. Any number
+of threads share that loop, so they share one cache and one single-flight: fifty threads
+identifying the same fresh token make one token-info call. Code already running on another
+event loop (a Django async view) awaits the same calls without blocking its loop
+(``await facade.arun(...)``).
+
+    wix = SyncWixApp()                    # settings from the environment
+    caller = wix.identify(request.headers.get("Authorization"))
+    with wix.elevated_client(caller.instance_id) as http:
+        http.get("/apps/v1/instance")
+    wix.close()                           # or use it as a context manager
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import httpx
+from starlette.responses import JSONResponse
+
+from wixapp.app import WixApp
+from wixapp.config import Settings, load_settings
+from wixapp.identity import InstanceData
+from wixapp.models import AppToken, Caller
+from wixapp.server.receiver import WebhookReceiver
+from wixapp.webhooks import WebhookEvent, WebhookRouter
+
+__all__ = ["BackgroundLoop", "SyncWixApp"]
+
+T = TypeVar("T")
+
+
+class BackgroundLoop:
+    """An event loop of its own in a daemon thread; other threads and loops submit to it."""
+
+    def __init__(self, *, name: str = "wixapp-loop") -> None:
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+        self._started.wait()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def run(self, work: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+        """Run ``work`` on the loop and block this thread until it is done."""
+        if threading.current_thread() is self._thread:
+            work.close()
+            raise RuntimeError(
+                "A wixapp sync call was made from its own event loop; await the async API there."
+            )
+        return self.submit(work).result(timeout)
+
+    async def arun(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the loop from another event loop, without blocking that one."""
+        return await asyncio.wrap_future(self.submit(work))
+
+    def submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        if not self.running:
+            work.close()
+            raise RuntimeError("This wixapp background loop is closed; create a new one.")
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def close(self, *, timeout: float = 10.0) -> None:
+        """Stop the loop after what it is running, and wait for its thread."""
+        if self.running:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.call_soon(self._started.set)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        # Tasks still pending at close (a background webhook handler) are cancelled and
+        # awaited, so nothing is left half-run and no "task destroyed" warning appears.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            gathered = asyncio.gather(*pending, return_exceptions=True)
+            self._loop.run_until_complete(gathered)
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.close()
+
+
+class SyncWixApp:
+    """One ``WixApp`` on a background loop, driven from sync code (any thread) or other loops.
+
+    ``identify``, ``instance``, ``app_token`` and ``forget_instance`` block the calling
+    thread until the async core answers; ``elevated_client`` gives a sync ``httpx.Client``
+    whose requests the async elevated client sends; ``verify_webhook`` and
+    ``receive_webhook`` check (and apply) Wix's webhooks. ``close()`` drains the webhook
+    handlers, closes the store and the app and stops the loop (also at interpreter exit);
+    a closed facade refuses further calls.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        webhooks: WebhookRouter | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.webhooks = webhooks if webhooks is not None else WebhookRouter()
+        self._clock = clock
+        self._loop = BackgroundLoop()
+        try:
+            self._wix = self._loop.run(self._open(transport))
+        except BaseException:
+            self._loop.close()
+            raise
+        self._core = _Core(self._loop, self._wix)
+        self._receiver: WebhookReceiver | None = None
+        self._receiver_lock = threading.Lock()
+        # Closed at interpreter exit too, if nobody called close(): no half-written store.
+        self._finalizer = weakref.finalize(self, self._core.close)
+
+    async def _open(self, transport: httpx.AsyncBaseTransport | None) -> WixApp:
+        # Built on the loop it runs on: whatever it binds to a loop binds to this one.
+        wix = WixApp(self.settings, transport=transport, clock=self._clock)
+        await wix.start()
+        return wix
+
+    # -- running work on the core
+
+    def run(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
+        """``work(wix)`` on the background loop; blocks this thread until it returns."""
+        self._check_open()
+        return self._loop.run(self._call(work))
+
+    async def arun(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
+        """``work(wix)`` on the background loop, awaited from another event loop."""
+        self._check_open()
+        return await self._loop.arun(self._call(work))
+
+    async def _call(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
+        return await work(self._wix)
+
+    def _check_open(self) -> None:
+        if self._core.closed:
+            raise RuntimeError("This SyncWixApp is closed; create a new one.")
+
+    # -- the WixApp API, blocking
+
+    def identify(self, authorization: str | None, *, client: str | None = None) -> Caller:
+        """The caller behind an ``Authorization`` header value (see ``WixApp.identify``)."""
+        return self.run(lambda wix: wix.identify(authorization, client=client))
+
+    def identify_request(
+        self, authorization: str | None, *, instance: str | None = None, client: str | None = None
+    ) -> Caller:
+        """The caller of a request: its Authorization header, else a legacy ``instance``."""
+        return self.run(
+            lambda wix: wix.identify_request(authorization, instance=instance, client=client)
+        )
+
+    def instance(self, instance_id: str) -> InstanceData:
+        return self.run(lambda wix: wix.instance(instance_id))
+
+    def app_token(self, instance_id: str) -> AppToken:
+        return self.run(lambda wix: wix.app_token(instance_id))
+
+    def forget_instance(self, instance_id: str) -> None:
+        """Drop the instance's cached token and data; returns once every process is told."""
+        self.run(lambda wix: _awaited(wix.forget_instance(instance_id)))
+
+    def elevated_client(self, instance_id: str, **kwargs: Any) -> httpx.Client:
+        """A sync ``httpx.Client`` on the Wix API acting as the app for this instance.
+
+        Its requests are sent by ``WixApp.elevated_client`` on the background loop, so the
+        app token is minted once and shared with every other thread.
+        """
+        inner = self.run(lambda wix: _made(wix.elevated_client(instance_id)))
+        return self._sync_client(inner, **kwargs)
+
+    def _sync_client(self, inner: httpx.AsyncClient, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("base_url", inner.base_url)
+        kwargs.setdefault("timeout", inner.timeout)
+        return httpx.Client(transport=LoopTransport(self._loop, inner), **kwargs)
+
+    # -- webhooks
+
+    def verify_webhook(self, body: bytes | str) -> WebhookEvent:
+        """Check a webhook's signature (``WIX_APP_PUBLIC_KEY``) and decode it; no side effect."""
+        return self.receiver().verify(body)
+
+    def receive_webhook(self, body: bytes | str) -> JSONResponse:
+        """Verify, apply to wixapp's store (``Lifecycle``), then start ``webhooks``' handlers;
+        the answer for Wix."""
+        receiver = self.receiver()
+        return self._loop.run(receiver.receive(body))
+
+    def receiver(self) -> WebhookReceiver:
+        """The webhook receiver; its store is opened on first use (migrated if configured)."""
+        self._check_open()
+        with self._receiver_lock:
+            if self._receiver is None:
+                self._receiver = self._loop.run(self._core.open_receiver(self))
+            return self._receiver
+
+    # -- lifetime
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def close(self) -> None:
+        """Finish background webhook handlers, close the store and the app, stop the loop."""
+        self._finalizer()
+
+    def __enter__(self) -> SyncWixApp:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Core:
+    """What closing needs, apart from the facade (a finalizer must not hold the facade)."""
+
+    def __init__(self, loop: BackgroundLoop, wix: WixApp) -> None:
+        self.loop = loop
+        self.wix = wix
+        self.closed = False
+        self._owned = contextlib.AsyncExitStack()
+
+    async def open_receiver(self, facade: SyncWixApp) -> WebhookReceiver:
+        opened = WebhookReceiver.opened(
+            facade.settings,
+            routes=facade.webhooks,
+            forget=self.wix.forget_instance,
+            clock=facade._clock,
+        )
+        return await self._owned.enter_async_context(opened)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.loop.run(self._aclose())
+        finally:
+            self.loop.close()
+
+    async def _aclose(self) -> None:
+        try:
+            await self._owned.aclose()
+        finally:
+            await self.wix.aclose()
+
+
+class LoopTransport(httpx.BaseTransport):
+    """A sync transport whose requests an ``httpx.AsyncClient`` sends on a background loop.
+
+    The async client's auth, base URL and transport apply; the answer's raw bytes and headers
+    come back unchanged, so the sync client decodes them as usual.
+    """
+
+    def __init__(self, loop: BackgroundLoop, client: httpx.AsyncClient) -> None:
+        self._loop = loop
+        self._client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        return self._loop.run(self._send(request))
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        forwarded = self._client.build_request(
+            request.method, request.url, headers=request.headers, content=request.content
+        )
+        response = await self._client.send(forwarded, stream=True)
+        try:
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+        finally:
+            await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers, content=raw)
+
+    def close(self) -> None:
+        if self._loop.running:
+            self._loop.run(self._client.aclose())
+
+
+async def _awaited(work: Awaitable[None]) -> None:
+    await work
+
+
+async def _made(value: T) -> T:
+    """Return ``value``: built inside ``run``, on the loop it belongs to."""
+    return value

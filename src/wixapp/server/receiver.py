@@ -1,0 +1,108 @@
+"""Receiving a Wix webhook, the one way every front door does it (spec §7).
+
+The backend's ``POST /webhooks``, the ASGI middleware, Flask and Django all hand the body
+to :class:`WebhookReceiver`: the public key must be usable (else 503, logged once: Wix
+retries, so nothing is lost once the operator sets it), the JWT is verified (RS256, the
+configured key only; a refusal is 400/401 with no side effect), ``Lifecycle`` records and
+applies the event, and the user's handlers run in the background so Wix gets its 200 at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from wixapp.config import Settings
+from wixapp.errors import ConfigurationError, WebhookError, WixAppError
+from wixapp.server.lifecycle import DRAIN_SECONDS, Forget, Lifecycle
+from wixapp.store import Store
+from wixapp.webhooks import WebhookEvent, WebhookRouter, load_public_key, verify_webhook
+
+__all__ = ["WebhookReceiver", "WebhooksNotConfiguredError"]
+
+logger = logging.getLogger("wixapp.server")
+
+
+class WebhooksNotConfiguredError(WixAppError):
+    """WIX_APP_PUBLIC_KEY is missing or unusable: 503, so that Wix delivers again later."""
+
+    status_code = 503
+    default_code = "webhooks_not_configured"
+    default_detail = (
+        "Webhooks are not configured: set WIX_APP_PUBLIC_KEY to the app's public key from "
+        "the app dashboard."
+    )
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "60"}
+
+
+class WebhookReceiver:
+    """Verify → ``Lifecycle.handle`` → 200 → the ``routes``' handlers, in the background."""
+
+    def __init__(self, *, settings: Settings, lifecycle: Lifecycle, routes: WebhookRouter) -> None:
+        self.settings = settings
+        self.lifecycle = lifecycle
+        self.routes = routes
+        self._key_warned = False
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(
+        cls,
+        settings: Settings,
+        *,
+        routes: WebhookRouter,
+        forget: Forget | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> AsyncIterator[WebhookReceiver]:
+        """A receiver on its own store (``WIXAPP_DATABASE_URL``, migrated if configured):
+        the store is closed, and background handlers drained, when the block ends."""
+        store = await Store.open(settings.database_url, migrate=settings.migrate_on_start)
+        lifecycle = Lifecycle(
+            store, forget=forget, retention=settings.removed_retention_seconds, clock=clock
+        )
+        try:
+            async with lifecycle.sweeping():
+                yield cls(settings=settings, lifecycle=lifecycle, routes=routes)
+        finally:
+            await routes.shutdown(DRAIN_SECONDS)
+            await store.close()
+
+    def verify(self, body: bytes | str) -> WebhookEvent:
+        """The verified event; ``WebhookError`` (400/401) or a 503 while the key is missing."""
+        key = self._usable_key()
+        try:
+            return verify_webhook(body, key, now=self.lifecycle.clock())
+        except WebhookError as error:
+            logger.warning("refused a webhook (%d %s): %s", error.status, error.code, error.detail)
+            raise
+
+    async def receive(self, body: bytes | str) -> JSONResponse:
+        """Verify, record and apply the event, start its handlers; the answer for Wix."""
+        event = self.verify(body)
+        outcome = await self.lifecycle.handle(event)
+        if outcome.is_new:
+            self.routes.dispatch_in_background(event)
+        answer: dict[str, Any] = {"status": outcome.verdict.value, "eventType": event.event_type}
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+    def _usable_key(self) -> str:
+        key = self.settings.app_public_key
+        if not key:
+            problem = WebhooksNotConfiguredError()
+        else:
+            try:
+                load_public_key(key)
+                return key
+            except ConfigurationError as error:
+                problem = WebhooksNotConfiguredError(error.detail)
+        if not self._key_warned:
+            self._key_warned = True
+            logger.error("answering webhooks with 503: %s", problem.detail)
+        raise problem

@@ -1,0 +1,241 @@
+"""The scenario app on Starlette, Quart, Flask and Django, each behind its own test client."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from wixapp.config import Settings
+
+from .apps import Notes, Reply, in_thread, reply
+
+Config = dict[str, Any]
+
+
+# -- Starlette (the plain ASGI middleware) ----------------------------------------------
+
+
+def starlette_app(settings: Settings, notes: Notes, **options: Any) -> Any:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from wixapp.adapters.asgi import WixMiddleware, caller_of
+
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse(caller_of(request.scope).public())
+
+    async def read_notes(request: Request) -> JSONResponse:
+        caller = request.state.wix_caller
+        return JSONResponse(
+            {"instanceId": caller.instance_id, "notes": notes.of(caller.instance_id)}
+        )
+
+    async def add_note(request: Request) -> JSONResponse:
+        caller = request.state.wix_caller
+        text = str((await request.json())["text"])
+        return JSONResponse({"notes": notes.add(caller.instance_id, text)})
+
+    return Starlette(
+        routes=[
+            Route("/api/whoami", whoami),
+            Route("/api/notes", read_notes, methods=["GET"]),
+            Route("/api/notes", add_note, methods=["POST"]),
+        ],
+        middleware=[Middleware(WixMiddleware, settings=settings, guard=["/api/"], **options)],
+    )
+
+
+class StarletteProbe:
+    name = "starlette"
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
+        response: httpx.Response = await in_thread(
+            self._client.request, method, path, headers=dict(headers or {}), content=body
+        )
+        return reply(response.status_code, response.headers, response.content)
+
+
+@contextlib.asynccontextmanager
+async def open_starlette(settings: Settings, notes: Notes, **options: Any) -> AsyncIterator[Any]:
+    from starlette.testclient import TestClient
+
+    client = TestClient(starlette_app(settings, notes, **options))
+    await in_thread(client.__enter__)
+    try:
+        yield StarletteProbe(client)
+    finally:
+        await in_thread(client.__exit__, None, None, None)
+
+
+# -- Quart (the plain ASGI middleware, a second framework) ------------------------------
+
+
+def quart_app(settings: Settings, notes: Notes, **options: Any) -> Any:
+    from quart import Quart, request
+
+    from wixapp.adapters.asgi import WixMiddleware, caller_of
+
+    app = Quart("wixapp-quart-test")
+
+    @app.get("/api/whoami")
+    async def whoami() -> dict[str, Any]:
+        return dict(caller_of(request.scope).public())
+
+    @app.get("/api/notes")
+    async def read_notes() -> dict[str, Any]:
+        caller = caller_of(request.scope)
+        return {"instanceId": caller.instance_id, "notes": notes.of(caller.instance_id)}
+
+    @app.post("/api/notes")
+    async def add_note() -> dict[str, Any]:
+        caller = caller_of(request.scope)
+        body = await request.get_json(force=True)
+        return {"notes": notes.add(caller.instance_id, str(body["text"]))}
+
+    app.asgi_app = WixMiddleware(  # type: ignore[method-assign]
+        app.asgi_app, settings=settings, guard=["/api/"], **options
+    )
+    return app
+
+
+class QuartProbe:
+    name = "quart"
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
+        path, _, query = path.partition("?")
+        response = await self._client.open(
+            path, method=method, headers=dict(headers or {}), data=body, query_string=_query(query)
+        )
+        return reply(response.status_code, response.headers, await response.get_data())
+
+
+def _query(query: str) -> dict[str, str] | None:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(query)) or None
+
+
+@contextlib.asynccontextmanager
+async def open_quart(settings: Settings, notes: Notes, **options: Any) -> AsyncIterator[Any]:
+    app = quart_app(settings, notes, **options)
+    async with app.test_app() as test_app:
+        yield QuartProbe(test_app.test_client())
+
+
+# -- Flask ----------------------------------------------------------------------------------
+
+
+def flask_app(config: Config, notes: Notes, **options: Any) -> Any:
+    from flask import Flask, g, request
+
+    from wixapp.adapters.flask import WixFlask, current_caller
+
+    app = Flask("wixapp-flask-test")
+    app.config.update(config)
+    wix = WixFlask(app, guard=["/api/"], **options)
+
+    @app.get("/api/whoami")
+    def whoami() -> dict[str, Any]:
+        return dict(current_caller().public())
+
+    @app.get("/api/notes")
+    def read_notes() -> dict[str, Any]:
+        caller = current_caller()
+        return {"instanceId": caller.instance_id, "notes": notes.of(caller.instance_id)}
+
+    @app.post("/api/notes")
+    def add_note() -> dict[str, Any]:
+        caller = current_caller()
+        body = request.get_json(force=True)
+        return {"notes": notes.add(caller.instance_id, str(body["text"]))}
+
+    @app.get("/decorated/whoami")
+    @wix.caller_required
+    def decorated() -> dict[str, Any]:
+        return dict(g.wix_caller.public())
+
+    app.extensions["wixapp-test-extension"] = wix
+    return app
+
+
+class FlaskProbe:
+    name = "flask"
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
+        response = await in_thread(
+            self._client.open, path, method=method, headers=dict(headers or {}), data=body
+        )
+        return reply(response.status_code, response.headers, response.get_data())
+
+
+@contextlib.asynccontextmanager
+async def open_flask(config: Config, notes: Notes, **options: Any) -> AsyncIterator[Any]:
+    app = await in_thread(flask_app, config, notes, **options)
+    try:
+        yield FlaskProbe(app.test_client())
+    finally:
+        await in_thread(app.extensions["wixapp-test-extension"].close, app)
+
+
+# -- Django -------------------------------------------------------------------------------
+
+
+class DjangoProbe:
+    def __init__(self, client: Any, *, is_async: bool) -> None:
+        self._client = client
+        self._async = is_async
+        self.name = "django-async" if is_async else "django"
+
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
+        if self._async:
+            response = await self._client.generic(method, path, body, headers=dict(headers or {}))
+        else:
+            response = await in_thread(
+                self._client.generic, method, path, body, headers=dict(headers or {})
+            )
+        return reply(response.status_code, response.items(), response.content)
+
+
+@contextlib.asynccontextmanager
+async def open_django(
+    config: Config, notes: Notes, *, is_async: bool, **options: Any
+) -> AsyncIterator[Any]:
+    from django.test import AsyncClient, Client, override_settings
+
+    from . import django_site
+
+    django_site.configure()
+    django_site.NOTES = notes
+    overrides = override_settings(
+        **config,
+        WIXAPP_OPTIONS={k: v for k, v in options.items() if k != "webhooks"},
+        WIXAPP_WEBHOOK_HANDLERS=options.get("webhooks"),
+    )
+    overrides.enable()
+    try:
+        yield DjangoProbe(AsyncClient() if is_async else Client(), is_async=is_async)
+    finally:
+        await in_thread(overrides.disable)

@@ -1,0 +1,222 @@
+"""Every adapter, driven by its framework's own test client against the in-process emulator.
+
+The same eight behaviours on Starlette and Quart (the plain ASGI middleware), Flask and
+Django (sync and async clients): identification, tenant isolation, another app's token,
+an expired token, Wix down, webhook verification, the legacy ``instance`` parameter and
+the CORS preflight of a widget.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from wixapp.emulator import EmulatorState
+from wixapp.emulator.records import Installation
+from wixapp.testing import InstallFactory, TokenFactory
+from wixapp.webhooks import WebhookEvent, WebhookRouter, sign_webhook
+
+from .apps import Probe
+from .conftest import SITE_ORIGIN, AdapterSetup
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+FRAMEWORKS = ["starlette", "quart", "flask", "django", "django-async"]
+
+
+@pytest.fixture(params=FRAMEWORKS)
+async def probe(request: pytest.FixtureRequest, adapter: AdapterSetup) -> AsyncIterator[Probe]:
+    async with adapter.open(request.param) as opened:
+        yield opened
+
+
+def auth(token: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": token, **extra}
+
+
+# -- identification ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["", "Bearer "])
+async def test_identifies_the_caller(
+    probe: Probe, wix_instance: Installation, wix_token: TokenFactory, prefix: str
+) -> None:
+    reply = await probe.request(
+        "GET", "/api/whoami", headers=auth(prefix + wix_token(wix_instance.instance_id))
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["instanceId"] == wix_instance.instance_id
+    assert reply.body["siteId"] == wix_instance.site_id
+    assert reply.body["subjectType"] == "VISITOR"
+
+
+async def test_a_request_without_a_token_gets_the_json_401(probe: Probe) -> None:
+    reply = await probe.request("GET", "/api/whoami")
+    assert reply.status == 401
+    assert reply.body["error"] == "missing_token"
+    assert reply.header(
+        "www-authenticate",
+    ).startswith("Bearer ")  # type: ignore[union-attr]
+
+
+# -- tenant isolation ----------------------------------------------------------------------
+
+
+async def test_each_instance_sees_only_its_own_data(
+    probe: Probe, wix_install: InstallFactory, wix_token: TokenFactory
+) -> None:
+    bakery, florist = wix_install(display_name="Bakery"), wix_install(display_name="Florist")
+    bakery_token, florist_token = wix_token(bakery.instance_id), wix_token(florist.instance_id)
+
+    written = await probe.request(
+        "POST", "/api/notes", headers=auth(bakery_token), body=json.dumps({"text": "rye"}).encode()
+    )
+    assert written.status == 200, written.body
+
+    theirs = await probe.request("GET", "/api/notes", headers=auth(florist_token))
+    ours = await probe.request("GET", "/api/notes", headers=auth(bakery_token))
+    assert theirs.body == {"instanceId": florist.instance_id, "notes": []}
+    assert ours.body == {"instanceId": bakery.instance_id, "notes": ["rye"]}
+
+
+# -- refusals ------------------------------------------------------------------------------
+
+
+async def test_another_apps_token_is_refused(
+    probe: Probe,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    other_app = wix_emulator_state.register_app()
+    token = wix_token(wix_instance.instance_id, app_id=other_app.app_id)
+    reply = await probe.request("GET", "/api/whoami", headers=auth(token))
+    assert reply.status == 401
+    assert reply.body["error"] == "wrong_app"
+
+
+async def test_an_expired_token_is_refused(
+    probe: Probe,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    token = wix_token(wix_instance.instance_id, lifetime=60)
+    wix_emulator_state.advance_clock(3600)
+    reply = await probe.request("GET", "/api/whoami", headers=auth(token))
+    assert reply.status == 401
+    assert reply.body["error"] in {"invalid_token", "expired_token"}
+
+
+async def test_wix_down_is_a_503_with_retry_after(
+    probe: Probe,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    wix_emulator_state.add_fault("token-info", status=503)
+    reply = await probe.request(
+        "GET", "/api/whoami", headers=auth(wix_token(wix_instance.instance_id))
+    )
+    assert reply.status == 503
+    assert reply.body["error"] == "upstream_unavailable"
+    assert int(reply.header("retry-after") or 0) >= 1
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+async def test_webhooks_are_verified_applied_once_and_handled(
+    probe: Probe,
+    adapter: AdapterSetup,
+    wix_instance: Installation,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    body = adapter.signed("AppInstalled", wix_instance.instance_id, {"appId": "x"})
+
+    first = await probe.request("POST", "/webhooks", body=body.encode())
+    again = await probe.request("POST", "/webhooks", body=body.encode())
+
+    assert (first.status, first.body) == (200, {"status": "applied", "eventType": "AppInstalled"})
+    assert again.body["status"] == "duplicate"
+    assert adapter.handled.wait(5), "the webhook handler did not run"
+    assert [e.instance_id for e in adapter.events] == [wix_instance.instance_id]
+
+
+async def test_forged_or_malformed_webhooks_are_refused(
+    probe: Probe, adapter: AdapterSetup, wix_instance: Installation
+) -> None:
+    forged = adapter.signed("AppRemoved", wix_instance.instance_id, {}, forged=True)
+    refused = await probe.request("POST", "/webhooks", body=forged.encode())
+    junk = await probe.request("POST", "/webhooks", body=b"not a jwt")
+    assert (refused.status, refused.body["error"]) == (401, "invalid_webhook_signature")
+    assert (junk.status, junk.body["error"]) == (400, "invalid_webhook")
+    assert adapter.events == []
+
+
+# -- the legacy parameter ------------------------------------------------------------------
+
+
+async def test_the_legacy_instance_parameter_identifies_locally(
+    probe: Probe, wix_instance: Installation, wix_emulator_state: EmulatorState
+) -> None:
+    value = wix_emulator_state.sign_legacy_instance(wix_instance.instance_id)
+    reply = await probe.request("GET", f"/api/whoami?instance={value}")
+    tampered = await probe.request("GET", f"/api/whoami?instance=A{value}")
+    assert reply.status == 200, reply.body
+    assert (reply.body["instanceId"], reply.body["subjectType"]) == (
+        wix_instance.instance_id,
+        "USER",
+    )
+    assert tampered.status == 401
+    assert tampered.body["error"] == "invalid_instance"
+    assert wix_emulator_state.calls()["token-info"] == 0
+
+
+# -- CORS ----------------------------------------------------------------------------------
+
+
+async def test_a_widget_preflight_is_answered(probe: Probe) -> None:
+    reply = await probe.request(
+        "OPTIONS",
+        "/api/whoami",
+        headers={
+            "Origin": SITE_ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization,x-wix-linguist",
+        },
+    )
+    assert reply.status == 200
+    assert reply.header("access-control-allow-origin") == SITE_ORIGIN
+    allowed = (reply.header("access-control-allow-headers") or "").lower()
+    assert "authorization" in allowed
+    assert "x-wix-linguist" in allowed
+
+
+async def test_a_foreign_origin_is_refused_at_preflight(probe: Probe) -> None:
+    reply = await probe.request(
+        "OPTIONS",
+        "/api/whoami",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert reply.status == 400
+    assert reply.header("access-control-allow-origin") is None
+
+
+async def test_answers_and_errors_carry_cors_headers(
+    probe: Probe, wix_instance: Installation, wix_token: TokenFactory
+) -> None:
+    ok = await probe.request(
+        "GET", "/api/whoami", headers=auth(wix_token(wix_instance.instance_id), Origin=SITE_ORIGIN)
+    )
+    refused = await probe.request("GET", "/api/whoami", headers={"Origin": SITE_ORIGIN})
+    for reply in (ok, refused):
+        assert reply.header("access-control-allow-origin") == SITE_ORIGIN
+        assert "retry-after" in (reply.header("access-control-expose-headers") or "").lower()
+    assert (ok.status, refused.status) == (200, 401)
+
+
+_ = (threading, WebhookEvent, WebhookRouter, sign_webhook)

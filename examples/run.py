@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def main() -> int:
 async def _run(framework: str, once: bool, port: int) -> int:
     async with (
         serving(create_emulator()) as emulator_url,
+        _scratch() as folder,
         EmulatorControl.for_url(emulator_url) as control,
     ):
         app = await control.register_app()
@@ -59,7 +61,7 @@ async def _run(framework: str, once: bool, port: int) -> int:
             "WIX_APP_ID": app.app_id,
             "WIX_APP_SECRET": app.app_secret,
             "WIX_API_BASE_URL": emulator_url,
-            "WIXAPP_DATABASE_URL": f"sqlite:///{HERE / f'{framework}.db'}",
+            "WIXAPP_DATABASE_URL": f"sqlite:///{folder / 'wixapp.db'}",
             "PORT": str(port or port_or_free()),
         }
         async with _example(framework, env) as url:
@@ -71,6 +73,13 @@ async def _run(framework: str, once: bool, port: int) -> int:
             print(f"\n{framework} example at {url}, Wix emulator at {emulator_url}; Ctrl-C stops.")
             await asyncio.Event().wait()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _scratch() -> AsyncIterator[Path]:
+    """A folder for the example's SQLite file (wixapp's webhook records), removed after."""
+    with tempfile.TemporaryDirectory(prefix="wixapp-example-") as folder:
+        yield Path(folder)
 
 
 @contextlib.asynccontextmanager

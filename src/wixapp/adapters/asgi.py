@@ -28,11 +28,11 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wixapp.adapters._http import CorsPolicy
 from wixapp.app import WixApp
 from wixapp.config import Settings
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
+from wixapp.server.cors import CorsPolicy
 from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.responses import response_for
 from wixapp.webhooks import WebhookRouter

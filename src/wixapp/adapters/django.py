@@ -38,10 +38,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from wixapp.adapters._config import SETTING_NAMES, settings_from
-from wixapp.adapters._http import Answer, CorsPolicy, error_answer
+from wixapp.adapters._http import Answer, error_answer
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
+from wixapp.server.cors import CorsPolicy
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["WixMiddleware", "close_wix", "get_wix", "wix_caller_required", "wix_webhook"]
@@ -214,7 +215,7 @@ class WixMiddleware:
 
     def _preflight(self, request: HttpRequest) -> HttpResponse | None:
         answer = _runtime()[1].preflight(request.method or "", request.headers.items())
-        return None if answer is None else _response(answer)
+        return None if answer is None else _response(Answer.of(answer))
 
     def _guards(self, request: HttpRequest) -> bool:
         return (

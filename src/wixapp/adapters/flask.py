@@ -30,10 +30,11 @@ import httpx
 from flask import Flask, g, request
 
 from wixapp.adapters._config import settings_from
-from wixapp.adapters._http import Answer, CorsPolicy, error_answer
+from wixapp.adapters._http import Answer, error_answer
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
+from wixapp.server.cors import CorsPolicy
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["WixFlask", "current_caller"]
@@ -137,7 +138,7 @@ class WixFlask:
     def _before_request(self) -> flask.Response | None:
         preflight = _state().cors.preflight(request.method, request.headers.items())
         if preflight is not None:
-            return _response(preflight)
+            return _response(Answer.of(preflight))
         if self.guard and request.method != "OPTIONS" and request.path.startswith(self.guard):
             self.identify()
         return None

@@ -21,6 +21,7 @@ from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
 from wixapp.errors import WixAppError
 from wixapp.metrics import Metrics
+from wixapp.server.cors import CorsPolicy
 from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.server.middleware import (
@@ -43,8 +44,6 @@ __all__ = ["create_app"]
 logger = logging.getLogger("wixapp.server")
 
 MAX_REQUEST_BYTES = 1_048_576
-CORS_HEADERS = ["Authorization", "Content-Type", "x-wix-linguist", "If-Match", "If-None-Match"]
-EXPOSED_HEADERS = ["ETag", "Retry-After", "WWW-Authenticate"]
 
 
 def create_app(
@@ -98,15 +97,7 @@ def create_app(
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
     app.add_middleware(QueryStringMiddleware)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "PUT", "POST", "OPTIONS"],
-        allow_headers=CORS_HEADERS,
-        expose_headers=EXPOSED_HEADERS,
-        allow_credentials=False,
-        max_age=600,
-    )
+    app.add_middleware(CORSMiddleware, **CorsPolicy(settings.cors_origins).options)
     return app
 
 

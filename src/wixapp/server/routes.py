@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from wixapp.errors import PayloadTooLargeError, PermissionDeniedError, WixAppError
-from wixapp.identity.legacy import verify_instance_param
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
 from wixapp.server.responses import error_response
@@ -64,9 +63,14 @@ async def current_caller(request: Request, authorization: AuthorizationHeader = 
     ``authorization`` only documents the header: it is read from ``request`` so that a
     direct call, ``await current_caller(request)``, sees it too.
     """
+    return await _identified(request, instance=None)
+
+
+async def _identified(request: Request, *, instance: str | None) -> Caller:
     state = server_state(request)
     client = request.client.host if request.client else None
-    caller: Caller = await state.wix.identify(request.headers.get("authorization"), client=client)
+    authorization = request.headers.get("authorization")
+    caller = await state.wix.identify_request(authorization, instance=instance, client=client)
     state.seen.note(caller.instance_id, caller.site_id)
     return caller
 
@@ -86,13 +90,7 @@ async def caller_or_legacy_instance(
     signed ``?instance=`` value of Wix iframes and dashboards (spec §8), checked locally
     with the app secret in constant time. OWNER permissions make a USER, anything else a
     VISITOR (``LegacyInstance.caller``). A bad value is a 401."""
-    if instance is None or "authorization" in request.headers:
-        return await current_caller(request)
-    state = server_state(request)
-    legacy = verify_instance_param(instance, state.settings.app_secret.get_secret_value())
-    caller = legacy.caller()
-    state.seen.note(caller.instance_id, caller.site_id)
-    return caller
+    return await _identified(request, instance=instance)
 
 
 _CALLER_ANSWER = {200: {"model": CallerBody}, **_errors(*_IDENTIFIED)}

@@ -1,0 +1,92 @@
+"""CORS for the widget's and panel's cross-origin calls (spec §9), for every front door.
+
+One policy: Starlette's ``CORSMiddleware`` with the backend's options. The backend installs
+it as middleware; the framework adapters apply the same rules to Flask and Django answers
+(``preflight`` and ``headers_for`` run them without an event loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["CORS_HEADERS", "CORS_METHODS", "EXPOSED_HEADERS", "CorsPolicy", "HeaderItems"]
+
+# What fetchWithAuth sends (spec §9), and the preconditions of settings writes.
+CORS_HEADERS = ("Authorization", "Content-Type", "x-wix-linguist", "If-Match", "If-None-Match")
+CORS_METHODS = ("GET", "PUT", "POST", "OPTIONS")
+EXPOSED_HEADERS = ("ETag", "Retry-After", "WWW-Authenticate")
+CORS_MAX_AGE = 600
+
+HeaderItems = Iterable[tuple[str, str]]
+"""Header names and values, as ``headers.items()`` gives them in any framework."""
+
+
+class CorsPolicy:
+    """The backend's CORS rules for widgets (``WIXAPP_CORS_ORIGINS``), for any framework."""
+
+    def __init__(self, origins: Sequence[str]) -> None:
+        self.options: dict[str, Any] = {
+            "allow_origins": list(origins),
+            "allow_methods": list(CORS_METHODS),
+            "allow_headers": list(CORS_HEADERS),
+            "expose_headers": list(EXPOSED_HEADERS),
+            "allow_credentials": False,
+            "max_age": CORS_MAX_AGE,
+        }
+        self._rules = CORSMiddleware(_no_app, **self.options)
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """The rules as ASGI middleware in front of ``app``."""
+        return CORSMiddleware(app, **self.options)
+
+    def preflight(self, method: str, headers: HeaderItems) -> Response | None:
+        """The answer to a CORS preflight, or ``None`` if the request is not one."""
+        request_headers = _headers(headers)
+        if method != "OPTIONS" or "origin" not in request_headers:
+            return None
+        if "access-control-request-method" not in request_headers:
+            return None
+        return self._rules.preflight_response(request_headers=request_headers)
+
+    def headers_for(
+        self, request_headers: HeaderItems, response_headers: HeaderItems
+    ) -> list[tuple[str, str]]:
+        """``response_headers`` with the CORS headers this request's answer must carry."""
+        message: Message = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response_headers
+            ],
+        }
+        _run_now(self._rules.send(message, _keep, _headers(request_headers)))
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+
+
+def _headers(items: HeaderItems) -> Headers:
+    return Headers(raw=[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in items])
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("CorsPolicy's rules are applied directly, never as an app")
+
+
+async def _keep(message: Message) -> None:
+    """The ``send`` the rules hand the rewritten message to: it is already in place."""
+
+
+def _run_now(work: Coroutine[Any, Any, None]) -> None:
+    # Starlette's CORS ``send`` only awaits the ``send`` it is given (``_keep``, which never
+    # suspends), so the coroutine completes in one step, with no event loop.
+    try:
+        work.send(None)
+    except StopIteration:
+        return
+    work.close()
+    raise RuntimeError("the CORS rules tried to wait; they cannot run outside an event loop")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,3 @@ def adapter(
     tmp_path: Path,
 ) -> AdapterSetup:
     return AdapterSetup(wix_registered_app, wix_emulator_state, wix_transport, tmp_path / "w.db")
-
-
-_ = AsyncIterator

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -80,4 +79,11 @@ def test_the_webhook_handlers_can_be_named_by_their_path(
         assert configured.handled.wait(5)
 
 
-_ = Any
+def test_webhook_handlers_that_are_not_a_router_are_named_in_the_error(
+    configured: AdapterSetup,
+) -> None:
+    with (
+        override_settings(WIXAPP_WEBHOOK_HANDLERS="adapters.django_site.NOTES"),
+        pytest.raises(ConfigurationError, match="WIXAPP_WEBHOOK_HANDLERS"),
+    ):
+        get_wix()

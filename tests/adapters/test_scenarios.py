@@ -9,7 +9,6 @@ the CORS preflight of a widget.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,7 +16,6 @@ import pytest
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.testing import InstallFactory, TokenFactory
-from wixapp.webhooks import WebhookEvent, WebhookRouter, sign_webhook
 
 from .apps import Probe
 from .conftest import SITE_ORIGIN, AdapterSetup
@@ -191,6 +189,8 @@ async def test_a_widget_preflight_is_answered(probe: Probe) -> None:
     )
     assert reply.status == 200
     assert reply.header("access-control-allow-origin") == SITE_ORIGIN
+    assert reply.header("access-control-max-age") == "600"
+    assert reply.header("access-control-expose-headers") is None  # the backend's preflight
     allowed = (reply.header("access-control-allow-headers") or "").lower()
     assert "authorization" in allowed
     assert "x-wix-linguist" in allowed
@@ -217,6 +217,3 @@ async def test_answers_and_errors_carry_cors_headers(
         assert reply.header("access-control-allow-origin") == SITE_ORIGIN
         assert "retry-after" in (reply.header("access-control-expose-headers") or "").lower()
     assert (ok.status, refused.status) == (200, 401)
-
-
-_ = (threading, WebhookEvent, WebhookRouter, sign_webhook)

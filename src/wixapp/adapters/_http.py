@@ -7,6 +7,7 @@ response object, so a Flask or Django app answers exactly as wixapp's backend do
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from starlette.responses import Response
@@ -15,6 +16,8 @@ from wixapp.errors import WixAppError
 from wixapp.server.responses import response_for
 
 __all__ = ["Answer", "error_answer"]
+
+logger = logging.getLogger("wixapp.adapters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,4 +42,6 @@ class Answer:
 
 def error_answer(error: WixAppError) -> Answer:
     """wixapp's JSON error for ``error``: ``{"error": code, "detail": …}`` and its headers."""
+    if error.status >= 500:
+        logger.warning("answering %d %s: %s", error.status, error.code, error.detail)
     return Answer.of(response_for(error))

@@ -40,7 +40,7 @@ from django.views.decorators.http import require_POST
 from wixapp.adapters._config import SETTING_NAMES, settings_from
 from wixapp.adapters._http import Answer, error_answer
 from wixapp.adapters.sync import SyncWixApp
-from wixapp.errors import WixAppError
+from wixapp.errors import ConfigurationError, WixAppError
 from wixapp.models import Caller
 from wixapp.server.cors import CorsPolicy
 from wixapp.webhooks import WebhookRouter
@@ -90,9 +90,15 @@ def _handlers() -> WebhookRouter | None:
     path = getattr(django_settings, "WIXAPP_WEBHOOK_HANDLERS", None)
     if path is None:
         return None
-    router = import_string(path) if isinstance(path, str) else path
+    try:
+        router = import_string(path) if isinstance(path, str) else path
+    except ImportError:
+        router = None
     if not isinstance(router, WebhookRouter):
-        raise TypeError("WIXAPP_WEBHOOK_HANDLERS must name a wixapp.WebhookRouter")
+        raise ConfigurationError(
+            f"WIXAPP_WEBHOOK_HANDLERS must be the dotted path of a wixapp.WebhookRouter, "
+            f"not {path!r}."
+        )
     return router
 
 
@@ -191,24 +197,26 @@ class WixMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._acall(request)
-        early = self._preflight(request)
-        if early is None and self._guards(request):
-            try:
+        preflight = self._preflight(request)
+        if preflight is not None:
+            return preflight
+        try:
+            if self._guards(request):
                 _identify(request)
-            except WixAppError as error:
-                early = render_error(error)
-        response = early or self.get_response(request)
-        return _with_cors(request, response)
+        except WixAppError as error:
+            return _with_cors(request, render_error(error))
+        return _with_cors(request, self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        early = self._preflight(request)
-        if early is None and self._guards(request):
-            try:
+        preflight = self._preflight(request)
+        if preflight is not None:
+            return preflight
+        try:
+            if self._guards(request):
                 await _aidentify(request)
-            except WixAppError as error:
-                early = render_error(error)
-        response = early or await self.get_response(request)
-        return _with_cors(request, response)
+        except WixAppError as error:
+            return _with_cors(request, render_error(error))
+        return _with_cors(request, await self.get_response(request))
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         return render_error(exception) if isinstance(exception, WixAppError) else None

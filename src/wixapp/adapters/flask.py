@@ -112,7 +112,10 @@ class WixFlask:
         return _state(app).wix
 
     def caller_required(self, view: Callable[P, R]) -> Callable[P, R]:
-        """Identify the caller before the view runs; it is then ``g.wix_caller``."""
+        """Identify the caller before the view runs; it is then ``g.wix_caller``.
+
+        A caller who cannot be identified gets wixapp's JSON error (401, 429, 503, …).
+        """
 
         @functools.wraps(view)
         def identified(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -138,6 +141,7 @@ class WixFlask:
     def _before_request(self) -> flask.Response | None:
         preflight = _state().cors.preflight(request.method, request.headers.items())
         if preflight is not None:
+            g.wix_preflight = True  # answered in full: _add_cors leaves it alone
             return _response(Answer.of(preflight))
         if self.guard and request.method != "OPTIONS" and request.path.startswith(self.guard):
             self.identify()
@@ -162,7 +166,7 @@ def _render_error(error: WixAppError) -> flask.Response:
 
 
 def _add_cors(response: flask.Response) -> flask.Response:
-    if "Origin" in request.headers:
+    if "Origin" in request.headers and not g.get("wix_preflight"):
         headers = _state().cors.headers_for(request.headers.items(), response.headers.items())
         response.headers.clear()
         response.headers.extend(headers)

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
-from wixapp.adapters.django import wix_caller_required, wix_webhook
+from wixapp.adapters.django import get_wix, wix_caller_required, wix_webhook
 from wixapp.webhooks import WebhookRouter
 
 from .apps import Notes
@@ -61,7 +61,13 @@ async def decorated_async(request: HttpRequest) -> HttpResponse:
     return JsonResponse(request.wix_caller.public())  # type: ignore[attr-defined]
 
 
+def site(request: HttpRequest) -> HttpResponse:
+    data = get_wix().instance(request.wix_caller.instance_id)  # Wix down: raises
+    return JsonResponse({"name": data.data.site.site_display_name})
+
+
 urlpatterns: list[Any] = [
+    path("api/site", site),
     path("api/whoami", whoami),
     path("api/notes", notes),
     path("decorated/whoami", decorated),

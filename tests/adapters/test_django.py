@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +88,21 @@ def test_webhook_handlers_that_are_not_a_router_are_named_in_the_error(
         pytest.raises(ConfigurationError, match="WIXAPP_WEBHOOK_HANDLERS"),
     ):
         get_wix()
+
+
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+async def test_the_middleware_renders_a_wixapp_error_a_view_raises(
+    configured: AdapterSetup,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    client_kind: str,
+) -> None:
+    token = {"Authorization": wix_token(wix_instance.instance_id)}
+    configured.state.add_fault("instance", status=503)
+    with override_settings(MIDDLEWARE=["wixapp.adapters.django.WixMiddleware"]):
+        if client_kind == "async":
+            down = await AsyncClient().get("/api/site", headers=token)
+        else:
+            down = await asyncio.to_thread(Client().get, "/api/site", headers=token)
+    assert (down.status_code, down.json()["error"]) == (503, "upstream_unavailable")
+    assert down.headers["Retry-After"]

@@ -97,3 +97,29 @@ def test_a_missing_setting_is_one_line_naming_it() -> None:
         WixFlask(Flask("unconfigured"))
     assert "WIX_APP_ID" in refused.value.detail
     assert "\n" not in refused.value.detail
+
+
+def test_async_views_and_errors_raised_in_views(
+    adapter: AdapterSetup, wix_instance: Installation, wix_token: TokenFactory
+) -> None:
+    app = Flask("async-and-errors")
+    app.config.update(adapter.config)
+    wix = WixFlask(app, **adapter.options)
+
+    @app.get("/site")
+    @wix.caller_required
+    async def site() -> dict[str, Any]:
+        data = wix.sync.instance(g.wix_caller.instance_id)  # Wix down: raises, rendered
+        return {"name": data.data.site.site_display_name}
+
+    token = {"Authorization": wix_token(wix_instance.instance_id)}
+    try:
+        client = app.test_client()
+        assert client.get("/site", headers=token).json == {"name": "Test Site"}
+        adapter.state.add_fault("instance", status=503)
+        wix.sync_for(app).forget_instance(wix_instance.instance_id)
+        down = client.get("/site", headers=token)
+    finally:
+        wix.close(app)
+    assert (down.status_code, down.json["error"]) == (503, "upstream_unavailable")  # type: ignore[index]
+    assert down.headers["Retry-After"]

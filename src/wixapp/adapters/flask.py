@@ -21,9 +21,10 @@ The async core runs on one background loop per app (:class:`SyncWixApp`): call
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from collections.abc import Callable, Iterable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import flask
 import httpx
@@ -116,6 +117,16 @@ class WixFlask:
 
         A caller who cannot be identified gets wixapp's JSON error (401, 429, 503, …).
         """
+
+        if inspect.iscoroutinefunction(view):
+            # Flask runs an async view on a loop of its own in the request's thread: the
+            # identification blocks that thread as it would for a sync view.
+            @functools.wraps(view)
+            async def identified_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                self.identify()
+                return await view(*args, **kwargs)
+
+            return cast("Callable[P, R]", identified_async)
 
         @functools.wraps(view)
         def identified(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -106,3 +106,16 @@ async def test_a_given_wixapp_is_used_and_left_open(
 def test_a_bad_guard_is_refused_at_once(adapter: AdapterSetup) -> None:
     with pytest.raises(ValueError, match="prefixes"):
         WixMiddleware(public, settings=adapter.settings, guard=["api"])
+
+
+async def test_an_owned_wixapp_and_its_webhook_store_close_with_the_lifespan(
+    adapter: AdapterSetup, wix_instance: Installation
+) -> None:
+    inner = Starlette(routes=[Route("/public", public)])
+    app = WixMiddleware(inner, settings=adapter.settings, guard=["/api/"], **adapter.options)
+    body = adapter.signed("AppInstalled", wix_instance.instance_id, {})
+    with TestClient(app) as client:
+        assert client.post("/webhooks", content=body).json()["status"] == "applied"
+    assert adapter.handled.is_set()  # drained before the store closed
+    with pytest.raises(RuntimeError, match="closed"):
+        await app.wix.start()

@@ -6,8 +6,9 @@
 It serves the emulator on a loopback port, registers an app, installs it on two sites,
 starts the example (``examples/<framework>/app.py``) as its own process pointed at the
 emulator through the usual variables (WIX_APP_ID, WIX_APP_SECRET, WIX_API_BASE_URL, …),
-and prints a token and a curl command per site. ``--once`` calls the example for each site,
-checks that each sees only its own notes, and exits.
+and prints a token and a curl command per site; the emulator's webhooks go to the example's
+``/webhooks``. ``--once`` calls the example for each site, checks that each sees only its own
+notes, removes the app from one site (a signed ``AppRemoved`` webhook), and exits.
 """
 
 from __future__ import annotations
@@ -61,15 +62,18 @@ async def _run(framework: str, once: bool, port: int) -> int:
             "WIX_APP_ID": app.app_id,
             "WIX_APP_SECRET": app.app_secret,
             "WIX_API_BASE_URL": emulator_url,
+            "WIX_APP_PUBLIC_KEY": await control.webhook_public_key(),
             "WIXAPP_DATABASE_URL": f"sqlite:///{folder / 'wixapp.db'}",
             "PORT": str(port or port_or_free()),
         }
         async with _example(framework, env) as url:
+            await control.configure_webhooks(app.app_id, f"{url}/webhooks")
             tokens = {name: (await control.mint_token(i, "VISITOR")).token for name, i in sites}
             for name, token in tokens.items():
                 print(f"{name}: curl -H 'Authorization: {token}' {url}/api/notes")
             if once:
-                return await _check(url, tokens)
+                notes_ok = await _check(url, tokens)
+                return notes_ok or await _check_webhook(control, sites[-1][1])
             print(f"\n{framework} example at {url}, Wix emulator at {emulator_url}; Ctrl-C stops.")
             await asyncio.Event().wait()
     return 0
@@ -128,6 +132,17 @@ async def _check(url: str, tokens: dict[str, str]) -> int:
         refused = await client.get("/api/notes")
         print(f"no token: {refused.status_code} {refused.json()['error']}")
         return 0 if refused.status_code == 401 else 1
+
+
+async def _check_webhook(control: EmulatorControl, instance_id: str) -> int:
+    """Remove the app from one site: the emulator's signed AppRemoved reaches the example."""
+    await control.uninstall(instance_id)
+    deliveries = await control.flush_webhooks()
+    for delivery in deliveries:
+        status = delivery.attempts[-1].status if delivery.attempts else None
+        print(f"webhook {delivery.event_type}: {delivery.state} (HTTP {status})")
+    delivered = [d for d in deliveries if d.event_type == "AppRemoved" and d.state == "delivered"]
+    return 0 if delivered else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["fastapi", "starlette", "flask", "django"])
-def test_the_example_serves_each_site_its_own_notes(framework: str) -> None:
+def test_the_example_serves_each_site_its_own_notes_and_takes_webhooks(framework: str) -> None:
     run = subprocess.run(
         [sys.executable, str(EXAMPLES / "run.py"), framework, "--once"],
         capture_output=True,
@@ -25,3 +25,4 @@ def test_the_example_serves_each_site_its_own_notes(framework: str) -> None:
     assert "'notes': ['hello from Bakery']" in run.stdout
     assert "'notes': ['hello from Florist']" in run.stdout
     assert "no token: 401 missing_token" in run.stdout
+    assert "webhook AppRemoved: delivered (HTTP 200)" in run.stdout

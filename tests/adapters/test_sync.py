@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -131,3 +132,23 @@ def test_a_sync_call_from_the_loop_itself_is_refused(
 
     with pytest.raises(RuntimeError, match="own event loop"):
         facade.run(reentrant)
+
+
+def test_a_forked_process_gets_a_core_of_its_own(
+    facade: SyncWixApp, wix_instance: Installation, wix_token: TokenFactory
+) -> None:
+    """A server that preloads the app and then forks: the child's calls work (in the child
+    the parent's loop thread does not exist)."""
+    token = wix_token(wix_instance.instance_id)
+    facade.identify(token)
+    child = os.fork()
+    if child == 0:  # the child: report through the exit status, skip pytest's teardown
+        try:
+            ok = facade.identify(token).instance_id == wix_instance.instance_id
+            facade.close()
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert facade.identify(token).instance_id == wix_instance.instance_id  # the parent's still

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 import weakref
@@ -113,6 +114,10 @@ class SyncWixApp:
     ``receive_webhook`` check (and apply) Wix's webhooks. ``close()`` drains the webhook
     handlers, closes the store and the app and stops the loop (also at interpreter exit);
     a closed facade refuses further calls.
+
+    A process forked from one that used the facade (a server that preloads the app, then
+    forks its workers) gets a loop and a ``WixApp`` of its own on first use: threads, sockets
+    and caches do not cross a fork.
     """
 
     def __init__(
@@ -125,43 +130,40 @@ class SyncWixApp:
     ) -> None:
         self.settings = settings or load_settings()
         self.webhooks = webhooks if webhooks is not None else WebhookRouter()
+        self._transport = transport
         self._clock = clock
-        self._loop = BackgroundLoop()
-        try:
-            self._wix = self._loop.run(self._open(transport))
-        except BaseException:
-            self._loop.close()
-            raise
-        self._core = _Core(self._loop, self._wix)
-        self._receiver: WebhookReceiver | None = None
-        self._receiver_lock = threading.Lock()
-        # Closed at interpreter exit too, if nobody called close(): no half-written store.
-        self._finalizer = weakref.finalize(self, self._core.close)
+        self._closed = False
+        self._lock = threading.Lock()
+        self._core = self._open_core()
 
-    async def _open(self, transport: httpx.AsyncBaseTransport | None) -> WixApp:
-        # Built on the loop it runs on: whatever it binds to a loop binds to this one.
-        wix = WixApp(self.settings, transport=transport, clock=self._clock)
-        await wix.start()
-        return wix
+    def _open_core(self) -> _Core:
+        core = _Core.open(self)
+        # Closed at interpreter exit too, if nobody called close(): no half-written store.
+        weakref.finalize(self, core.close)
+        return core
+
+    def _live_core(self) -> _Core:
+        if self._closed:
+            raise RuntimeError("This SyncWixApp is closed; create a new one.")
+        core = self._core
+        if core.pid != os.getpid():
+            with self._lock:
+                if self._core.pid != os.getpid():
+                    self._core = self._open_core()
+                core = self._core
+        return core
 
     # -- running work on the core
 
     def run(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
         """``work(wix)`` on the background loop; blocks this thread until it returns."""
-        self._check_open()
-        return self._loop.run(self._call(work))
+        core = self._live_core()
+        return core.loop.run(core.call(work))
 
     async def arun(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
         """``work(wix)`` on the background loop, awaited from another event loop."""
-        self._check_open()
-        return await self._loop.arun(self._call(work))
-
-    async def _call(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
-        return await work(self._wix)
-
-    def _check_open(self) -> None:
-        if self._core.closed:
-            raise RuntimeError("This SyncWixApp is closed; create a new one.")
+        core = self._live_core()
+        return await core.loop.arun(core.call(work))
 
     # -- the WixApp API, blocking
 
@@ -199,37 +201,32 @@ class SyncWixApp:
     def _sync_client(self, inner: httpx.AsyncClient, **kwargs: Any) -> httpx.Client:
         kwargs.setdefault("base_url", inner.base_url)
         kwargs.setdefault("timeout", inner.timeout)
-        return httpx.Client(transport=LoopTransport(self._loop, inner), **kwargs)
+        transport = LoopTransport(self._live_core().loop, inner)
+        return httpx.Client(transport=transport, **kwargs)
 
     # -- webhooks
 
     def verify_webhook(self, body: bytes | str) -> WebhookEvent:
         """Check a webhook's signature (``WIX_APP_PUBLIC_KEY``) and decode it; no side effect."""
-        return self.receiver().verify(body)
+        return self._live_core().receiver().verify(body)
 
     def receive_webhook(self, body: bytes | str) -> JSONResponse:
         """Verify, apply to wixapp's store (``Lifecycle``), then start ``webhooks``' handlers;
         the answer for Wix."""
-        receiver = self.receiver()
-        return self._loop.run(receiver.receive(body))
-
-    def receiver(self) -> WebhookReceiver:
-        """The webhook receiver; its store is opened on first use (migrated if configured)."""
-        self._check_open()
-        with self._receiver_lock:
-            if self._receiver is None:
-                self._receiver = self._loop.run(self._core.open_receiver(self))
-            return self._receiver
+        core = self._live_core()
+        return core.loop.run(core.receiver().receive(body))
 
     # -- lifetime
 
     @property
     def closed(self) -> bool:
-        return self._core.closed
+        return self._closed
 
     def close(self) -> None:
         """Finish background webhook handlers, close the store and the app, stop the loop."""
-        self._finalizer()
+        with self._lock:
+            self._closed = True
+        self._core.close()
 
     def __enter__(self) -> SyncWixApp:
         return self
@@ -239,25 +236,53 @@ class SyncWixApp:
 
 
 class _Core:
-    """What closing needs, apart from the facade (a finalizer must not hold the facade)."""
+    """One process's loop, ``WixApp`` and webhook receiver (apart from the facade, so that
+    a finalizer can close them without keeping the facade alive)."""
 
-    def __init__(self, loop: BackgroundLoop, wix: WixApp) -> None:
+    def __init__(self, loop: BackgroundLoop, wix: WixApp, facade: SyncWixApp) -> None:
+        self.pid = os.getpid()
         self.loop = loop
         self.wix = wix
         self.closed = False
+        self._settings = facade.settings
+        self._webhooks = facade.webhooks
+        self._clock = facade._clock
+        self._receiver: WebhookReceiver | None = None
+        self._receiver_lock = threading.Lock()
         self._owned = contextlib.AsyncExitStack()
 
-    async def open_receiver(self, facade: SyncWixApp) -> WebhookReceiver:
+    @classmethod
+    def open(cls, facade: SyncWixApp) -> _Core:
+        loop = BackgroundLoop()
+        try:
+            wix = loop.run(_started(facade.settings, facade._transport, facade._clock))
+        except BaseException:
+            loop.close()
+            raise
+        return cls(loop, wix, facade)
+
+    async def call(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
+        return await work(self.wix)
+
+    def receiver(self) -> WebhookReceiver:
+        """The webhook receiver; its store is opened on first use (migrated if configured)."""
+        with self._receiver_lock:
+            if self._receiver is None:
+                self._receiver = self.loop.run(self._open_receiver())
+            return self._receiver
+
+    async def _open_receiver(self) -> WebhookReceiver:
         opened = WebhookReceiver.opened(
-            facade.settings,
-            routes=facade.webhooks,
+            self._settings,
+            routes=self._webhooks,
             forget=self.wix.forget_instance,
-            clock=facade._clock,
+            clock=self._clock,
         )
         return await self._owned.enter_async_context(opened)
 
     def close(self) -> None:
-        if self.closed:
+        # In a forked child the loop's thread does not exist: nothing here to close.
+        if self.closed or self.pid != os.getpid():
             return
         self.closed = True
         try:
@@ -270,6 +295,15 @@ class _Core:
             await self._owned.aclose()
         finally:
             await self.wix.aclose()
+
+
+async def _started(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None, clock: Callable[[], float]
+) -> WixApp:
+    # Built on the loop it runs on: whatever it binds to a loop binds to this one.
+    wix = WixApp(settings, transport=transport, clock=clock)
+    await wix.start()
+    return wix
 
 
 class LoopTransport(httpx.BaseTransport):

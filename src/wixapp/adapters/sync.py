@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 from starlette.responses import JSONResponse
@@ -59,24 +59,30 @@ class BackgroundLoop:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def run(self, work: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the loop and block this thread until it is done."""
         if threading.current_thread() is self._thread:
             work.close()
             raise RuntimeError(
                 "A wixapp sync call was made from its own event loop; await the async API there."
             )
-        return self.submit(work).result(timeout)
+        self._check_running(work)
+        call = _Call(work)
+        self._loop.call_soon_threadsafe(call.start, self._loop)
+        return call.result()
 
     async def arun(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the loop from another event loop, without blocking that one."""
         return await asyncio.wrap_future(self.submit(work))
 
     def submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        self._check_running(work)
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def _check_running(self, work: Coroutine[Any, Any, T]) -> None:
         if not self.running:
             work.close()
             raise RuntimeError("This wixapp background loop is closed; create a new one.")
-        return asyncio.run_coroutine_threadsafe(work, self._loop)
 
     def close(self, *, timeout: float = 10.0) -> None:
         """Stop the loop after what it is running, and wait for its thread."""
@@ -103,6 +109,33 @@ class BackgroundLoop:
             self._loop.run_until_complete(gathered)
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()
+
+
+class _Call(Generic[T]):
+    """One coroutine run as a task on the loop for one waiting thread.
+
+    A plain lock is the latch: ``run_coroutine_threadsafe``'s ``concurrent.futures.Future``
+    (a condition variable, and a second future chained to the task) made a round trip cost
+    about 45% more CPU (bench/sync_overhead.py).
+    """
+
+    def __init__(self, work: Coroutine[Any, Any, T]) -> None:
+        self._work = work
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._task: asyncio.Task[T] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._task = loop.create_task(self._work)
+        self._task.add_done_callback(self._finished)
+
+    def _finished(self, _task: asyncio.Task[T]) -> None:
+        self._done.release()
+
+    def result(self) -> T:
+        self._done.acquire()
+        assert self._task is not None  # set before the latch opens
+        return self._task.result()
 
 
 class SyncWixApp:

@@ -103,10 +103,12 @@ async def test_an_expired_token_is_refused(
     wix_emulator_state: EmulatorState,
 ) -> None:
     token = wix_token(wix_instance.instance_id, lifetime=60)
+    before = await probe.request("GET", "/api/whoami", headers=auth(token))  # now cached
     wix_emulator_state.advance_clock(3600)
-    reply = await probe.request("GET", "/api/whoami", headers=auth(token))
-    assert reply.status == 401
-    assert reply.body["error"] in {"invalid_token", "expired_token"}
+    after = await probe.request("GET", "/api/whoami", headers=auth(token))
+    assert before.status == 200
+    assert after.status == 401  # the cached answer never outlives the token
+    assert after.body["error"] in {"invalid_token", "expired_token"}
 
 
 async def test_wix_down_is_a_503_with_retry_after(

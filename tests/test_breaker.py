@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from wixapp.breaker import BreakerState, CircuitBreaker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from wixapp.testing import MovableClock
 
 
 def test_a_probe_that_never_reports_does_not_block_the_next_interval() -> None:
-    clock = Clock()
+    clock = MovableClock()
     breaker = CircuitBreaker(failures=1, reset_after=2.0, clock=clock)
     breaker.failed("timeout")
     clock.now += 2.0
@@ -25,7 +18,7 @@ def test_a_probe_that_never_reports_does_not_block_the_next_interval() -> None:
 
 
 def test_a_probe_that_says_nothing_lets_the_next_call_probe_at_once() -> None:
-    clock = Clock()
+    clock = MovableClock()
     breaker = CircuitBreaker(failures=1, reset_after=2.0, clock=clock)
     breaker.failed("503")
     clock.now += 2.0
@@ -35,7 +28,7 @@ def test_a_probe_that_says_nothing_lets_the_next_call_probe_at_once() -> None:
 
 
 def test_retry_after_counts_down_to_the_next_probe() -> None:
-    clock = Clock()
+    clock = MovableClock()
     breaker = CircuitBreaker(failures=2, reset_after=5.0, clock=clock)
     breaker.failed()
     assert breaker.state is BreakerState.CLOSED

@@ -6,18 +6,11 @@ import pytest
 
 from wixapp.breaker import CircuitBreaker
 from wixapp.cache import Cache, Sealer, SingleFlight, TTLCache
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from wixapp.testing import MovableClock
 
 
 def test_entries_expire_at_their_own_deadline() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: TTLCache[str, int] = TTLCache(max_size=10, clock=clock)
     cache.set("a", 1, expires_at=1010)
     cache.set("b", 2, expires_at=1020)
@@ -28,7 +21,7 @@ def test_entries_expire_at_their_own_deadline() -> None:
 
 
 def test_an_already_expired_entry_is_not_stored() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: TTLCache[str, int] = TTLCache(max_size=10, clock=clock)
     cache.set("a", 1, expires_at=999)
     assert cache.get("a") is None
@@ -36,7 +29,7 @@ def test_an_already_expired_entry_is_not_stored() -> None:
 
 
 def test_size_is_bounded_least_recently_used_first() -> None:
-    cache: TTLCache[int, int] = TTLCache(max_size=3, clock=FakeClock())
+    cache: TTLCache[int, int] = TTLCache(max_size=3, clock=MovableClock())
     for key in range(3):
         cache.set(key, key, expires_at=2000)
     assert cache.get(0) == 0  # 0 is now the most recently used
@@ -47,7 +40,7 @@ def test_size_is_bounded_least_recently_used_first() -> None:
 
 
 def test_a_flood_of_keys_keeps_memory_flat() -> None:
-    cache: TTLCache[int, int] = TTLCache(max_size=100, clock=FakeClock())
+    cache: TTLCache[int, int] = TTLCache(max_size=100, clock=MovableClock())
     for key in range(10_000):
         cache.set(key, key, expires_at=2000)
     assert len(cache) == 100
@@ -55,7 +48,7 @@ def test_a_flood_of_keys_keeps_memory_flat() -> None:
 
 def test_expired_entries_are_dropped_as_new_ones_arrive() -> None:
     """One-off keys (tokens seen once) do not pile up as dead entries until max_size."""
-    clock = FakeClock()
+    clock = MovableClock()
     cache: TTLCache[int, int] = TTLCache(max_size=100_000, clock=clock)
     for key in range(10_000):
         clock.now += 0.01
@@ -65,7 +58,7 @@ def test_expired_entries_are_dropped_as_new_ones_arrive() -> None:
 
 
 def test_a_live_least_recently_used_entry_is_kept() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: TTLCache[str, int] = TTLCache(max_size=10, clock=clock)
     cache.set("long", 1, expires_at=5000)
     cache.set("short", 2, expires_at=1001)
@@ -170,7 +163,7 @@ class Transitions:
 
 
 def test_a_burst_of_failures_does_not_open_the_circuit() -> None:
-    clock, told = FakeClock(), Transitions()
+    clock, told = MovableClock(), Transitions()
     circuit = CircuitBreaker(failures=3, grace=1.0, clock=clock, on_change=told)
     for _ in range(10):  # an overloaded moment: many late answers at once
         circuit.failed("TimeoutError")
@@ -182,14 +175,14 @@ def test_a_burst_of_failures_does_not_open_the_circuit() -> None:
 
 
 def test_certain_evidence_opens_the_circuit_at_once() -> None:
-    circuit = CircuitBreaker(clock=FakeClock())
+    circuit = CircuitBreaker(clock=MovableClock())
     circuit.failed("ConnectionError: connection closed", certain=True)
     assert not circuit.up
     assert circuit.reason == "ConnectionError: connection closed"
 
 
 def test_an_open_circuit_probes_once_per_backoff_growing_to_the_max() -> None:
-    clock, told = FakeClock(), Transitions()
+    clock, told = MovableClock(), Transitions()
     circuit = CircuitBreaker(reset_after=0.5, max_reset_after=2.0, clock=clock, on_change=told)
     circuit.failed("down", certain=True)
     assert not circuit.allow()
@@ -243,7 +236,7 @@ class TextCodec:
 
 
 def test_the_memory_only_cache_loads_once_and_keeps_until_expiry() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: Cache[str] = Cache(namespace="t", codec=TextCodec(), max_size=10, clock=clock)
     calls = 0
 
@@ -266,7 +259,7 @@ def test_the_memory_only_cache_loads_once_and_keeps_until_expiry() -> None:
 
 
 def test_a_stale_value_is_only_a_fallback() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: Cache[str] = Cache(
         namespace="t",
         codec=TextCodec(),
@@ -287,7 +280,7 @@ def test_a_stale_value_is_only_a_fallback() -> None:
 
 
 def test_forget_and_conditional_drop_in_memory_only_mode() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: Cache[str] = Cache(namespace="t", codec=TextCodec(), max_size=10, clock=clock)
 
     async def scenario() -> None:
@@ -307,7 +300,7 @@ def test_forget_and_conditional_drop_in_memory_only_mode() -> None:
 
 
 def test_a_value_fetched_across_a_forget_is_not_kept() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     cache: Cache[str] = Cache(namespace="t", codec=TextCodec(), max_size=10, clock=clock)
 
     async def scenario() -> None:

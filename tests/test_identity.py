@@ -12,18 +12,8 @@ from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import AuthenticationError, InvalidTokenError, UpstreamUnavailableError
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header, token_key
 from wixapp.models import SubjectType
-from wixapp.testing import EMULATOR_BASE_URL, TokenFactory
+from wixapp.testing import EMULATOR_BASE_URL, EmulatorClock, TokenFactory
 from wixapp.upstream.client import RetryPolicy, WixClient
-
-
-class EmulatorClock:
-    """The backend's clock, kept equal to the emulator's so expiry can be moved in tests."""
-
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
-
-    def __call__(self) -> float:
-        return self.state.now()
 
 
 @pytest.fixture

@@ -47,27 +47,47 @@ class WixApp:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``settings`` default to the environment (:func:`load_settings`). ``clock`` replaces
+        time for everything that measures it (token and instance expiry, the breaker, the
+        budget): tests pass the emulator's movable clock (the ``wix_clock`` fixture)."""
         settings = settings if settings is not None else load_settings()
         self._settings = settings
         self._metrics = metrics or Metrics()
         self._transport = transport
         self._state = _State.NEW
-        self._client = WixClient(
+        wall = clock or time.time
+        ticks = clock or time.monotonic  # intervals: immune to the wall clock being set
+        self._client = self._wix_client(settings, transport, ticks)
+        self._shared = self._shared_cache(settings)
+        self._identifier = self._identity(settings, wall, ticks)
+        self._elevation = self._elevation_for(settings, wall)
+
+    def _wix_client(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None,
+        ticks: Callable[[], float],
+    ) -> WixClient:
+        breaker = CircuitBreaker(
+            failures=settings.breaker_failures, reset_after=settings.breaker_reset, clock=ticks
+        )
+        return WixClient(
             base_url=settings.api_base_url,
             transport=transport,
             timeout=settings.http_timeout,
             retry=RetryPolicy(retries=settings.http_retries),
             max_concurrency=settings.upstream_concurrency,
             deadline=settings.upstream_deadline,
-            breaker=CircuitBreaker(
-                failures=settings.breaker_failures, reset_after=settings.breaker_reset
-            ),
+            breaker=breaker,
             observer=self._metrics.upstream_call,
         )
-        self._shared = self._shared_cache(settings)
-        self._identifier = Identifier(
+
+    def _identity(
+        self, settings: Settings, wall: Callable[[], float], ticks: Callable[[], float]
+    ) -> Identifier:
+        return Identifier(
             client=self._client,
             policy=IdentityPolicy(
                 app_id=settings.app_id,
@@ -77,13 +97,15 @@ class WixApp:
                 cache_size=settings.token_cache_size,
             ),
             cache_enabled=settings.cache_enabled,
-            clock=clock,
+            clock=wall,
             observer=lambda result: self._metrics.cache_lookup("token_info", result),
             shared=self._shared,
             shared_observer=lambda result: self._metrics.shared_lookup("token_info", result),
-            budget=self._budget(settings),
+            budget=self._budget(settings, ticks),
         )
-        self._elevation = Elevation(
+
+    def _elevation_for(self, settings: Settings, wall: Callable[[], float]) -> Elevation:
+        return Elevation(
             client=self._client,
             policy=ElevationPolicy(
                 app_id=settings.app_id,
@@ -93,12 +115,12 @@ class WixApp:
                 instance_stale_ttl=settings.instance_stale_ttl,
             ),
             cache_enabled=settings.cache_enabled,
-            clock=clock,
+            clock=wall,
             shared=self._shared,
             shared_observer=self._metrics.shared_lookup,
         )
 
-    def _budget(self, settings: Settings) -> TokenCheckBudget | None:
+    def _budget(self, settings: Settings, ticks: Callable[[], float]) -> TokenCheckBudget | None:
         # Without the cache every request is a token-info call (the Node sample's way, kept
         # for comparisons): a budget would throttle known callers too, so there is none.
         if not settings.cache_enabled:
@@ -107,6 +129,7 @@ class WixApp:
             per_minute=settings.token_info_budget,
             per_client_per_minute=settings.token_info_budget_per_ip,
             observer=self._metrics.token_check_refused,
+            clock=ticks,
         )
 
     def _shared_cache(self, settings: Settings) -> RedisBackend | None:

@@ -23,7 +23,7 @@ from wixapp.config import Settings
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
 from wixapp.server import create_app
-from wixapp.testing import settings_for_emulator
+from wixapp.testing import EmulatorClock, settings_for_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -119,14 +119,6 @@ class CountingTransport(httpx.AsyncBaseTransport):
             return await self.inner.handle_async_request(request)
         finally:
             self.in_flight -= 1
-
-
-class EmulatorClock:
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
-
-    def __call__(self) -> float:
-        return self.state.now()
 
 
 Build = Callable[..., FastAPI]

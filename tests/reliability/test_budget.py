@@ -15,17 +15,9 @@ from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import TokenCheckBudgetError
 from wixapp.identity.budget import TokenCheckBudget, client_key
-from wixapp.testing import TokenFactory, open_backend
+from wixapp.testing import MovableClock, TokenFactory, open_backend
 
 from .conftest import Build, Figures, client_for, tally
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def piece(size: int) -> str:
@@ -41,7 +33,7 @@ def forged_token() -> str:
 
 
 def test_a_client_gets_its_budget_then_a_retry_after() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     budget = TokenCheckBudget(per_minute=0, per_client_per_minute=6, clock=clock)
     for _ in range(6):
         budget.spend("198.51.100.7")
@@ -56,7 +48,7 @@ def test_a_client_gets_its_budget_then_a_retry_after() -> None:
 
 
 def test_the_overall_budget_caps_every_client_together() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     refusals: list[str] = []
     budget = TokenCheckBudget(
         per_minute=10, per_client_per_minute=4, clock=clock, observer=refusals.append
@@ -73,7 +65,7 @@ def test_the_overall_budget_caps_every_client_together() -> None:
 
 
 def test_a_refusal_takes_nothing_from_the_other_budget() -> None:
-    clock = FakeClock()
+    clock = MovableClock()
     budget = TokenCheckBudget(per_minute=3, per_client_per_minute=2, clock=clock)
     budget.spend("198.51.100.1")
     budget.spend("198.51.100.1")

@@ -168,7 +168,7 @@ async def test_the_breaker_opens_then_half_opens_to_probe(
     async with open_backend(app) as client:
         failing = [await client.get("/get-instance", headers=auth(next(fresh))) for _ in range(10)]
         assert calls() == 3  # then open: the other 7 never left the process
-        await asyncio.sleep(reset + 0.05)
+        wix_emulator_state.advance_clock(reset + 0.05)
         # Half-open: of 20 concurrent requests exactly one probes Wix; it fails: open again.
         probing = await asyncio.gather(
             *(client.get("/get-instance", headers=auth(next(fresh))) for _ in range(20))
@@ -176,7 +176,7 @@ async def test_the_breaker_opens_then_half_opens_to_probe(
         assert calls() == 4
         wix_emulator_state.clear_faults()
         still_open = await client.get("/get-instance", headers=auth(next(fresh)))
-        await asyncio.sleep(reset + 0.05)
+        wix_emulator_state.advance_clock(reset + 0.05)
         closing = await asyncio.gather(
             *(client.get("/get-instance", headers=auth(next(fresh))) for _ in range(10))
         )

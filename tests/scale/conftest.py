@@ -14,19 +14,11 @@ import redis.asyncio as aioredis
 from wixapp.app import WixApp
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
-from wixapp.testing import settings_for_emulator
+from wixapp.testing import EmulatorClock, settings_for_emulator
 
 from .harness import LOCAL_REDIS_URL, RedisServer, delete_prefix, redis_server, unique_prefix
 
 OpenWix = Callable[..., AbstractAsyncContextManager[WixApp]]
-
-
-class EmulatorClock:
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
-
-    def __call__(self) -> float:
-        return self.state.now()
 
 
 @pytest.fixture

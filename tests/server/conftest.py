@@ -10,20 +10,10 @@ from fastapi import FastAPI
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
 from wixapp.server import create_app
-from wixapp.testing import open_backend, settings_for_emulator
+from wixapp.testing import EmulatorClock, open_backend, settings_for_emulator
 from wixapp.webhooks import WebhookRouter
 
 AppFactory = Callable[..., FastAPI]
-
-
-class EmulatorClock:
-    """The backend's clock follows the emulator's, so tests can move time for both."""
-
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
-
-    def __call__(self) -> float:
-        return self.state.now()
 
 
 @pytest.fixture

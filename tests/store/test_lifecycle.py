@@ -14,6 +14,7 @@ import pytest
 
 from wixapp.server.lifecycle import FORGET_WAIT, Lifecycle, Verdict
 from wixapp.store import InstanceStatus, Store, StoreUnavailableError
+from wixapp.testing import MovableClock
 from wixapp.webhooks import WebhookEvent
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -25,17 +26,6 @@ def at(minutes: float) -> datetime:
 
 def event(kind: str, instance_id: str, minutes: float, **data: Any) -> WebhookEvent:
     return WebhookEvent(event_type=kind, instance_id=instance_id, data=data, issued_at=at(minutes))
-
-
-class Clock:
-    def __init__(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-# ---- the store's additions
 
 
 async def test_purge_if_removed_spares_an_active_instance(store: Store, instance_id: str) -> None:
@@ -136,7 +126,7 @@ async def test_removal_purges_at_once_without_retention(store: Store, instance_i
 async def test_retention_purges_through_the_sweep_only_when_due(
     store: Store, instance_id: str
 ) -> None:
-    clock = Clock(at(10))
+    clock = MovableClock(at(10).timestamp())
     lifecycle = Lifecycle(store, retention=3600, clock=clock)
     await lifecycle.handle(event("AppInstalled", instance_id, 0))
     await store.put_settings(instance_id, {"a": 1}, if_match=None)
@@ -153,7 +143,7 @@ async def test_retention_purges_through_the_sweep_only_when_due(
 async def test_a_reinstall_within_the_retention_keeps_the_settings(
     store: Store, instance_id: str
 ) -> None:
-    clock = Clock(at(10))
+    clock = MovableClock(at(10).timestamp())
     lifecycle = Lifecycle(store, retention=3600, clock=clock)
     await lifecycle.handle(event("AppInstalled", instance_id, 0))
     await store.put_settings(instance_id, {"a": 1}, if_match=None)
@@ -168,7 +158,7 @@ async def test_a_reinstall_within_the_retention_keeps_the_settings(
 
 
 async def test_sweeping_runs_the_sweep_periodically(store: Store, instance_id: str) -> None:
-    clock = Clock(at(0))
+    clock = MovableClock(at(0).timestamp())
     lifecycle = Lifecycle(store, retention=60, clock=clock)
     await lifecycle.handle(event("AppInstalled", instance_id, 0))
     await store.put_settings(instance_id, {"a": 1}, if_match=None)
@@ -251,7 +241,7 @@ async def test_a_failed_apply_undoes_the_record(
 
 
 async def test_an_event_without_any_time_uses_the_clock(store: Store, instance_id: str) -> None:
-    clock = Clock(at(42))
+    clock = MovableClock(at(42).timestamp())
     lifecycle = Lifecycle(store, clock=clock)
     bare = WebhookEvent(event_type="AppInstalled", instance_id=instance_id)
 

@@ -52,7 +52,7 @@ def create_app(
     wix: WixApp | None = None,
     store: Store | None = None,
     wix_transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     migrate: bool | None = None,
     webhooks: WebhookRouter | None = None,
 ) -> FastAPI:
@@ -110,14 +110,14 @@ class _Parts:
     store: Store | None
     transport: httpx.AsyncBaseTransport | None
     metrics: Metrics
-    clock: Callable[[], float]
+    clock: Callable[[], float] | None
     migrate: bool
     webhooks: WebhookRouter
 
 
 @asynccontextmanager
 async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
-    settings, clock = parts.settings, parts.clock
+    settings, clock = parts.settings, parts.clock or time.time
     async with AsyncExitStack() as owned:
         store = parts.store
         if store is None:
@@ -125,7 +125,9 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             owned.push_async_callback(store.close)
         wix = parts.wix
         if wix is None:
-            wix = WixApp(settings, transport=parts.transport, metrics=parts.metrics, clock=clock)
+            wix = WixApp(
+                settings, transport=parts.transport, metrics=parts.metrics, clock=parts.clock
+            )
             owned.push_async_callback(wix.aclose)
         seen = LastSeenRecorder(store.touch_many, interval=settings.last_seen_interval, clock=clock)
         lifecycle = Lifecycle(

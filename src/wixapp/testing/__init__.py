@@ -4,12 +4,15 @@ and users' scripts can use these helpers on a plain install."""
 
 from wixapp.emulator.settings import EMULATOR_BASE_URL, settings_for_emulator
 from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
+from wixapp.testing.clock import EmulatorClock, MovableClock
 from wixapp.testing.serving import LOOPBACK, port_or_free, serving
 
 __all__ = [
     "EMULATOR_BASE_URL",
     "LOOPBACK",
+    "EmulatorClock",
     "InstallFactory",
+    "MovableClock",
     "TokenFactory",
     "open_backend",
     "port_or_free",

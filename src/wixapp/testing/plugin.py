@@ -5,6 +5,8 @@ with no set-up:
 
 - ``wix_emulator``: the emulator's ASGI app (fresh per test); ``wix_emulator_state`` is its
   state (register apps, install, mint tokens, move the clock, inject faults, count calls).
+- ``wix_clock``: the emulator's movable clock, to share with the backend under test
+  (``create_app(wix_settings, wix_transport=wix_transport, clock=wix_clock)``).
 - ``wix_transport``: an ``httpx.ASGITransport`` to the emulator, for any Wix client.
 - ``wix_registered_app``: an app registered at the emulator (ID and secret).
 - ``wix_install``: a factory that creates a site and installs the app on it.
@@ -32,6 +34,7 @@ from wixapp.emulator import EmulatorState, create_emulator
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.emulator.settings import settings_for_emulator
 from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
+from wixapp.testing.clock import EmulatorClock
 
 __all__: list[str] = []  # fixtures only; the helpers are in wixapp.testing
 
@@ -45,6 +48,13 @@ def wix_emulator() -> Any:
 def wix_emulator_state(wix_emulator: Any) -> EmulatorState:
     state: EmulatorState = wix_emulator.state.emulator
     return state
+
+
+@pytest.fixture
+def wix_clock(wix_emulator_state: EmulatorState) -> EmulatorClock:
+    """The emulator's movable clock; give it to the backend (``create_app(..., clock=wix_clock)``)
+    and ``wix_clock.advance(seconds)`` moves time for both."""
+    return EmulatorClock(wix_emulator_state)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header
 from wixapp.identity.legacy import verify_instance_param
 from wixapp.metrics import Metrics
-from wixapp.models import AppToken, Caller
+from wixapp.models import AppInstance, AppToken, Caller
 from wixapp.upstream.client import RetryPolicy, WixClient
 
 __all__ = ["WixApp"]
@@ -219,6 +219,11 @@ class WixApp:
 
     async def app_token(self, instance_id: str) -> AppToken:
         return await self._elevation.app_token(instance_id)
+
+    def on_instance_fetched(self, hook: Callable[[str, AppInstance], None]) -> None:
+        """Call ``hook(instance_id, data)`` each time instance data comes from Wix itself (at
+        most once per instance and ``WIXAPP_INSTANCE_CACHE_TTL``); it must not block."""
+        self._elevation.on_fetched(hook)
 
     def forget_instance(self, instance_id: str) -> Awaitable[None]:
         """Drop the instance's cached app token and data, in every process (after webhooks).

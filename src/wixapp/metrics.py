@@ -17,7 +17,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.upstream_calls = Counter(
             "wixapp_upstream_calls",
-            "Calls to Wix, by endpoint and outcome.",
+            "Calls to Wix, by endpoint and outcome (circuit_open: refused, no call went out).",
             ["endpoint", "outcome"],
             registry=self.registry,
         )
@@ -30,7 +30,7 @@ class Metrics:
         )
         self.cache_lookups = Counter(
             "wixapp_cache_lookups",
-            "Cache lookups, by cache and result (hit, miss, negative_hit, stale).",
+            "Lookups in the memory tier of the token-info verdicts: hit, negative_hit, miss.",
             ["cache", "result"],
             registry=self.registry,
         )

@@ -37,6 +37,9 @@ logger = logging.getLogger("wixapp.identity.elevation")
 
 T = TypeVar("T")
 
+FetchedHook = Callable[[str, AppInstance], None]
+"""Told ``(instance_id, data)`` each time instance data is read from Wix (not from cache)."""
+
 TOKENS = "at"
 INSTANCES = "in"
 """The namespaces of app tokens and instance data in the shared tier."""
@@ -118,6 +121,8 @@ class Elevation:
         self._policy = policy
         self._cache_enabled = cache_enabled
         self._clock = clock
+        self._fetched_hooks: list[FetchedHook] = []
+        self._serving_stale = False
 
         def observer(name: str) -> Callable[[str], None] | None:
             if shared_observer is None:
@@ -179,9 +184,23 @@ class Elevation:
             stored = await self._instances.fallback(instance_id)
             if stored is None:
                 raise
-            logger.warning("serving stale instance data: Wix is unavailable")
+            self._note_stale(True)
             return InstanceData(instance_id, stored.data, stored.fetched_at, stale=True)
         return InstanceData(instance_id, fresh.data, fresh.fetched_at)
+
+    def on_fetched(self, hook: FetchedHook) -> None:
+        """``hook(instance_id, data)`` after each read of instance data from Wix itself."""
+        self._fetched_hooks.append(hook)
+
+    def _note_stale(self, stale: bool) -> None:
+        """Log the switch between fresh and stale answers once, not once per request."""
+        if stale == self._serving_stale:
+            return
+        self._serving_stale = stale
+        if stale:
+            logger.warning("serving stale instance data: Wix is unavailable")
+        else:
+            logger.info("Wix answers again: instance data is fresh")
 
     def forget_instance(self, instance_id: str) -> Awaitable[None]:
         """Drop everything cached for the instance (app removed, plan changed), everywhere.
@@ -199,6 +218,9 @@ class Elevation:
 
     async def _read_instance(self, instance_id: str) -> tuple[_Stored, float]:
         data = await self.with_app_token(instance_id, self._client.get_app_instance)
+        self._note_stale(False)
+        for hook in self._fetched_hooks:
+            hook(instance_id, data)
         stored = _Stored(data, self._clock())
         return stored, stored.fetched_at + self._policy.instance_stale_ttl
 
@@ -208,9 +230,13 @@ class Elevation:
         try:
             return await call(token.access_token)
         except InvalidTokenError:
-            await self.drop_app_token(instance_id, token)
-            token = await self.app_token(instance_id)
-            return await call(token.access_token)
+            return await call((await self.renew_app_token(instance_id, token)).access_token)
+
+    async def renew_app_token(self, instance_id: str, refused: AppToken) -> AppToken:
+        """Wix refused ``refused`` (401): drop it (unless another caller already has) and get
+        a new one. Concurrent callers with the same refused token share one mint."""
+        await self.drop_app_token(instance_id, refused)
+        return await self.app_token(instance_id)
 
     def auth(self, instance_id: str) -> ElevatedAuth:
         """An ``httpx.Auth`` for any Wix REST call on behalf of the instance."""
@@ -242,7 +268,6 @@ class ElevatedAuth(httpx.Auth):
         request.headers["Authorization"] = token.access_token
         response = yield request
         if response.status_code == 401:
-            await self._elevation.drop_app_token(self._instance_id, token)
-            token = await self._elevation.app_token(self._instance_id)
+            token = await self._elevation.renew_app_token(self._instance_id, token)
             request.headers["Authorization"] = token.access_token
             yield request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -21,6 +21,7 @@ from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
 from wixapp.errors import WixAppError
 from wixapp.metrics import Metrics
+from wixapp.models import AppInstance
 from wixapp.server.cors import CorsPolicy
 from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
@@ -33,7 +34,7 @@ from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.redaction import redact_access_log
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
-from wixapp.server.seen import LastSeenRecorder
+from wixapp.server.seen import LastSeenRecorder, SiteDetails
 from wixapp.server.state import ServerState
 from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
@@ -129,7 +130,13 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
                 settings, transport=parts.transport, metrics=parts.metrics, clock=parts.clock
             )
             owned.push_async_callback(wix.aclose)
-        seen = LastSeenRecorder(store.touch_many, interval=settings.last_seen_interval, clock=clock)
+        seen = LastSeenRecorder(
+            store.touch_many,
+            write_site=_site_writer(store),
+            interval=settings.last_seen_interval,
+            clock=clock,
+        )
+        wix.on_instance_fetched(lambda instance_id, data: seen.note_site(instance_id, _site(data)))
         lifecycle = Lifecycle(
             store,
             forget=wix.forget_instance,
@@ -151,6 +158,18 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
                 settings=settings, lifecycle=lifecycle, routes=parts.webhooks
             ),
         )
+
+
+def _site(data: AppInstance) -> SiteDetails:
+    return data.site.site_id, data.site.url, data.site.locale
+
+
+def _site_writer(store: Store) -> Callable[[str, SiteDetails], Awaitable[None]]:
+    async def write(instance_id: str, details: SiteDetails) -> None:
+        site_id, url, locale = details
+        await store.update_instance_info(instance_id, site_id=site_id, site_url=url, locale=locale)
+
+    return write
 
 
 def _install_error_handlers(app: FastAPI) -> None:

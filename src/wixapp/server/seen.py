@@ -1,7 +1,8 @@
-"""Last-seen bookkeeping kept off the request path.
+"""Bookkeeping kept off the request path: when each instance was last seen, and the site
+details (URL, locale) learnt from its instance data.
 
 A request only notes the instance in a dict (no I/O); a background task writes the notes
-in one batch. Each instance is written at most once per ``interval``.
+in one batch. Each instance's last-seen is written at most once per ``interval``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,23 @@ __all__ = ["LastSeenRecorder"]
 logger = logging.getLogger("wixapp.server")
 
 Flush = Callable[[dict[str, tuple[str | None, float]]], Awaitable[None]]
+SiteDetails = tuple[str | None, str | None, str | None]
+"""(site ID, site URL, locale)."""
+WriteSite = Callable[[str, SiteDetails], Awaitable[None]]
 
 
 class LastSeenRecorder:
     def __init__(
-        self, flush: Flush, *, interval: float = 60.0, clock: Callable[[], float] = time.time
+        self,
+        flush: Flush,
+        *,
+        write_site: WriteSite | None = None,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._flush = flush
+        self._write_site = write_site
+        self._sites: dict[str, SiteDetails] = {}
         self._interval = interval
         self._clock = clock
         self._written: dict[str, float] = {}
@@ -39,11 +50,17 @@ class LastSeenRecorder:
         self._written[instance_id] = now
         self._pending[instance_id] = (site_id, now)
 
+    def note_site(self, instance_id: str, details: SiteDetails) -> None:
+        """O(1), no I/O: the site details an instance read just returned."""
+        self._sites[instance_id] = details
+
     def forget(self, instance_id: str) -> None:
         self._written.pop(instance_id, None)
         self._pending.pop(instance_id, None)
+        self._sites.pop(instance_id, None)
 
     async def flush(self) -> int:
+        await self._flush_sites()
         if not self._pending:
             return 0
         batch, self._pending = self._pending, {}
@@ -55,6 +72,19 @@ class LastSeenRecorder:
                 self._pending.setdefault(instance_id, entry)
             return 0
         return len(batch)
+
+    async def _flush_sites(self) -> None:
+        if self._write_site is None:
+            self._sites.clear()
+            return
+        sites, self._sites = self._sites, {}
+        for instance_id, details in sites.items():
+            try:
+                await self._write_site(instance_id, details)
+            except Exception:
+                logger.exception("could not record the site details of an instance; will retry")
+                self._sites.setdefault(instance_id, details)
+                return
 
     def start(self, period: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(period))

@@ -7,7 +7,13 @@ is owned by the Alembic migrations shipped in ``migrations/``: run ``migrate(url
 """
 
 from wixapp.store._engine import make_engine
-from wixapp.store._migrate import alembic_config, migrate
+from wixapp.store._migrate import (
+    alembic_config,
+    app_alembic_config,
+    migrate,
+    not_wixapp_table,
+    run_app_migrations,
+)
 from wixapp.store._records import (
     UNSET,
     EventRecord,
@@ -33,9 +39,12 @@ __all__ = [
     "StoreUnavailableError",
     "Unset",
     "alembic_config",
+    "app_alembic_config",
     "async_database_url",
     "etag_for",
     "make_engine",
     "migrate",
+    "not_wixapp_table",
+    "run_app_migrations",
     "sync_database_url",
 ]

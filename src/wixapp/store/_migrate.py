@@ -1,38 +1,90 @@
-"""Alembic, run from code: no alembic.ini, the scripts ship inside the package."""
+"""Alembic, run from code: no alembic.ini, the scripts ship inside the package.
+
+wixapp's history lives in its own version table (``wixapp_alembic_version``); an app's own
+migrations keep theirs (Alembic's default ``alembic_version``) and run after wixapp's, in the
+same locked transaction, so the two histories never meet and either can grow on its own.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Connection, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    column,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+)
 
 from wixapp.store._engine import make_migration_engine
-from wixapp.store._schema import metadata
+from wixapp.store._schema import VERSION_TABLE, is_wixapp_table, metadata
 
-__all__ = ["alembic_config", "migrate", "run_environment"]
+__all__ = [
+    "alembic_config",
+    "app_alembic_config",
+    "migrate",
+    "not_wixapp_table",
+    "run_app_migrations",
+    "run_environment",
+]
+
+logger = logging.getLogger("wixapp.store")
 
 _SCRIPTS = Path(__file__).with_name("migrations")
+# Before wixapp named its version table, its history sat in Alembic's default one.
+_LEGACY_VERSION_TABLE = "alembic_version"
 # Any fixed 64-bit key: PostgreSQL serialises migrators that hold the same advisory lock.
 _PG_LOCK_KEY = 0x7769786170705F6D
 
 
-def migrate(database_url: str) -> None:
-    """Bring the database at ``database_url`` to the newest schema; safe to run concurrently."""
+def migrate(database_url: str, *, app_migrations: str | None = None) -> None:
+    """Bring the database at ``database_url`` to the newest schema: wixapp's migrations, then
+    the app's own (``app_migrations``: an Alembic script location, a folder or
+    ``package:folder``). Safe to run from several processes at once."""
     engine = make_migration_engine(database_url)
     try:
         with engine.begin() as connection:
             _lock_out_other_migrators(connection)
+            _adopt_legacy_version_table(connection)
             command.upgrade(alembic_config(connection=connection), "head")
+            if app_migrations:
+                command.upgrade(app_alembic_config(app_migrations, connection=connection), "head")
     finally:
         engine.dispose()
 
 
 def alembic_config(*, connection: Connection | None = None, database_url: str = "") -> Config:
-    """A Config for ``alembic.command``; without a connection, env.py opens ``database_url``."""
+    """wixapp's Config for ``alembic.command``; without a connection, env.py opens
+    ``database_url``."""
+    return _config(str(_SCRIPTS), connection, database_url)
+
+
+def app_alembic_config(
+    script_location: str, *, connection: Connection | None = None, database_url: str = ""
+) -> Config:
+    """A Config for an app's own migrations at ``script_location`` (a folder or
+    ``package:folder``), whose env.py calls :func:`run_app_migrations`."""
+    return _config(script_location, connection, database_url)
+
+
+def _config(script_location: str, connection: Connection | None, database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", _escape(str(_SCRIPTS)))
+    config.set_main_option("script_location", _escape(script_location))
     config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", _escape(database_url))
     config.attributes["connection"] = connection
@@ -40,24 +92,80 @@ def alembic_config(*, connection: Connection | None = None, database_url: str = 
 
 
 def run_environment() -> None:
-    """Body of migrations/env.py."""
+    """Body of wixapp's migrations/env.py."""
+    _run_in_context(target_metadata=metadata, version_table=VERSION_TABLE, include_name=None)
+
+
+def run_app_migrations(
+    target_metadata: MetaData, *, version_table: str = "alembic_version"
+) -> None:
+    """The body of an app's own ``migrations/env.py``: ``run_app_migrations(metadata)``.
+
+    Runs in the connection ``wixapp migrate`` (or start-up) passes, or opens the URL of the
+    Alembic config (``sqlalchemy.url``) when run by ``alembic`` or ``wixapp revision``.
+    Autogenerate compares ``target_metadata`` only: wixapp's tables are never in its diff.
+    """
+    if is_wixapp_table(version_table):
+        raise ValueError(f"{version_table!r} is wixapp's: give the app's history its own table")
+    _run_in_context(
+        target_metadata=target_metadata, version_table=version_table, include_name=not_wixapp_table
+    )
+
+
+def not_wixapp_table(name: str | None, type_: str, _parent_names: object = None) -> bool:
+    """An ``include_name`` hook for an app's own Alembic env.py: leaves wixapp's tables out
+    of autogenerate."""
+    return type_ != "table" or not is_wixapp_table(name)
+
+
+def _run_in_context(**options: object) -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
-        _run_migrations(connection)
+        _run_migrations(connection, options)
         return
     engine = make_migration_engine(context.config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.begin() as own_connection:
-            _run_migrations(own_connection)
+            _run_migrations(own_connection, options)
     finally:
         engine.dispose()
 
 
-def _run_migrations(connection: Connection) -> None:
+def _run_migrations(connection: Connection, options: dict[str, object]) -> None:
     # Batch mode lets later migrations alter SQLite tables (it rebuilds them).
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(connection=connection, render_as_batch=True, **options)  # type: ignore[arg-type]
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _adopt_legacy_version_table(connection: Connection) -> None:
+    """Move wixapp's revisions out of ``alembic_version`` into its own version table (a
+    database made before wixapp named it); the app's own rows, if any, stay."""
+    tables = set(inspect(connection).get_table_names())
+    if VERSION_TABLE in tables or _LEGACY_VERSION_TABLE not in tables:
+        return
+    legacy = table(_LEGACY_VERSION_TABLE, column("version_num"))
+    ours = set(_wixapp_revisions())
+    found = [v for v in connection.execute(select(legacy.c.version_num)).scalars() if v in ours]
+    if not found:
+        return
+    own = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),  # as Alembic names it
+    )
+    own.create(connection)
+    connection.execute(insert(own), [{"version_num": revision} for revision in found])
+    connection.execute(delete(legacy).where(legacy.c.version_num.in_(found)))
+    if connection.execute(select(func.count()).select_from(legacy)).scalar() == 0:
+        connection.execute(text(f"DROP TABLE {_LEGACY_VERSION_TABLE}"))
+    logger.info("moved wixapp's schema version %s to %s", ", ".join(found), VERSION_TABLE)
+
+
+def _wixapp_revisions() -> Iterable[str]:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return (script.revision for script in scripts.walk_revisions())
 
 
 def _lock_out_other_migrators(connection: Connection) -> None:

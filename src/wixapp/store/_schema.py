@@ -19,9 +19,29 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-__all__ = ["ID_LENGTH", "UTCDateTime", "instances", "metadata", "settings", "webhook_events"]
+__all__ = [
+    "ID_LENGTH",
+    "TABLE_PREFIX",
+    "VERSION_TABLE",
+    "UTCDateTime",
+    "instances",
+    "is_wixapp_table",
+    "metadata",
+    "settings",
+    "webhook_events",
+]
 
 ID_LENGTH = 128
+# wixapp's tables and its Alembic version table share this prefix, so an app's own tables
+# and migrations sit beside them in the same database without clashing.
+TABLE_PREFIX = "wixapp_"
+VERSION_TABLE = "wixapp_alembic_version"
+
+
+def is_wixapp_table(name: str | None) -> bool:
+    """Whether a table of that name belongs to wixapp (its own tables and version table)."""
+    return bool(name) and str(name).startswith(TABLE_PREFIX)
+
 
 # Named constraints keep future batch migrations (SQLite table rebuilds) deterministic.
 metadata = MetaData(
@@ -56,7 +76,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 instances = Table(
-    "instances",
+    "wixapp_instances",
     metadata,
     Column("instance_id", String(ID_LENGTH), primary_key=True),
     Column("site_id", String(ID_LENGTH)),
@@ -78,12 +98,12 @@ instances = Table(
 )
 
 settings = Table(
-    "settings",
+    "wixapp_settings",
     metadata,
     Column(
         "instance_id",
         String(ID_LENGTH),
-        ForeignKey("instances.instance_id", ondelete="CASCADE"),
+        ForeignKey("wixapp_instances.instance_id", ondelete="CASCADE"),
         primary_key=True,
     ),
     Column("document", Text, nullable=False),
@@ -94,7 +114,7 @@ settings = Table(
 
 # No foreign key: a delivery may precede the first request, and events outlive purges.
 webhook_events = Table(
-    "webhook_events",
+    "wixapp_webhook_events",
     metadata,
     Column("id", String(255), primary_key=True),
     Column("instance_id", String(ID_LENGTH), nullable=False, index=True),

@@ -35,12 +35,19 @@ class Settings(BaseSettings):
     # Storage and the shared cache.
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="WIXAPP_DATABASE_URL")
     migrate_on_start: bool = Field(default=True, alias="WIXAPP_MIGRATE_ON_START")
+    # The app's own Alembic migrations (a folder or "package:folder"), run after wixapp's.
+    app_migrations: str | None = Field(default=None, alias="WIXAPP_MIGRATIONS")
     redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
     redis_prefix: str = Field(default="wixapp", min_length=1, alias="WIXAPP_REDIS_PREFIX")
 
     # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], alias="WIXAPP_CORS_ORIGINS"
+    )
+    # The methods browsers may use: every method of the app's routes unless this narrows
+    # them (a comma-separated list, e.g. "GET,POST").
+    cors_methods: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, alias="WIXAPP_CORS_METHODS"
     )
 
     # Caching. Off makes every request call Wix, as the documented Node sample does.
@@ -81,6 +88,15 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()] or ["*"]
+        return value
+
+    @field_validator("cors_methods", mode="before")
+    @classmethod
+    def _split_methods(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item for item in value.split(",") if item.strip()]
+        if isinstance(value, list | tuple):
+            return [str(item).strip().upper() for item in value] or None
         return value
 
     @field_validator("api_base_url")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
-from wixapp.server import create_app
+from wixapp.server import Lifespan, create_app
 from wixapp.testing import EmulatorClock, open_backend, settings_for_emulator
 from wixapp.webhooks import WebhookRouter
 
@@ -25,7 +25,9 @@ def make_app(
 ) -> AppFactory:
     """Build a backend on the test database, talking to the in-process emulator."""
 
-    def build(*, webhooks: WebhookRouter | None = None, **settings: Any) -> FastAPI:
+    def build(
+        *, webhooks: WebhookRouter | None = None, lifespan: Lifespan | None = None, **settings: Any
+    ) -> FastAPI:
         config = settings_for_emulator(
             wix_registered_app, database_url=database_url, WIXAPP_HTTP_RETRIES=0, **settings
         )
@@ -34,6 +36,7 @@ def make_app(
             wix_transport=wix_transport,
             clock=EmulatorClock(wix_emulator_state),
             webhooks=webhooks,
+            lifespan=lifespan,
         )
 
     return build

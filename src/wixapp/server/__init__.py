@@ -1,7 +1,20 @@
-"""The ready backend: ``create_app()`` builds it; ``wixapp serve`` runs it under uvicorn."""
+"""The ready backend: ``create_app()`` builds it; ``wixapp serve`` runs it under uvicorn.
 
-from wixapp.server.app import create_app
+An app's own routes use ``current_caller`` (who is calling) and ``InstanceDB`` (a database
+connection bound to the caller's instance); its background work uses ``database_engine``.
+"""
+
+from wixapp.server.app import Lifespan, create_app
+from wixapp.server.database import InstanceConnection, InstanceDB, database_engine
 from wixapp.server.routes import current_caller
 from wixapp.server.state import ServerState
 
-__all__ = ["ServerState", "create_app", "current_caller"]
+__all__ = [
+    "InstanceConnection",
+    "InstanceDB",
+    "Lifespan",
+    "ServerState",
+    "create_app",
+    "current_caller",
+    "database_engine",
+]

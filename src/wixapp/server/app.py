@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -22,7 +22,7 @@ from wixapp.config import Settings, load_settings
 from wixapp.errors import WixAppError
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
-from wixapp.server.cors import CorsPolicy
+from wixapp.server.cors import RouteCORSMiddleware
 from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.server.middleware import (
@@ -40,11 +40,14 @@ from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
 from wixapp.webhooks import WebhookRouter
 
-__all__ = ["create_app"]
+__all__ = ["Lifespan", "create_app"]
 
 logger = logging.getLogger("wixapp.server")
 
 MAX_REQUEST_BYTES = 1_048_576
+
+# The app's own start-up and shutdown, run inside wixapp's (the store and WixApp are open).
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
 
 def create_app(
@@ -56,6 +59,8 @@ def create_app(
     clock: Callable[[], float] | None = None,
     migrate: bool | None = None,
     webhooks: WebhookRouter | None = None,
+    lifespan: Lifespan | None = None,
+    migrations: str | None = None,
 ) -> FastAPI:
     """Build the backend.
 
@@ -66,25 +71,34 @@ def create_app(
     transport (the emulator) and ``clock`` another time. ``webhooks`` holds the handlers
     ``POST /webhooks`` runs in the background after its built-in lifecycle handling (also
     reachable as ``app.state.webhooks``).
+
+    ``lifespan`` is the app's own (``@asynccontextmanager async def lifespan(app): ...``):
+    it runs once wixapp's state is open, so ``database_engine(app)`` works in it, and any
+    mapping it yields becomes the request state. ``migrations`` names the app's own Alembic
+    scripts (a folder or ``package:folder``, default ``WIXAPP_MIGRATIONS``), which start-up
+    runs after wixapp's when it migrates.
     """
     settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
     redact_access_log()  # the legacy `instance` parameter is a credential
     metrics = wix.metrics if wix is not None else Metrics()
     webhooks = webhooks if webhooks is not None else WebhookRouter()
-    parts = _Parts(settings, wix, store, wix_transport, metrics, clock, migrate, webhooks)
+    migrations = migrations or settings.app_migrations
+    parts = _Parts(
+        settings, wix, store, wix_transport, metrics, clock, migrate, webhooks, migrations
+    )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def wixapp_lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         async with _open_state(parts) as state:
             app.state.wixapp = state
-            async with state.lifecycle.sweeping():
-                yield
+            async with state.lifecycle.sweeping(), _app_lifespan(lifespan, app) as app_state:
+                yield app_state
 
     app = FastAPI(
         title="wixapp backend",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=wixapp_lifespan,
         docs_url=None,
         redoc_url=None,
     )
@@ -98,8 +112,19 @@ def create_app(
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
     app.add_middleware(QueryStringMiddleware)
-    app.add_middleware(CORSMiddleware, **CorsPolicy(settings.cors_origins).options)
+    app.add_middleware(RouteCORSMiddleware, routes=app.router.routes, settings=settings)
     return app
+
+
+@asynccontextmanager
+async def _app_lifespan(
+    lifespan: Lifespan | None, app: FastAPI
+) -> AsyncIterator[Mapping[str, Any]]:
+    if lifespan is None:
+        yield {}
+        return
+    async with lifespan(app) as app_state:
+        yield app_state or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +139,7 @@ class _Parts:
     clock: Callable[[], float] | None
     migrate: bool
     webhooks: WebhookRouter
+    migrations: str | None
 
 
 @asynccontextmanager
@@ -122,7 +148,9 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
     async with AsyncExitStack() as owned:
         store = parts.store
         if store is None:
-            store = await Store.open(settings.database_url, migrate=parts.migrate)
+            store = await Store.open(
+                settings.database_url, migrate=parts.migrate, app_migrations=parts.migrations
+            )
             owned.push_async_callback(store.close)
         wix = parts.wix
         if wix is None:

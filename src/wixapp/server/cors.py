@@ -1,8 +1,9 @@
 """CORS for the widget's and panel's cross-origin calls (spec §9), for every front door.
 
 One policy: Starlette's ``CORSMiddleware`` with the backend's options. The backend installs
-it as middleware; the framework adapters apply the same rules to Flask and Django answers
-(``preflight`` and ``headers_for`` run them without an event loop).
+it as middleware allowing every method its routes answer (``RouteCORSMiddleware``), narrowed
+by ``WIXAPP_CORS_METHODS``; the framework adapters apply the same rules to Flask and Django
+answers (``preflight`` and ``headers_for`` run them without an event loop).
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CORS_HEADERS", "CORS_METHODS", "EXPOSED_HEADERS", "CorsPolicy", "HeaderItems"]
+from wixapp.config import Settings
+
+__all__ = [
+    "CORS_HEADERS",
+    "CORS_METHODS",
+    "EXPOSED_HEADERS",
+    "CorsPolicy",
+    "HeaderItems",
+    "RouteCORSMiddleware",
+    "route_methods",
+]
 
 # What fetchWithAuth sends (spec §9), and the preconditions of settings writes.
 CORS_HEADERS = ("Authorization", "Content-Type", "x-wix-linguist", "If-Match", "If-None-Match")
@@ -30,10 +42,10 @@ HeaderItems = Iterable[tuple[str, str]]
 class CorsPolicy:
     """The backend's CORS rules for widgets (``WIXAPP_CORS_ORIGINS``), for any framework."""
 
-    def __init__(self, origins: Sequence[str]) -> None:
+    def __init__(self, origins: Sequence[str], methods: Iterable[str] = CORS_METHODS) -> None:
         self.options: dict[str, Any] = {
             "allow_origins": list(origins),
-            "allow_methods": list(CORS_METHODS),
+            "allow_methods": sorted(methods),
             "allow_headers": list(CORS_HEADERS),
             "expose_headers": list(EXPOSED_HEADERS),
             "allow_credentials": False,
@@ -67,6 +79,35 @@ class CorsPolicy:
         }
         _run_now(self._rules.send(message, _keep, _headers(request_headers)))
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+
+
+class RouteCORSMiddleware(CORSMiddleware):
+    """The backend's CORS middleware: the policy allowing every method the app's routes
+    answer, narrowed by ``WIXAPP_CORS_METHODS``.
+
+    ``routes`` is the app's live route list: the middleware is built when the server starts,
+    so routes the app adds after ``create_app`` (its own PATCH or DELETE) count too.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute], settings: Settings) -> None:
+        methods = route_methods(routes)
+        if settings.cors_methods is not None:
+            methods &= set(settings.cors_methods)
+        super().__init__(app, **CorsPolicy(settings.cors_origins, methods).options)
+
+
+def route_methods(routes: Iterable[BaseRoute]) -> set[str]:
+    """The HTTP methods of ``routes`` and of the routers mounted or included among them."""
+    methods: set[str] = set()
+    for route in routes:
+        methods |= set(getattr(route, "methods", None) or ())
+        if isinstance(route, Mount):
+            methods |= route_methods(route.routes)
+        # FastAPI keeps an included router as one entry that points at the original.
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            methods |= route_methods(included.routes)
+    return methods
 
 
 def _headers(items: HeaderItems) -> Headers:

@@ -25,7 +25,7 @@ from wixapp.store._records import (
     Unset,
     etag_for,
 )
-from wixapp.store._store import Store
+from wixapp.store._store import Store, instance_filter
 from wixapp.store._urls import async_database_url, sync_database_url
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "app_alembic_config",
     "async_database_url",
     "etag_for",
+    "instance_filter",
     "make_engine",
     "migrate",
     "not_wixapp_table",

@@ -32,7 +32,7 @@ from wixapp.store._records import (
 )
 from wixapp.store._schema import ID_LENGTH, instances, settings, webhook_events
 
-__all__ = ["Store"]
+__all__ = ["Store", "instance_filter"]
 
 _Insert = postgresql.Insert | sqlite.Insert
 
@@ -41,8 +41,9 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _tenant(table: Table, instance_id: str) -> ColumnElement[bool]:
-    """The WHERE clause that confines a query on ``table`` to one instance."""
+def instance_filter(table: Table, instance_id: str) -> ColumnElement[bool]:
+    """The WHERE clause that confines a query on ``table`` (which has an ``instance_id``
+    column) to one instance: the one tenant filter of wixapp's tables and of an app's own."""
     return table.c.instance_id == _checked(instance_id)
 
 
@@ -69,10 +70,18 @@ class Store:
         self._clock = clock
 
     @classmethod
-    async def open(cls, database_url: str, *, migrate: bool = False, **engine_options: Any) -> Self:
-        """A store on ``database_url``; ``migrate=True`` first brings the schema up to date."""
+    async def open(
+        cls,
+        database_url: str,
+        *,
+        migrate: bool = False,
+        app_migrations: str | None = None,
+        **engine_options: Any,
+    ) -> Self:
+        """A store on ``database_url``; ``migrate=True`` first brings the schema up to date:
+        wixapp's, then the app's own migrations at ``app_migrations`` (if given)."""
         if migrate:
-            await asyncio.to_thread(migrate_to_head, database_url)
+            await asyncio.to_thread(migrate_to_head, database_url, app_migrations=app_migrations)
         return cls(make_engine(database_url, **engine_options))
 
     @classmethod
@@ -129,11 +138,11 @@ class Store:
                 "site_id": func.coalesce(stmt.excluded.site_id, instances.c.site_id),
             },
         )
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(stmt, rows)
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
-        stmt = select(instances).where(_tenant(instances, instance_id))
+        stmt = select(instances).where(instance_filter(instances, instance_id))
         async with self._connect() as conn:
             row = (await conn.execute(stmt)).mappings().first()
         return None if row is None else _instance_record(row)
@@ -218,7 +227,7 @@ class Store:
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=[instances.c.instance_id])
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt.returning(instances.c.instance_id))
             return result.first() is not None
 
@@ -234,7 +243,7 @@ class Store:
     # Settings
 
     async def get_settings(self, instance_id: str) -> SettingsRecord | None:
-        stmt = select(settings).where(_tenant(settings, instance_id))
+        stmt = select(settings).where(instance_filter(settings, instance_id))
         async with self._connect() as conn:
             row = (await conn.execute(stmt)).mappings().first()
         return None if row is None else _settings_record(row)
@@ -261,7 +270,7 @@ class Store:
             "updated_at": self._clock(),
             "updated_by": updated_by,
         }
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             if create_only:
                 version = await self._insert_settings(conn, instance_id, values)
             elif if_match is None:
@@ -272,20 +281,23 @@ class Store:
 
     async def purge_settings(self, instance_id: str) -> bool:
         """Delete the instance's settings; False if it had none."""
-        async with self._begin() as conn:
-            result = await conn.execute(delete(settings).where(_tenant(settings, instance_id)))
+        async with self.begin() as conn:
+            result = await conn.execute(
+                delete(settings).where(instance_filter(settings, instance_id))
+            )
         return result.rowcount > 0
 
     async def purge_settings_if_removed(self, instance_id: str) -> bool:
         """Delete the instance's settings only while it is removed, in one statement, so a
         reinstall that lands meanwhile keeps its new settings; False if nothing was deleted."""
         removed = select(instances.c.instance_id).where(
-            _tenant(instances, instance_id), instances.c.status == InstanceStatus.REMOVED.value
+            instance_filter(instances, instance_id),
+            instances.c.status == InstanceStatus.REMOVED.value,
         )
         stmt = delete(settings).where(
-            _tenant(settings, instance_id), settings.c.instance_id.in_(removed)
+            instance_filter(settings, instance_id), settings.c.instance_id.in_(removed)
         )
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt)
         return result.rowcount > 0
 
@@ -300,7 +312,7 @@ class Store:
             instances.c.removed_at < removed_before,
         )
         stmt = delete(settings).where(settings.c.instance_id.in_(expired))
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt.returning(settings.c.instance_id))
             return sorted(str(instance_id) for instance_id in result.scalars())
 
@@ -333,7 +345,7 @@ class Store:
         self, conn: AsyncConnection, instance_id: str, values: dict[str, Any], if_match: str
     ) -> int:
         # One UPDATE compares and swaps, so of two writers with the same ETag only one wins.
-        stmt = update(settings).where(_tenant(settings, instance_id))
+        stmt = update(settings).where(instance_filter(settings, instance_id))
         if if_match.strip() != "*":
             stmt = stmt.where(settings.c.version.in_(matching_versions(if_match)))
         stmt = stmt.values(version=settings.c.version + 1, **values)
@@ -343,7 +355,7 @@ class Store:
         return int(version)
 
     async def _current_etag(self, conn: AsyncConnection, instance_id: str) -> str | None:
-        stmt = select(settings.c.version).where(_tenant(settings, instance_id))
+        stmt = select(settings.c.version).where(instance_filter(settings, instance_id))
         version = (await conn.execute(stmt)).scalar_one_or_none()
         return None if version is None else etag_for(int(version))
 
@@ -369,16 +381,16 @@ class Store:
             payload=_dump(payload),
         )
         stmt = stmt.on_conflict_do_nothing(index_elements=[webhook_events.c.id])
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt.returning(webhook_events.c.id))
             return result.first() is not None
 
     async def forget_event(self, instance_id: str, *, event_id: str) -> bool:
         """Undo ``record_event`` (its handling failed), so Wix's retry is not a redelivery."""
         stmt = delete(webhook_events).where(
-            _tenant(webhook_events, instance_id), webhook_events.c.id == event_id
+            instance_filter(webhook_events, instance_id), webhook_events.c.id == event_id
         )
-        async with self._begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt)
         return result.rowcount > 0
 
@@ -386,7 +398,7 @@ class Store:
         """The instance's recorded deliveries, oldest received first."""
         stmt = (
             select(webhook_events)
-            .where(_tenant(webhook_events, instance_id))
+            .where(instance_filter(webhook_events, instance_id))
             .order_by(webhook_events.c.received_at, webhook_events.c.id)
             .limit(limit)
         )
@@ -408,7 +420,10 @@ class Store:
             yield conn
 
     @asynccontextmanager
-    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction (committed when the block ends without an error);
+        the database being down raises StoreUnavailableError. For an app's own tables, beside
+        wixapp's; always filter by instance (``wixapp.server.InstanceDB`` does)."""
         async with _translated_errors(), self._engine.begin() as conn:
             yield conn
 

@@ -1,0 +1,98 @@
+"""The app's own tables from its routes: a connection bound to the caller's instance.
+
+::
+
+    from wixapp.server import InstanceDB
+
+    @app.get("/api/notes")
+    async def list_notes(db: InstanceDB) -> list[dict[str, object]]:
+        rows = await db.execute(db.select(notes).order_by(notes.c.id))
+        return [dict(row) for row in rows.mappings()]
+
+Each request gets one transaction, committed when the route returns (before the answer is
+sent, so a failed commit is the request's error) and rolled back if it raises. The
+statements built by ``db.select``, ``db.insert``, ``db.update`` and ``db.delete`` carry the
+caller's instance, through the same tenant filter as wixapp's own tables. Background work
+uses :func:`database_engine` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Delete, Insert, Select, Table, Update, delete, insert, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+from starlette.applications import Starlette
+
+from wixapp.models import Caller
+from wixapp.server.routes import current_caller
+from wixapp.server.state import ServerState, server_state
+from wixapp.store import instance_filter
+
+__all__ = ["InstanceConnection", "InstanceDB", "database_engine", "instance_connection"]
+
+
+class InstanceConnection:
+    """A database connection in a transaction, bound to one caller's app instance."""
+
+    def __init__(self, connection: AsyncConnection, caller: Caller) -> None:
+        self._connection = connection
+        self._caller = caller
+
+    @property
+    def caller(self) -> Caller:
+        """Who is calling (``caller.is_user`` for the site owner in the editor)."""
+        return self._caller
+
+    @property
+    def instance_id(self) -> str:
+        """The caller's app instance: the tenant key of every row this app stores."""
+        return self._caller.instance_id
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The raw connection, for statements built by hand (filter them by instance)."""
+        return self._connection
+
+    def select(self, table: Table) -> Select[Any]:
+        """``SELECT … FROM table WHERE instance_id = <the caller's>``; chain more clauses."""
+        return select(table).where(instance_filter(table, self.instance_id))
+
+    def insert(self, table: Table) -> Insert:
+        """``INSERT INTO table`` with the caller's ``instance_id``; add ``.values(...)``."""
+        return insert(table).values(instance_id=self.instance_id)
+
+    def update(self, table: Table) -> Update:
+        """``UPDATE table … WHERE instance_id = <the caller's>``; add ``.values(...)``."""
+        return update(table).where(instance_filter(table, self.instance_id))
+
+    def delete(self, table: Table) -> Delete:
+        """``DELETE FROM table WHERE instance_id = <the caller's>``; chain more clauses."""
+        return delete(table).where(instance_filter(table, self.instance_id))
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return await self._connection.execute(statement, parameters)
+
+
+async def instance_connection(
+    request: Request, caller: Annotated[Caller, Depends(current_caller)]
+) -> AsyncIterator[InstanceConnection]:
+    """The FastAPI dependency behind :data:`InstanceDB`."""
+    async with server_state(request).store.begin() as connection:
+        yield InstanceConnection(connection, caller)
+
+
+# scope="function": the transaction ends before the answer goes out, so the client never
+# sees a success whose commit then failed.
+InstanceDB = Annotated[InstanceConnection, Depends(instance_connection, scope="function")]
+
+
+def database_engine(app: Starlette) -> AsyncEngine:
+    """The running backend's engine (pool shared with the routes), for background work
+    started in the app's lifespan. Filter every query by instance."""
+    state: ServerState = app.state.wixapp
+    return state.store.engine

@@ -1,25 +1,26 @@
-"""``wixapp serve | emulator | migrate | demo``."""
+"""``wixapp serve | emulator | migrate | revision | new | demo``."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from wixapp.errors import ConfigurationError
+from wixapp.logs import logging_config
 
 __all__ = ["main"]
+
+WIXAPP_APP = "wixapp.server:create_app"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if not args.quiet else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    logging.config.dictConfig(_log_config(args))
     try:
         result: int = args.run(args)
     except ConfigurationError as error:
@@ -30,9 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def _log_config(args: argparse.Namespace) -> dict[str, object]:
+    return logging_config(level="WARNING" if args.quiet else "INFO", verbose=args.verbose)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wixapp", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log each migration step")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the backend against Wix (env config)")
@@ -40,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate at start")
+    _app_arguments(serve)
     serve.set_defaults(run=_serve)
 
     emulator = commands.add_parser("emulator", help="run the local Wix API emulator")
@@ -47,43 +54,99 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8765)
     emulator.set_defaults(run=_emulator)
 
-    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate = commands.add_parser(
+        "migrate", help="bring the database schema up to date (wixapp's, then the app's)"
+    )
     migrate.add_argument("--database-url", default=None, help="default: WIXAPP_DATABASE_URL")
+    _migrations_argument(migrate)
     migrate.set_defaults(run=_migrate)
+
+    revision = commands.add_parser("revision", help="write a new migration of the app's tables")
+    revision.add_argument("-m", "--message", required=True, help="what the migration does")
+    revision.add_argument(
+        "--autogenerate", action="store_true", help="compare the app's tables with the database"
+    )
+    revision.add_argument("--database-url", default=None, help="default: WIXAPP_DATABASE_URL")
+    _migrations_argument(revision)
+    revision.set_defaults(run=_revision)
+
+    new = commands.add_parser("new", help="create a new Wix app project built on wixapp")
+    new.add_argument("name", help="the app's name, e.g. notes-board")
+    new.add_argument("--directory", type=Path, default=None, help="default: ./NAME")
+    new.add_argument(
+        "--wixapp", default=None, help="what its Makefile installs wixapp from (default: this)"
+    )
+    new.set_defaults(run=_new)
 
     demo = commands.add_parser("demo", help="the whole flow offline, against the emulator")
     demo.add_argument("--once", action="store_true", help="exit after the flow")
     demo.add_argument("--port", type=int, default=8000, help="backend port (0: any free)")
     demo.add_argument("--emulator-port", type=int, default=8765, help="(0: any free)")
     demo.add_argument("--database-url", default=None, help="default: a SQLite file in ./var")
+    _app_arguments(demo)
+    demo.add_argument("--widget-tag", default=None, help="the app widget's custom element tag")
+    demo.add_argument("--widget-script", default=None, help="its script's path on the backend")
+    demo.add_argument("--panel", default=None, help="the settings panel's path on the backend")
     demo.set_defaults(run=_demo)
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import os
+def _app_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--app",
+        default=os.environ.get("WIXAPP_APP"),
+        metavar="MODULE:ATTR",
+        help="an app built on create_app, instead of wixapp's own (default: WIXAPP_APP)",
+    )
+    command.add_argument(
+        "--factory", action="store_true", help="MODULE:ATTR is a function that builds the app"
+    )
 
+
+def _migrations_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--migrations",
+        default=None,
+        metavar="LOCATION",
+        help="the app's own Alembic scripts, a folder or package:folder (default: "
+        "WIXAPP_MIGRATIONS)",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from wixapp.config import load_settings
-    from wixapp.server import create_app
 
     if args.no_migrate:
         # Worker processes read the environment themselves, so say it there.
         os.environ["WIXAPP_MIGRATE_ON_START"] = "false"
-    settings = load_settings()  # fail now, naming any missing variable
-    if args.workers > 1:
-        # Each worker process builds its own app from the environment.
-        uvicorn.run(
-            "wixapp.server:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-        )
-    else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    load_settings()  # fail now, naming any missing variable
+    target, factory = _app_target(args)
+    uvicorn.run(
+        target,
+        factory=factory,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=_log_config(args),
+    )
     return 0
+
+
+def _app_target(args: argparse.Namespace) -> tuple[str, bool]:
+    """The import string uvicorn serves (each worker imports it), checked here first so a
+    typo is one clear line rather than a worker's traceback."""
+    from uvicorn.importer import ImportFromStringError, import_from_string
+
+    if not args.app:
+        return WIXAPP_APP, True
+    sys.path.insert(0, os.getcwd())  # as `uvicorn module:app` finds the app's modules
+    try:
+        import_from_string(args.app)
+    except ImportFromStringError as error:
+        raise ConfigurationError(f"--app {args.app}: {error}") from None
+    return args.app, args.factory
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -94,22 +157,60 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from wixapp.config import load_database_url
+    from wixapp.config import load_database_url, load_migrations
     from wixapp.store import migrate
 
-    migrate(args.database_url or load_database_url())
-    print("wixapp: the database schema is up to date")
+    migrations = args.migrations or load_migrations()
+    migrate(args.database_url or load_database_url(), app_migrations=migrations)
+    both = " (wixapp's and the app's)" if migrations else ""
+    print(f"wixapp: the database schema is up to date{both}")
+    return 0
+
+
+def _revision(args: argparse.Namespace) -> int:
+    from alembic import command
+    from alembic.util import CommandError
+
+    from wixapp.config import load_database_url, load_migrations
+    from wixapp.store import app_alembic_config
+
+    migrations = args.migrations or load_migrations()
+    if not migrations:
+        raise ConfigurationError("name the app's migrations: --migrations or WIXAPP_MIGRATIONS")
+    database_url = args.database_url or load_database_url()
+    config = app_alembic_config(migrations, database_url=database_url)
+    try:
+        command.revision(config, message=args.message, autogenerate=args.autogenerate)
+    except CommandError as error:
+        raise ConfigurationError(f"{error} (run `wixapp migrate` first?)") from None
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from wixapp.scaffold import create_project
+
+    folder = create_project(args.name, args.directory, wixapp_spec=args.wixapp)
+    print(f"wixapp: created {folder}")
+    print(f"  cd {os.path.relpath(folder)} && make test   # then `make demo`; see README.md")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from wixapp.demo import run_demo
+    from wixapp.demo import AppUnderDemo, run_demo
 
+    target = AppUnderDemo(
+        import_string=_app_target(args)[0] if args.app else None,
+        factory=args.factory,
+        widget_tag=args.widget_tag,
+        widget_script=args.widget_script,
+        panel=args.panel,
+    )
     return run_demo(
         once=args.once,
         port=args.port,
         emulator_port=args.emulator_port,
         database_url=args.database_url,
+        app=target,
     )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_WIX_API_BASE_URL",
     "Settings",
     "load_database_url",
+    "load_migrations",
     "load_settings",
 ]
 
@@ -116,11 +117,17 @@ def load_settings(**overrides: object) -> Settings:
 class _DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="WIXAPP_DATABASE_URL")
+    app_migrations: str | None = Field(default=None, alias="WIXAPP_MIGRATIONS")
 
 
 def load_database_url() -> str:
     """Just the database URL, for commands (``wixapp migrate``) that need nothing else."""
     return _DatabaseSettings().database_url
+
+
+def load_migrations() -> str | None:
+    """Just the app's own migrations (``WIXAPP_MIGRATIONS``), for ``wixapp migrate``."""
+    return _DatabaseSettings().app_migrations
 
 
 def _describe(exc: ValidationError) -> str:

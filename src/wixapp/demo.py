@@ -16,14 +16,45 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from fastapi import FastAPI
+from uvicorn.importer import import_from_string
 
+from wixapp.config import Settings
 from wixapp.emulator import create_emulator
 from wixapp.emulator.control import EmulatorControl
 from wixapp.emulator.settings import settings_for_emulator
+from wixapp.errors import ConfigurationError
 from wixapp.server import create_app
 from wixapp.testing.serving import port_or_free, serving
 
-__all__ = ["run_demo"]
+__all__ = ["AppUnderDemo", "run_demo"]
+
+
+@dataclass(frozen=True)
+class AppUnderDemo:
+    """An app built on ``create_app`` to demo instead of wixapp's own, and where its widget
+    and panel are (the host pages default to wixapp's)."""
+
+    import_string: str | None = None  # MODULE:ATTR of a factory taking Settings
+    factory: bool = False
+    widget_tag: str | None = None
+    widget_script: str | None = None
+    panel: str | None = None
+
+    def build(self, settings: Settings) -> FastAPI:
+        if self.import_string is None:
+            return create_app(settings)
+        if not self.factory:
+            raise ConfigurationError(
+                f"--app {self.import_string}: the demo builds the app with the emulator's"
+                " settings, so it needs a factory taking Settings (add --factory)."
+            )
+        app: FastAPI = import_from_string(self.import_string)(settings)
+        return app
+
+    def page_parameters(self) -> dict[str, str]:
+        chosen = {"tag": self.widget_tag, "script": self.widget_script, "panel": self.panel}
+        return {name: value for name, value in chosen.items() if value}
 
 
 @dataclass(frozen=True)
@@ -38,16 +69,23 @@ class DemoFailed(Exception):
 
 
 def run_demo(
-    *, once: bool, port: int = 0, emulator_port: int = 0, database_url: str | None = None
+    *,
+    once: bool,
+    port: int = 0,
+    emulator_port: int = 0,
+    database_url: str | None = None,
+    app: AppUnderDemo | None = None,
 ) -> int:
     try:
-        return asyncio.run(_demo(once, port, emulator_port, database_url))
+        return asyncio.run(_demo(once, port, emulator_port, database_url, app or AppUnderDemo()))
     except DemoFailed as failure:
         print(f"\n✗ demo failed: {failure}", file=sys.stderr)
         return 1
 
 
-async def _demo(once: bool, port: int, emulator_port: int, database_url: str | None) -> int:
+async def _demo(
+    once: bool, port: int, emulator_port: int, database_url: str | None, target: AppUnderDemo
+) -> int:
     async with (
         serving(create_emulator(), port=port_or_free(emulator_port)) as emulator_url,
         EmulatorControl.for_url(emulator_url) as control,
@@ -60,13 +98,15 @@ async def _demo(once: bool, port: int, emulator_port: int, database_url: str | N
             database_url=database_url or _default_database_url(),
             WIXAPP_LAST_SEEN_INTERVAL=1.0,
         )
-        async with serving(create_app(settings), port=port_or_free(port)) as backend_url:
+        async with serving(target.build(settings), port=port_or_free(port)) as backend_url:
             _banner(emulator_url, backend_url, app.app_id)
             await _flow(control, backend_url, sites)
-            _print_host_pages(emulator_url, backend_url, app.app_id, sites)
-            if not once:
-                print("\nServing until Ctrl-C.")
-                await _forever()
+            if once:
+                print("\nDone: --once stops both servers now (run without it to keep them).")
+                return 0
+            _print_host_pages(emulator_url, backend_url, app.app_id, sites, target)
+            print("\nServing until Ctrl-C.")
+            await _forever()
     return 0
 
 
@@ -175,11 +215,13 @@ def _banner(emulator_url: str, backend_url: str, app_id: str) -> None:
 
 
 def _print_host_pages(
-    emulator_url: str, backend_url: str, app_id: str, sites: list[DemoSite]
+    emulator_url: str, backend_url: str, app_id: str, sites: list[DemoSite], target: AppUnderDemo
 ) -> None:
+    pages = {"backend": backend_url, **target.page_parameters()}
     print("\nOpen in a browser (the emulator plays the Wix site and editor):")
+    print(f"  every app, site and page : {emulator_url}/?{urlencode(pages)}")
     for site in sites:
-        query = {"instanceId": site.instance_id, "backend": backend_url, "appId": app_id}
+        query = {"instanceId": site.instance_id, "appId": app_id, **pages}
         print(f"  {site.name:10s} site   : {emulator_url}/site?{urlencode(query)}")
         print(f"  {site.name:10s} editor : {emulator_url}/editor?{urlencode(query)}")
 

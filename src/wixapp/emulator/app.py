@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
 from wixapp.emulator.hostpages import host_pages_routes
+from wixapp.emulator.index import index_route
 from wixapp.emulator.routes_control import CONTROL_PREFIX, control_routes
 from wixapp.emulator.routes_wix import wix_routes
 from wixapp.emulator.state import EmulatorState
@@ -29,6 +30,7 @@ def create_emulator(*, seed: int | None = None, state: EmulatorState | None = No
         *wix_routes(),
         Mount(CONTROL_PREFIX, routes=control_routes()),
         *host_pages_routes(),  # the pages that play the Wix site and editor (dev and tests)
+        index_route(),  # GET /: the apps, sites and links to their pages
     ]
     app = Starlette(routes=routes)
     app.state.emulator = state or EmulatorState(seed=seed)

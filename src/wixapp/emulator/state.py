@@ -244,6 +244,15 @@ class EmulatorState:
         except KeyError:
             raise EmulatorNotFoundError(f"No instance {instance_id}; install first.") from None
 
+    def all_apps(self) -> list[RegisteredApp]:
+        return list(self._apps.values())
+
+    def all_sites(self) -> list[Site]:
+        return list(self._sites.values())
+
+    def all_installations(self) -> list[Installation]:
+        return list(self._installations.values())
+
     def find_app(self, app_id: str) -> RegisteredApp | None:
         return self._apps.get(app_id)
 

@@ -20,6 +20,7 @@ from wixapp.__version__ import __version__
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
 from wixapp.errors import WixAppError
+from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
 from wixapp.server.cors import RouteCORSMiddleware
@@ -81,6 +82,7 @@ def create_app(
     settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
     redact_access_log()  # the legacy `instance` parameter is a credential
+    ensure_wixapp_logging()  # formatted lines under servers that configure only their own
     metrics = wix.metrics if wix is not None else Metrics()
     webhooks = webhooks if webhooks is not None else WebhookRouter()
     migrations = migrations or settings.app_migrations
@@ -175,6 +177,12 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
         owned.push_async_callback(seen.stop)
         owned.push_async_callback(parts.webhooks.shutdown, DRAIN_SECONDS)
         await wix.start()  # with Redis: listen for the other processes' invalidations
+        logger.info(
+            "backend ready: app %s, %s database%s",
+            settings.app_id,
+            store.engine.dialect.name,
+            f", app migrations {parts.migrations}" if parts.migrations else "",
+        )
         yield ServerState(
             settings=settings,
             wix=wix,

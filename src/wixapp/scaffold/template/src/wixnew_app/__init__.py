@@ -1,0 +1,1 @@
+"""Wixnew App: a self-hosted Wix app on wixapp."""

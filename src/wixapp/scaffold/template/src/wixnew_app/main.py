@@ -1,0 +1,30 @@
+"""The backend: wixapp's ready backend (identification, settings, webhooks) plus this app's
+own routes, tables, migrations and browser bundles.
+
+Run it with ``wixapp serve --app wixnew_app.main:create_app --factory`` (``make serve``).
+"""
+
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from wixapp import Settings
+from wixapp.server import create_app as create_wixapp
+from wixnew_app.notes import router as notes_router
+
+STATIC_DIR = Path(__file__).with_name("static")
+MIGRATIONS = "wixnew_app:migrations"  # run after wixapp's own at start and by `wixapp migrate`
+ASSETS = "/assets"  # the widget script, the panel page and its script (built by `make frontend`)
+
+
+def create_app(
+    settings: Settings | None = None, *, wix_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The app. ``settings`` default to the environment (``WIX_APP_ID``, ...); tests pass
+    the emulator's settings and transport (see tests/conftest.py)."""
+    app = create_wixapp(settings, wix_transport=wix_transport, migrations=MIGRATIONS)
+    app.include_router(notes_router)
+    app.mount(ASSETS, StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="assets")
+    return app

@@ -1,0 +1,121 @@
+"""In a real browser: the emulator's Wix site and Wix editor pages host this app's own widget
+and panel (the production bundles from src/wixnew_app/static/), served by its backend on
+another origin, so every call is a real cross-origin request with a CORS preflight.
+
+Needs Debian's chromium (``make test`` installs it); Playwright never downloads a browser.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from wixapp.emulator import EmulatorControl, create_emulator
+from wixapp.testing import serving, settings_for_emulator
+from wixnew_app.main import STATIC_DIR, create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    # Offline: only loopback resolves (never Playwright routing, which would answer CORS).
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+WIDGET = {"tag": "wixnew-app-widget", "script": "/assets/widget.js", "panel": "/assets/panel.html"}
+
+
+@dataclass
+class Stack:
+    emulator_url: str
+    backend_url: str
+    app_id: str
+    instance_id: str
+    control: EmulatorControl
+
+    def page_url(self, page: str) -> str:
+        query = {
+            "instanceId": self.instance_id,
+            "backend": self.backend_url,
+            "appId": self.app_id,
+            **WIDGET,
+        }
+        return f"{self.emulator_url}/{page}?{urlencode(query)}"
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    if not (STATIC_DIR / "widget.js").is_file():
+        pytest.fail("The widget is not built: run `make frontend`.")
+    async with (
+        serving(create_emulator()) as emulator_url,
+        EmulatorControl.for_url(emulator_url) as control,
+    ):
+        registered = await control.register_app()
+        site = await control.create_site(display_name="Bakery")
+        installation = await control.install(registered.app_id, site.site_id)
+        settings = settings_for_emulator(
+            registered, base_url=emulator_url, database_url=f"sqlite:///{tmp_path / 'app.db'}"
+        )
+        async with serving(create_app(settings)) as backend_url:
+            yield Stack(
+                emulator_url, backend_url, registered.app_id, installation.instance_id, control
+            )
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    async with async_playwright() as playwright:
+        browser: Browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context()
+        context.set_default_timeout(15_000)
+        yield await context.new_page()
+        await browser.close()
+
+
+async def test_the_owner_edits_notes_in_the_panel_and_the_sites_widget_shows_them(
+    stack: Stack, page: Page
+) -> None:
+    # The editor: the panel (in an iframe) adds two notes, pins one (PATCH), deletes one (DELETE).
+    await page.goto(stack.page_url("editor"))
+    panel = page.frame_locator("iframe")
+    await panel.locator("#panel[data-state=ready]").wait_for()
+    for text in ("Open on Sunday", "Closed on Monday"):
+        await panel.locator("#new-note").fill(text)
+        await panel.locator("#add-form button").click()
+        await panel.locator("#panel[data-state=ready]").wait_for()
+    await panel.locator("#panel[data-note-count='2']").wait_for()
+    await panel.locator("li").nth(1).locator("[data-action=pin]").click()
+    await panel.locator("#panel[data-state=ready]").wait_for()
+    await panel.locator("li").nth(1).locator("[data-action=delete]").click()
+    await panel.locator("#panel[data-note-count='1']").wait_for()
+
+    # The site: a visitor's widget lists what is left, fetched with the visitor's token.
+    await page.goto(stack.page_url("site"))
+    widget = page.locator("wixnew-app-widget[data-state=ready]")
+    await widget.wait_for()
+    assert await widget.get_attribute("data-note-count") == "1"
+    assert await widget.locator("li").all_inner_texts() == ["Closed on Monday"]
+
+    # And the backend agrees.
+    visitor = await stack.control.mint_token(stack.instance_id, "VISITOR")
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(
+            f"{stack.backend_url}/api/notes", headers={"Authorization": visitor.token}
+        )
+    assert [note["text"] for note in answer.json()["notes"]] == ["Closed on Monday"]

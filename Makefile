@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check bench soak serve emulator clean
+.PHONY: demo test check bench soak serve emulator clean dist
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ soak: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
+
+# The sdist and the wheel in dist/, both with the built bundles (setup.py): the wheel is
+# built from the sdist, as an installer would; then both archives' contents are listed.
+dist: $(STAMP) frontend
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	@for archive in dist/*.tar.gz; do echo "== $$archive"; tar tzf "$$archive"; done
+	@for archive in dist/*.whl; do echo "== $$archive"; $(BIN)/python -m zipfile -l "$$archive"; done
 
 # ---- frontend: the widget and panel bundles (src/wixapp/static/) and the emulator's editor
 # host (src/wixapp/emulator/pages/editor-host.js), built by esbuild from frontend/ with the

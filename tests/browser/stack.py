@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.config import Settings
@@ -165,13 +166,21 @@ class Stack:
         return run(main())
 
     def start_backend(
-        self, name: str, *, log: RequestLog | None = None, **extra: Any
+        self,
+        name: str,
+        *,
+        log: RequestLog | None = None,
+        add_routes: Callable[[FastAPI], None] | None = None,
+        **extra: Any,
     ) -> ThreadedServer:
-        """Another backend of the same app, on its own database (for example a stricter one)."""
+        """Another backend of the same app, on its own database (for example a stricter one),
+        with the app's own routes from ``add_routes``."""
         database = self.database_dir / f"{name}.db"
         app = create_app(
             backend_settings(self.app_id, self.app_secret, self.emulator_url, database, **extra)
         )
+        if add_routes is not None:
+            add_routes(app)
         server = ThreadedServer(log.wrap(app) if log else app, name="wixapp-backend-extra")
         server.start()
         self.extra_servers.append(server)

@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
 from wixapp import Settings
+
 from wixnew_app.main import create_app
 
 

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
-
 from wixapp.emulator import EmulatorControl, create_emulator
 from wixapp.testing import serving, settings_for_emulator
+
 from wixnew_app.main import STATIC_DIR, create_app
 
 pytestmark = pytest.mark.browser
@@ -55,9 +55,13 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+def built() -> None:
     if not (STATIC_DIR / "widget.js").is_file():
         pytest.fail("The widget is not built: run `make frontend`.")
+
+
+@pytest.fixture
+async def stack(built: None, tmp_path: Path) -> AsyncIterator[Stack]:
     async with (
         serving(create_emulator()) as emulator_url,
         EmulatorControl.for_url(emulator_url) as control,
@@ -75,12 +79,17 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
+def chromium() -> Path:
     if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def page(chromium: Path) -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
         browser: Browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            executable_path=str(chromium), args=CHROMIUM_ARGS
         )
         context = await browser.new_context()
         context.set_default_timeout(15_000)

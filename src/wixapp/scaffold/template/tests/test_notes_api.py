@@ -1,7 +1,6 @@
 """The notes API through the real app: the caller's Wix token decides the site and the role."""
 
 import httpx
-
 from wixapp.testing import InstallFactory, TokenFactory
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
-
 from wixapp import Settings
 from wixapp.server import create_app as create_wixapp
+
 from wixnew_app.notes import router as notes_router
 
 STATIC_DIR = Path(__file__).with_name("static")

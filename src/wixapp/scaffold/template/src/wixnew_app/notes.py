@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, Field
 from starlette.responses import Response
-
 from wixapp.errors import PermissionDeniedError
 from wixapp.server import InstanceDB
+
 from wixnew_app.tables import notes
 
 router = APIRouter(prefix="/api/notes", tags=["notes"])

@@ -225,3 +225,31 @@ def _upgrade_body(script: Script | list[Script | None] | None) -> str:
 def test_an_app_may_not_use_wixapps_version_table() -> None:
     with pytest.raises(ValueError, match="wixapp's"):
         run_app_migrations(metadata, version_table=VERSION_TABLE)
+
+
+def test_the_cli_migrates_both_histories_and_writes_the_apps_next_migration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wixapp.cli import main
+
+    database_url = f"sqlite:///{tmp_path / 'app.db'}"
+    folder = tmp_path / "migrations"
+    project = _app_project(folder, NOTES_TABLE)
+    (folder / "versions" / "a1_notes.py").write_text(NOTES_MIGRATION)
+
+    assert main(["migrate", "--database-url", database_url, "--migrations", project]) == 0
+    assert "up to date (wixapp's and the app's)" in capsys.readouterr().out
+    _app_project_env(folder, NOTES_TABLE, TAGS_TABLE)
+    revision = ["revision", "--database-url", database_url, "--migrations", project]
+    assert main([*revision, "--autogenerate", "-m", "add tags"]) == 0
+
+    (written,) = [path for path in (folder / "versions").glob("*add_tags.py")]
+    assert "op.create_table('tags'" in written.read_text()
+    assert "wixapp" not in written.read_text()
+
+
+def test_the_cli_says_what_revision_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    from wixapp.cli import main
+
+    assert main(["revision", "-m", "x"]) == 2
+    assert "--migrations or WIXAPP_MIGRATIONS" in capsys.readouterr().err

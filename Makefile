@@ -24,9 +24,16 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# The benchmark (bench/, see README "Benchmarks"): ~5 minutes, not part of `make test`.
+# The benchmark (bench/, see README "Benchmarks"): ~10 minutes, not part of `make test`.
 # BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--quick" or "--profile=always".
-bench: $(STAMP)
+BENCH_NODE_DEPS := bench/node/node_modules/.package-lock.json
+
+$(BENCH_NODE_DEPS): bench/node/package.json bench/node/package-lock.json
+	cd bench/node && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+# The Node peers (bench/node: Express + axios, locked) are installed here, not by `make test`.
+bench: $(STAMP) $(BENCH_NODE_DEPS)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  echo "make bench: installing wrk (apt-get)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

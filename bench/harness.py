@@ -313,3 +313,31 @@ def served_requests(base_url: str) -> int:
         ):
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
+
+
+# ---- memory and PostgreSQL
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of one process (VmRSS), in MiB; None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def worker_rss_mib(root: int) -> list[float]:
+    """RSS of each process that serves requests under ``root`` (see server_worker_pids)."""
+    found = (rss_mib(pid) for pid in server_worker_pids(root))
+    return [round(value, 1) for value in found if value is not None]
+
+
+def postgres_admin(admin_url: str, statement: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the PostgreSQL server, autocommit."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(statement.encode())

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = asyncio.run(go())
     finally:
+        bench.drop_pg_database()
         procs.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     (args.output / "profile.json").write_text(json.dumps(result, indent=2))

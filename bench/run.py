@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -1269,6 +1270,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         failed = True
         log(f"bench: FAILED: {type(error).__name__}: {error}")
+        traceback.print_exc()
         for proc in procs.started:
             if proc.tail():
                 log(f"--- {proc.name} log ---\n{proc.tail()}")

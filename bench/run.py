@@ -56,6 +56,7 @@ THROUGHPUT = {
     # PostgreSQL), "w2" (cached, --workers 2), "node" (bench/node/server.js, Express).
     "A": ("cached", "/get-instance", "A  /get-instance, cached (wixapp)"),
     "C": ("cached", "/bare", "C  /bare: wixapp's bare route, no identification"),
+    "F": ("cached", "/bare-fastapi", "F  /bare-fastapi: a user's own FastAPI route"),
     "X": ("node", "/const", "X  Express constant JSON (the Node ceiling)"),
     "B": ("uncached", "/get-instance", "B  /get-instance, uncached (wixapp)"),
     "N": ("node", "/get-instance", "N  Express+axios /get-instance (Node sample)"),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from wixapp.breaker import CircuitBreaker
-from wixapp.cache import RedisBackend
+from wixapp.cache import Codec, InstanceCache, RedisBackend
+from wixapp.cache.layered import done
 from wixapp.config import Settings, load_settings
 from wixapp.identity.budget import TokenCheckBudget
 from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
@@ -21,6 +23,8 @@ from wixapp.models import AppInstance, AppToken, Caller
 from wixapp.upstream.client import RetryPolicy, WixClient
 
 __all__ = ["WixApp"]
+
+V = TypeVar("V")
 
 
 class _State(Enum):
@@ -119,6 +123,8 @@ class WixApp:
             shared=self._shared,
             shared_observer=self._metrics.shared_lookup,
         )
+        self._clock = clock
+        self._instance_caches: dict[str, InstanceCache[Any]] = {}
 
     def _budget(self, settings: Settings, ticks: Callable[[], float]) -> TokenCheckBudget | None:
         # Without the cache every request is a token-info call (the Node sample's way, kept
@@ -196,7 +202,10 @@ class WixApp:
         ``client`` is the caller's IP address, for the budget of token-info calls
         (``WIXAPP_TOKEN_INFO_BUDGET_PER_IP``); without it only the overall budget applies.
         """
-        return await self._identifier.identify(token_from_header(authorization), client=client)
+        # The shape of the token is checked by the identifier wherever it matters (before
+        # any call to Wix): a cache hit, which only a checked token can make, skips it.
+        token = token_from_header(authorization, check_shape=False)
+        return await self._identifier.identify(token, client=client)
 
     async def identify_request(
         self,
@@ -226,13 +235,46 @@ class WixApp:
         self._elevation.on_fetched(hook)
 
     def forget_instance(self, instance_id: str) -> Awaitable[None]:
-        """Drop the instance's cached app token and data, in every process (after webhooks).
+        """Drop the instance's cached app token and data, and its entries in every
+        :meth:`instance_cache`, in every process (after webhooks).
 
         This process forgets at once; with a shared cache, Redis and the other processes
         are told in the background. ``await`` the result to wait until they have been
         (it never raises: while Redis is down the invalidation waits for it).
         """
-        return self._elevation.forget_instance(instance_id)
+        pending = [self._elevation.forget_instance(instance_id)]
+        pending += [cache.invalidate(instance_id) for cache in self._instance_caches.values()]
+        if all(each is done for each in pending):
+            return done
+        return asyncio.gather(*pending)  # type: ignore[return-value]
+
+    def instance_cache(
+        self,
+        namespace: str,
+        load: Callable[[str], Awaitable[V]],
+        codec: Codec[V],
+        *,
+        ttl: float,
+        max_size: int = 100_000,
+    ) -> InstanceCache[V]:
+        """A cache of your own per-instance reads (``load``: instance ID → value), kept in
+        every process and in the shared tier (Redis) when there is one. After each write to
+        what ``load`` reads, ``await cache.invalidate(instance_id)``: this process reads its
+        write, the others see it within the bound :class:`~wixapp.cache.InstanceCache`
+        documents. ``codec`` turns values into bytes for the shared tier. The instance's
+        entry is also dropped by :meth:`forget_instance` (app removed, plan changed)."""
+        cache = InstanceCache(
+            namespace=namespace,
+            load=load,
+            codec=codec,
+            ttl=ttl,
+            max_size=max_size,
+            shared=self._shared,
+            clock=self._clock,
+            observer=lambda result: self._metrics.shared_lookup(namespace, result),
+        )
+        self._instance_caches[namespace] = cache
+        return cache
 
     def elevated_client(self, instance_id: str, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` on the Wix API that acts as the app for this instance."""

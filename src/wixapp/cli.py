@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--stack",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="uvloop + httptools (auto: when installed, as uvicorn[standard] does) or the "
+        "asyncio + h11 fallback",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate at start")
     _app_arguments(serve)
     serve.set_defaults(run=_serve)
@@ -117,18 +124,23 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from wixapp.config import load_settings
+    from wixapp.server.stack import choose_stack
 
     if args.no_migrate:
         # Worker processes read the environment themselves, so say it there.
         os.environ["WIXAPP_MIGRATE_ON_START"] = "false"
     load_settings()  # fail now, naming any missing variable
     target, factory = _app_target(args)
+    stack = choose_stack(args.stack)
+    logging.getLogger("wixapp").info("serving on uvicorn with %s and %s", stack.loop, stack.http)
     uvicorn.run(
         target,
         factory=factory,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        loop=stack.loop,
+        http=stack.http,
         log_config=_log_config(args),
     )
     return 0

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
 
     # Settings documents.
     settings_max_bytes: int = Field(default=16_384, gt=0, alias="WIXAPP_SETTINGS_MAX_BYTES")
+    # How long a process may serve cached settings (0: read the database every time). Writes
+    # invalidate every process at once through Redis; without Redis, other workers' copies
+    # live this long.
+    settings_cache_ttl: float = Field(default=10.0, ge=0, alias="WIXAPP_SETTINGS_CACHE_TTL")
     last_seen_interval: float = Field(default=60.0, ge=0, alias="WIXAPP_LAST_SEEN_INTERVAL")
 
     # Lifecycle.

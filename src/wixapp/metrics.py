@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -69,13 +71,29 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Bound label children, by labels: the hot path skips prometheus_client's lookup.
+        self._request_children: dict[tuple[str, int], Any] = {}
+        self._lookup_children: dict[tuple[str, str], Any] = {}
+
+    def request_done(self, route: str, status: int, seconds: float) -> None:
+        """One answered HTTP request (the label children are looked up once per pair)."""
+        key = (route, status // 100)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.request_seconds.labels(route, f"{status // 100}xx")
+            self._request_children[key] = child
+        child.observe(seconds)
 
     def upstream_call(self, endpoint: str, outcome: str, seconds: float) -> None:
         self.upstream_calls.labels(endpoint, outcome).inc()
         self.upstream_seconds.labels(endpoint).observe(seconds)
 
     def cache_lookup(self, cache: str, result: str) -> None:
-        self.cache_lookups.labels(cache, result).inc()
+        child = self._lookup_children.get((cache, result))
+        if child is None:
+            child = self.cache_lookups.labels(cache, result)
+            self._lookup_children[(cache, result)] = child
+        child.inc()
 
     def shared_cache_state(self, up: bool, _reason: str | None = None) -> None:
         self.shared_cache_up.labels("redis").set(1 if up else 0)

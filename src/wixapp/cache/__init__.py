@@ -5,6 +5,7 @@ Identity and elevation use :class:`Cache` only; whether a shared tier sits behin
 decided once, in :class:`wixapp.app.WixApp`.
 """
 
+from wixapp.cache.instance import InstanceCache
 from wixapp.cache.layered import Cache, Codec, Fetch
 from wixapp.cache.memory import SingleFlight, TTLCache
 from wixapp.cache.redis import RedisBackend, RedisOptions
@@ -15,6 +16,7 @@ __all__ = [
     "Cache",
     "Codec",
     "Fetch",
+    "InstanceCache",
     "RedisBackend",
     "RedisOptions",
     "Sealer",

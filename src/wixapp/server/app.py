@@ -23,19 +23,16 @@ from wixapp.errors import WixAppError
 from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
-from wixapp.server.cors import RouteCORSMiddleware
 from wixapp.server.frontend import STATIC_DIR, frontend_router
+from wixapp.server.lean import LEAN_ROUTES
 from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
-from wixapp.server.middleware import (
-    BodyLimitMiddleware,
-    QueryStringMiddleware,
-    TimingMiddleware,
-)
+from wixapp.server.middleware import EdgeMiddleware
 from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.redaction import redact_access_log
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
+from wixapp.server.settings_cache import settings_cache
 from wixapp.server.state import ServerState
 from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
@@ -111,10 +108,14 @@ def create_app(
     app.include_router(frontend_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _install_error_handlers(app)
-    app.add_middleware(TimingMiddleware, metrics=metrics)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
-    app.add_middleware(QueryStringMiddleware)
-    app.add_middleware(RouteCORSMiddleware, routes=app.router.routes, settings=settings)
+    app.add_middleware(
+        EdgeMiddleware,
+        metrics=metrics,
+        max_bytes=MAX_REQUEST_BYTES,
+        routes=app.router.routes,
+        settings=settings,
+        lean=LEAN_ROUTES,
+    )
     return app
 
 
@@ -193,6 +194,7 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             webhook_receiver=WebhookReceiver(
                 settings=settings, lifecycle=lifecycle, routes=parts.webhooks
             ),
+            settings_cache=settings_cache(wix, store, settings),
         )
 
 

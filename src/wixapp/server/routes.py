@@ -12,9 +12,16 @@ from starlette.responses import JSONResponse, Response
 from wixapp.errors import PayloadTooLargeError, PermissionDeniedError, WixAppError
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
+from wixapp.server.lean import (
+    NEVER_SAVED_ETAG,
+    caller_of,
+    identify,
+    instance_answer,
+    settings_answer,
+    settings_json,
+)
 from wixapp.server.responses import error_response
 from wixapp.server.schemas import (
-    DEFAULT_SETTINGS,
     CallerBody,
     ErrorBody,
     SettingsBody,
@@ -25,8 +32,6 @@ from wixapp.server.state import server_state
 __all__ = ["caller_or_legacy_instance", "current_caller", "router"]
 
 router = APIRouter()
-
-NEVER_SAVED_ETAG = '"v0"'
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -63,16 +68,8 @@ async def current_caller(request: Request, authorization: AuthorizationHeader = 
     ``authorization`` only documents the header: it is read from ``request`` so that a
     direct call, ``await current_caller(request)``, sees it too.
     """
-    return await _identified(request, instance=None)
-
-
-async def _identified(request: Request, *, instance: str | None) -> Caller:
-    state = server_state(request)
     client = request.client.host if request.client else None
-    authorization = request.headers.get("authorization")
-    caller = await state.wix.identify_request(authorization, instance=instance, client=client)
-    state.seen.note(caller.instance_id, caller.site_id)
-    return caller
+    return await identify(server_state(request), request.headers.get("authorization"), client)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -90,10 +87,16 @@ async def caller_or_legacy_instance(
     signed ``?instance=`` value of Wix iframes and dashboards (spec §8), checked locally
     with the app secret in constant time. OWNER permissions make a USER, anything else a
     VISITOR (``LegacyInstance.caller``). A bad value is a 401."""
-    return await _identified(request, instance=instance)
+    client = request.client.host if request.client else None
+    header = request.headers.get("authorization")
+    return await caller_of(server_state(request), header, instance, client)
 
 
 _CALLER_ANSWER = {200: {"model": CallerBody}, **_errors(*_IDENTIFIED)}
+
+
+# GET of these paths is answered by the lean path (wixapp.server.lean) before FastAPI sees
+# it; the routes declare them (OpenAPI, other methods) and give the same answers.
 
 
 @router.get("/get-instance", response_model=None, responses=_CALLER_ANSWER)
@@ -102,14 +105,10 @@ async def get_instance(
     request: Request,
     caller: Annotated[Caller, Depends(caller_or_legacy_instance)],
     include: Annotated[Literal["instance"] | None, Query()] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Who is calling: the app instance (tenant) and the subject behind the token."""
-    body: dict[str, Any] = caller.public()
-    if include == "instance":
-        data = await server_state(request).wix.instance(caller.instance_id)
-        body["instance"] = data.data.model_dump(by_alias=True, exclude_none=True)
-        body["instanceStale"] = data.stale
-    return body
+    answer = await instance_answer(server_state(request), caller, include)
+    return answer.response()
 
 
 _SETTINGS_ANSWER: dict[int | str, dict[str, Any]] = {
@@ -128,11 +127,9 @@ _SETTINGS_REQUEST = {
 
 
 @router.get("/api/settings", responses={**_SETTINGS_ANSWER, **_errors(*_IDENTIFIED)})
-async def read_settings(request: Request, caller: CallerDep) -> JSONResponse:
-    record = await server_state(request).store.get_settings(caller.instance_id)
-    if record is None:
-        return _settings_response(caller, DEFAULT_SETTINGS, 0, NEVER_SAVED_ETAG)
-    return _settings_response(caller, record.document, record.version, record.etag)
+async def read_settings(request: Request, caller: CallerDep) -> Response:
+    answer = await settings_answer(server_state(request), caller)
+    return answer.response()
 
 
 @router.put(
@@ -150,7 +147,7 @@ async def write_settings(
             description='The ETag from GET /api/settings ("v0" before the first save).',
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Save the settings (USER callers only), if they are still the version read."""
     if not caller.is_user:
         raise PermissionDeniedError(
@@ -172,7 +169,10 @@ async def write_settings(
         create_only=if_match == NEVER_SAVED_ETAG,
         updated_by=caller.subject_id,
     )
-    return _settings_response(caller, record.document, record.version, record.etag)
+    # Every process drops its copy before the answer leaves: the next read here loads
+    # this write; the others see it when the broadcast arrives (see InstanceCache).
+    await state.settings_cache.invalidate(caller.instance_id)
+    return settings_json(caller, record).response()
 
 
 async def _read_settings_body(request: Request, max_bytes: int) -> dict[str, Any]:
@@ -210,13 +210,6 @@ class _InvalidSettings(WixAppError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "problems": self.problems}
-
-
-def _settings_response(
-    caller: Caller, document: dict[str, Any], version: int, etag: str
-) -> JSONResponse:
-    body = {"instanceId": caller.instance_id, "settings": document, "version": version}
-    return JSONResponse(body, headers={"ETag": etag, "Cache-Control": "no-store"})
 
 
 @router.get("/healthz")

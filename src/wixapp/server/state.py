@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from wixapp.app import WixApp
+from wixapp.cache import InstanceCache
 from wixapp.config import Settings
 from wixapp.server.lifecycle import Lifecycle
 from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.seen import LastSeenRecorder
-from wixapp.store import Store
+from wixapp.store import SettingsRecord, Store
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["ServerState", "server_state"]
@@ -28,6 +29,7 @@ class ServerState:
     lifecycle: Lifecycle
     webhooks: WebhookRouter
     webhook_receiver: WebhookReceiver
+    settings_cache: InstanceCache[SettingsRecord | None]
 
 
 def server_state(request: Request) -> ServerState:

@@ -222,6 +222,22 @@ async def test_missing_field_is_refused(wix: httpx.AsyncClient, world: World, mi
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("spelling", ["snake_case", "lowerCamelCase"])
+async def test_client_credentials_take_either_field_spelling(
+    wix: httpx.AsyncClient, world: World, spelling: str
+) -> None:
+    """Wix's own guide sends ``instanceId`` (and Node's axios sample does); the REST reference
+    ``instance_id``: the gateway takes both (spec §11)."""
+    names = ["grant_type", "client_id", "client_secret", "instance_id"]
+    values = ["client_credentials", world.app.app_id, world.app.app_secret, world.instance_id]
+    if spelling == "lowerCamelCase":
+        names = ["grantType", "clientId", "clientSecret", "instanceId"]
+    response = await wix.post("/oauth2/token", json=dict(zip(names, values, strict=True)))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["access_token"]
+
+
 async def test_non_json_body_is_refused(wix: httpx.AsyncClient) -> None:
     response = await wix.post("/oauth2/token", content=b"grant_type=client_credentials")
 

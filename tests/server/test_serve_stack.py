@@ -113,9 +113,7 @@ def _recv(sock: socket.socket) -> bytes:
 
 
 @pytest.mark.parametrize("stack", ["auto", "asyncio"])
-def test_two_workers_answer_keepalive_requests_without_a_stall(
-    tmp_path: Path, stack: str
-) -> None:
+def test_two_workers_answer_keepalive_requests_without_a_stall(tmp_path: Path, stack: str) -> None:
     with serve(tmp_path, "--stack", stack) as port:
         latencies = keepalive_latencies_ms(port, KEEPALIVE_REQUESTS)
     # The first requests may meet a cold worker; the stall showed on every answer.

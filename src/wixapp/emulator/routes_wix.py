@@ -247,7 +247,12 @@ async def _token(request: Request, state: EmulatorState) -> Response:
 
 
 def _required(body: dict[str, Any], name: str) -> str:
+    """A string field under its snake_case name or its lowerCamelCase one: Wix's gateway
+    parses bodies the protobuf-JSON way (spec §11; Wix's own guide sends ``instanceId``)."""
     value = body.get(name)
+    if value is None:
+        head, *rest = name.split("_")
+        value = body.get(head + "".join(part.capitalize() for part in rest))
     if isinstance(value, str) and value:
         return value
     raise WixHTTPError(

@@ -124,6 +124,8 @@ class Lifecycle:
         purged = await self.store.purge_removed_settings(removed_before=cutoff)
         if purged:
             logger.info("purged the settings of %d removed instances", len(purged))
+        for instance_id in purged:  # cached settings included
+            await self._forget_cached(instance_id)
         return purged
 
     @contextlib.asynccontextmanager

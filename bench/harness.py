@@ -341,3 +341,17 @@ def postgres_admin(admin_url: str, statement: str) -> None:
 
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
         connection.execute(statement.encode())
+
+
+def migrate(database_url: str) -> None:
+    """Bring a database's schema up to date (``wixapp migrate``), in its own process."""
+    done = subprocess.run(
+        [PYTHON, "-m", "wixapp.cli", "-q", "migrate", "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=clean_env(),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"migrating {database_url} failed:\n{done.stderr[-2000:]}")

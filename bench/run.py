@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from capacity import run_capacity
 from harness import LOOPBACK, PYTHON, Proc, Processes
 
 from wixapp.emulator.control import EmulatorControl
@@ -126,8 +127,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        default="throughput,fixed,storm,mix",
-        help="comma-separated groups: throughput, fixed, storm, mix",
+        default="throughput,fixed,storm,mix,capacity",
+        help="comma-separated groups: throughput, fixed, storm, mix, capacity",
+    )
+    p.add_argument("--capacity-visitors", type=int, default=600, help="capacity: new tokens")
+    p.add_argument(
+        "--capacity-page-views", type=int, default=5, help="capacity: page views per visitor"
+    )
+    p.add_argument(
+        "--capacity-span", type=float, default=30.0, help="capacity: seconds of arrivals"
+    )
+    p.add_argument(
+        "--capacity-think", type=float, default=3.0, help="capacity: seconds between page views"
+    )
+    p.add_argument(
+        "--capacity-settings-ttl",
+        type=float,
+        default=10.0,
+        help="capacity: WIXAPP_SETTINGS_CACHE_TTL of its workers",
     )
     p.add_argument(
         "--scenarios",
@@ -157,6 +174,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.rate_duration, args.rate_rounds, args.storms = 2.0, 1, 1
         args.mix_visitors, args.mix_span, args.pool_tokens = 100, 3.0, 200
         args.profile_seconds, args.profile_rounds = 2.0, 2
+        args.capacity_visitors, args.capacity_span, args.capacity_think = 100, 5.0, 1.0
     args.groups = {g.strip() for g in args.only.split(",") if g.strip()}
     args.chosen = [n.strip() for n in args.scenarios.split(",") if n.strip() in THROUGHPUT]
     if not args.postgres_url:
@@ -180,6 +198,7 @@ class Bench:
         self.servers: dict[str, tuple[Proc, str]] = {}
         self.metered: set[str] = set()  # servers whose /metrics counts every request
         self.pg_database: str | None = None
+        self.pg_databases: list[str] = []
         self.instances: list[str] = []
         self.pool_tokens: list[str] = []
         self.pool_file = tmp / "pool-tokens.txt"
@@ -246,9 +265,18 @@ class Bench:
         return ["cached", "uncached", *(s for s in ("pg", "w2", "node") if s in chosen)]
 
     def start_server(
-        self, name: str, *, cache_enabled: bool, database_url: str | None = None, workers: int = 1
+        self,
+        name: str,
+        *,
+        cache_enabled: bool,
+        database_url: str | None = None,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+        migrate_first: str | None = None,
     ) -> None:
         """bench/benchapp.py under uvicorn with the stack `wixapp serve` uses by default."""
+        if migrate_first is not None:  # once, before several workers start
+            harness.migrate(migrate_first)
         port = harness.free_port()
         env = harness.clean_env(
             {
@@ -259,6 +287,7 @@ class Bench:
                 "WIXAPP_CACHE_ENABLED": "true" if cache_enabled else "false",
             }
         )
+        env.update(extra_env or {})
         for item in self.args.server_env:
             key, _, value = item.partition("=")
             env[key] = value
@@ -305,14 +334,17 @@ class Bench:
 
         self.pg_database = f"wixapp_bench_{secrets.token_hex(6)}"
         harness.postgres_admin(self.args.postgres_url, f'CREATE DATABASE "{self.pg_database}"')
+        self.pg_databases.append(self.pg_database)
         url = make_url(self.args.postgres_url).set(database=self.pg_database)
         return url.render_as_string(hide_password=False)
 
     def drop_pg_database(self) -> None:
-        if self.pg_database is not None:
-            statement = f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)'
+        """Drop every database create_pg_database made."""
+        while self.pg_databases:
+            name = self.pg_databases.pop()
+            statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
             harness.postgres_admin(self.args.postgres_url, statement)
-            self.pg_database = None
+        self.pg_database = None
 
     async def save_settings(self, server: str) -> None:
         """Every site saves its settings once (as its owner would in the panel), so a page
@@ -1081,6 +1113,33 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def capacity_text(results: dict[str, Any]) -> str:
+    cap = results.get("capacity")
+    if not cap:
+        return ""
+    m, p = cap["measured"], cap["predicted"]
+    rows = [
+        ("Wix calls/min/instance", m["wix_calls_per_minute_per_instance"],
+         p["wix_calls_per_minute_per_instance"], "="),
+        ("Redis commands/s", m["redis_commands_per_second"],
+         p["redis_commands_per_second_max"], "<="),
+        ("PostgreSQL rows written/s", m["postgres_row_writes_per_second"],
+         p["postgres_row_writes_per_second"], "="),
+        ("PostgreSQL transactions/s", m["postgres_transactions_per_second"],
+         p["postgres_transactions_per_second"], "~"),
+        ("CPU us/request", m["cpu_us_per_request"], p["cpu_us_per_request"], "="),
+    ]  # fmt: skip
+    lines = [
+        f"capacity check: {cap['sites']} sites, {m['page_views_per_minute_per_site']:.0f} page "
+        f"views/min/site, {m['new_share']:.0%} new visitors, 2 workers, Redis, PostgreSQL; "
+        f"{m['requests']} page views, {m['errors']} errors, p50 {m['p50_ms']:.2f} ms",
+        "  measure                       measured    model",
+    ]
+    for name, measured, predicted, how in rows:
+        lines.append(f"  {name:<28} {measured:9.1f}  {how} {predicted:8.1f}")
+    return "\n".join(lines)
+
+
 def targets_text(targets: list[dict[str, Any]]) -> str:
     out = []
     for t in targets:
@@ -1207,6 +1266,7 @@ async def bench_main(args: argparse.Namespace, results: dict[str, Any], bench: B
             ("fixed", "latency below saturation (fixed rates)", run_fixed),
             ("storm", "E: cold storm", run_storm),
             ("mix", "realistic mix", run_mix),
+            ("capacity", "capacity check: 2 workers, Redis, PostgreSQL", run_capacity),
         ]
         for group, title, step in steps:
             if group in args.groups:
@@ -1295,6 +1355,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench: no chart ({error}); `make bench` installs matplotlib")
     log("")
     log(summary_table(results))
+    if results.get("capacity"):
+        log("")
+        log(capacity_text(results))
     if results.get("targets"):
         log("")
         log(targets_text(results["targets"]))

@@ -39,15 +39,12 @@ export async function loadWidget(client, backendUrl) {
       status: 0,
     });
   }
-  const [instance, settingsDoc] = await Promise.all([
-    getJson(client, apiUrl(backendUrl, 'api/get-instance')),
-    getJson(client, apiUrl(backendUrl, 'api/settings')),
-  ]);
+  // One request per page view: the settings answer names the instance too.
+  const settingsDoc = await getJson(client, apiUrl(backendUrl, 'api/settings'));
   const settings = (settingsDoc && settingsDoc.settings) || {};
   return {
     state: 'ready',
-    instanceId: String(instance.instanceId ?? ''),
-    subjectType: instance.subjectType ?? null,
+    instanceId: String(settingsDoc.instanceId ?? ''),
     greeting: typeof settings.greeting === 'string' && settings.greeting
       ? settings.greeting
       : FALLBACK_GREETING,

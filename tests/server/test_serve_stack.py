@@ -16,10 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scale.harness import LOOPBACK, free_port, worker_environment
 from wixapp.server.stack import STACKS, choose_stack
 from wixapp.store import migrate
-
-from scale.harness import LOOPBACK, free_port, worker_environment
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 

@@ -115,7 +115,8 @@ def _recv(sock: socket.socket) -> bytes:
 def test_two_workers_answer_keepalive_requests_without_a_stall(tmp_path: Path, stack: str) -> None:
     with serve(tmp_path, "--stack", stack) as port:
         latencies = keepalive_latencies_ms(port, KEEPALIVE_REQUESTS)
-    # The first requests may meet a cold worker; the stall showed on every answer.
-    steady = latencies[5:]
-    assert statistics.median(steady) < STALL_MS / 4, latencies
-    assert sum(1 for ms in steady if ms >= STALL_MS) <= 2, latencies
+    # The stall delayed every answer by the delayed-ACK timer (>= 40 ms), so even the
+    # fastest answers showed it; a busy machine only slows some of them.
+    steady = sorted(latencies[5:])  # the first requests may meet a cold worker
+    assert steady[len(steady) // 4] < STALL_MS / 4, latencies
+    assert statistics.median(steady) < STALL_MS, latencies

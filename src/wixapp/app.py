@@ -67,6 +67,8 @@ class WixApp:
         self._shared = self._shared_cache(settings)
         self._identifier = self._identity(settings, wall, ticks)
         self._elevation = self._elevation_for(settings, wall)
+        self._clock = wall
+        self._instance_caches: dict[str, InstanceCache[Any]] = {}
 
     def _wix_client(
         self,
@@ -123,8 +125,6 @@ class WixApp:
             shared=self._shared,
             shared_observer=self._metrics.shared_lookup,
         )
-        self._clock = clock
-        self._instance_caches: dict[str, InstanceCache[Any]] = {}
 
     def _budget(self, settings: Settings, ticks: Callable[[], float]) -> TokenCheckBudget | None:
         # Without the cache every request is a token-info call (the Node sample's way, kept

@@ -219,3 +219,15 @@ async def test_answers_and_errors_carry_cors_headers(
         assert reply.header("access-control-allow-origin") == SITE_ORIGIN
         assert "retry-after" in (reply.header("access-control-expose-headers") or "").lower()
     assert (ok.status, refused.status) == (200, 401)
+
+
+async def test_preflights_allow_any_method_unless_the_settings_narrow_them(
+    probe: Probe, adapter: AdapterSetup
+) -> None:
+    asking = {"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "DELETE"}
+    allowed = await probe.request("OPTIONS", "/api/notes", headers=asking)
+    adapter.config["WIXAPP_CORS_METHODS"] = "GET,POST"
+    async with adapter.open(probe.name) as narrowed:
+        refused = await narrowed.request("OPTIONS", "/api/notes", headers=asking)
+    assert allowed.status == 200
+    assert refused.status == 400

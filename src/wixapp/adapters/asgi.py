@@ -32,7 +32,7 @@ from wixapp.app import WixApp
 from wixapp.config import Settings
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
-from wixapp.server.cors import CorsPolicy
+from wixapp.server.cors import policy_for_any_routes
 from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.responses import response_for
 from wixapp.webhooks import WebhookRouter
@@ -93,7 +93,7 @@ class WixMiddleware:
         self._receiver_lock = asyncio.Lock()
         self._closing = contextlib.AsyncExitStack()
         inner = _Identifying(app, self)
-        cors_policy = CorsPolicy(self.wix.settings.cors_origins)
+        cors_policy = policy_for_any_routes(self.wix.settings)
         self._app: ASGIApp = cors_policy.middleware(inner) if cors else inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -42,7 +42,7 @@ from wixapp.adapters._http import Answer, error_answer
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.errors import ConfigurationError, WixAppError
 from wixapp.models import Caller
-from wixapp.server.cors import CorsPolicy
+from wixapp.server.cors import CorsPolicy, policy_for_any_routes
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["WixMiddleware", "close_wix", "get_wix", "wix_caller_required", "wix_webhook"]
@@ -74,7 +74,7 @@ def _runtime() -> tuple[SyncWixApp, CorsPolicy]:
         if _current is None:
             settings = settings_from(_django_settings())
             facade = SyncWixApp(settings, webhooks=_handlers(), **_options())
-            _current = (facade, CorsPolicy(settings.cors_origins))
+            _current = (facade, policy_for_any_routes(settings))
         return _current
 
 

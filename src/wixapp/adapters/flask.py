@@ -35,7 +35,7 @@ from wixapp.adapters._http import Answer, error_answer
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
-from wixapp.server.cors import CorsPolicy
+from wixapp.server.cors import CorsPolicy, policy_for_any_routes
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["WixFlask", "current_caller"]
@@ -88,7 +88,7 @@ class WixFlask:
         facade = SyncWixApp(
             settings, transport=self._transport, clock=self._clock, webhooks=self.webhooks
         )
-        app.extensions[EXTENSION] = _State(facade, CorsPolicy(settings.cors_origins))
+        app.extensions[EXTENSION] = _State(facade, policy_for_any_routes(settings))
         app.register_error_handler(WixAppError, _render_error)
         app.before_request(self._before_request)
         app.after_request(_add_cors)

@@ -20,12 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wixapp.config import Settings
 
 __all__ = [
+    "ANY_METHOD",
     "CORS_HEADERS",
     "CORS_METHODS",
     "EXPOSED_HEADERS",
     "CorsPolicy",
     "HeaderItems",
     "RouteCORSMiddleware",
+    "policy_for_any_routes",
     "route_methods",
 ]
 
@@ -34,6 +36,7 @@ CORS_HEADERS = ("Authorization", "Content-Type", "x-wix-linguist", "If-Match", "
 CORS_METHODS = ("GET", "PUT", "POST", "OPTIONS")
 EXPOSED_HEADERS = ("ETag", "Retry-After", "WWW-Authenticate")
 CORS_MAX_AGE = 600
+ANY_METHOD = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 HeaderItems = Iterable[tuple[str, str]]
 """Header names and values, as ``headers.items()`` gives them in any framework."""
@@ -79,6 +82,12 @@ class CorsPolicy:
         }
         _run_now(self._rules.send(message, _keep, _headers(request_headers)))
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+
+
+def policy_for_any_routes(settings: Settings) -> CorsPolicy:
+    """The policy of a front door whose routes wixapp cannot list (the ASGI middleware,
+    Flask, Django): every method, narrowed by ``WIXAPP_CORS_METHODS``."""
+    return CorsPolicy(settings.cors_origins, settings.cors_methods or ANY_METHOD)
 
 
 class RouteCORSMiddleware(CORSMiddleware):

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import httpx
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +33,7 @@ from wixapp.config import Settings
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
 from wixapp.server.cors import policy_for_any_routes
+from wixapp.server.lean import scope_client, scope_header
 from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.responses import response_for
 from wixapp.webhooks import WebhookRouter
@@ -120,15 +121,11 @@ class WixMiddleware:
             await self.wix.aclose()
 
     async def identify(self, scope: Scope) -> Caller:
-        headers = Headers(scope=scope)
-        client = scope.get("client")
-        instance = None
-        if self._legacy:
-            instance = QueryParams(scope.get("query_string", b"")).get("instance")
+        """The request's caller, read from the scope as the backend's lean path reads it."""
+        query = scope.get("query_string", b"")
+        instance = QueryParams(query).get("instance") if self._legacy and query else None
         return await self.wix.identify_request(
-            headers.get("authorization"),
-            instance=instance,
-            client=client[0] if client else None,
+            scope_header(scope, b"authorization"), instance=instance, client=scope_client(scope)
         )
 
     def guards(self, scope: Scope) -> bool:

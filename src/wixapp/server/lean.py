@@ -38,6 +38,8 @@ __all__ = [
     "identify",
     "instance_answer",
     "invalid_include",
+    "scope_client",
+    "scope_header",
     "settings_answer",
 ]
 
@@ -184,7 +186,7 @@ class LeanRoute:
         return answer.status_code
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def scope_header(scope: Scope, name: bytes) -> str | None:
     """The first value of a request header (names are lower-case in ASGI)."""
     for key, value in scope["headers"]:
         if key == name:
@@ -192,7 +194,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _client(scope: Scope) -> str | None:
+def scope_client(scope: Scope) -> str | None:
+    """The client's address, for the token-check budget."""
     client = scope.get("client")
     return str(client[0]) if client else None
 
@@ -201,7 +204,9 @@ async def _get_instance(state: ServerState, scope: Scope) -> JSONAnswer | Respon
     query = scope["query_string"]
     params = QueryParams(query) if query else None
     instance = params.get("instance") if params is not None else None
-    caller = await caller_of(state, _header(scope, b"authorization"), instance, _client(scope))
+    caller = await caller_of(
+        state, scope_header(scope, b"authorization"), instance, scope_client(scope)
+    )
     include = params.get("include") if params is not None else None
     if include is not None and include != "instance":
         return invalid_include()
@@ -209,7 +214,7 @@ async def _get_instance(state: ServerState, scope: Scope) -> JSONAnswer | Respon
 
 
 async def _read_settings(state: ServerState, scope: Scope) -> JSONAnswer:
-    caller = await identify(state, _header(scope, b"authorization"), _client(scope))
+    caller = await identify(state, scope_header(scope, b"authorization"), scope_client(scope))
     return await settings_answer(state, caller)
 
 

@@ -8,12 +8,14 @@ same locked transaction, so the two histories never meet and either can grow on 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from filelock import FileLock
 from sqlalchemy import (
     Column,
     Connection,
@@ -33,6 +35,7 @@ from sqlalchemy import (
 
 from wixapp.store._engine import make_migration_engine
 from wixapp.store._schema import VERSION_TABLE, is_wixapp_table, metadata
+from wixapp.store._urls import is_sqlite, sync_database_url
 
 __all__ = [
     "alembic_config",
@@ -56,16 +59,18 @@ def migrate(database_url: str, *, app_migrations: str | None = None) -> None:
     """Bring the database at ``database_url`` to the newest schema: wixapp's migrations, then
     the app's own (``app_migrations``: an Alembic script location, a folder or
     ``package:folder``). Safe to run from several processes at once."""
-    engine = make_migration_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            _lock_out_other_migrators(connection)
-            _adopt_legacy_version_table(connection)
-            command.upgrade(alembic_config(connection=connection), "head")
-            if app_migrations:
-                command.upgrade(app_alembic_config(app_migrations, connection=connection), "head")
-    finally:
-        engine.dispose()
+    with _one_sqlite_migrator_at_a_time(database_url):
+        engine = make_migration_engine(database_url)
+        try:
+            with engine.begin() as connection:
+                _lock_out_other_migrators(connection)
+                _adopt_legacy_version_table(connection)
+                command.upgrade(alembic_config(connection=connection), "head")
+                if app_migrations:
+                    config = app_alembic_config(app_migrations, connection=connection)
+                    command.upgrade(config, "head")
+        finally:
+            engine.dispose()
 
 
 def alembic_config(*, connection: Connection | None = None, database_url: str = "") -> Config:
@@ -168,8 +173,27 @@ def _wixapp_revisions() -> Iterable[str]:
     return (script.revision for script in scripts.walk_revisions())
 
 
+@contextmanager
+def _one_sqlite_migrator_at_a_time(database_url: str) -> Iterator[None]:
+    """Holds ``<database>.migrate.lock`` (an OS file lock) while migrating a SQLite file.
+
+    SQLite's own locking is not enough: the first ``PRAGMA journal_mode = WAL`` on a new file
+    fails at once with "database is locked" when another connection holds a lock, without
+    waiting out ``busy_timeout`` (SQLite skips the busy handler where waiting could deadlock).
+    So migrators queue before any of them opens the database. The file stays; it is empty.
+    """
+    url = sync_database_url(database_url)
+    if not is_sqlite(url):
+        yield  # PostgreSQL: the advisory lock in the migration's transaction serialises them
+        return
+    database = Path(url.database or "").expanduser()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{database}.migrate.lock"):
+        yield
+
+
 def _lock_out_other_migrators(connection: Connection) -> None:
-    # SQLite already holds its write lock (BEGIN IMMEDIATE); PostgreSQL needs an explicit one.
+    # SQLite: the file lock above and BEGIN IMMEDIATE; PostgreSQL needs an explicit lock.
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 

@@ -1,24 +1,23 @@
-"""wixapp as a user installs it: this checkout's wheel in fresh virtual environments.
+"""wixapp as a user gets it: the sdist, the wheel built from it, fresh virtual environments.
 
-Reusable by any test that must see the installed package rather than the source tree:
+Every test of the installed package uses these session fixtures, so a session builds once:
 
-- ``wheelhouse`` (session): one ``pip wheel`` run builds this checkout's wheel (from a
-  copy of ``pyproject.toml``, ``README.md`` and ``src/``, so whatever is built into
-  ``src/wixapp`` at that moment, the JS bundles included, goes in as package data) and
-  fetches the wheels of everything it needs with the extras in ``WHEELHOUSE_EXTRAS``, from
-  the machine's package index. That is the only resolution against the index in a session.
-- ``wixapp_wheel`` (session): the path of the built wheel.
-- ``fresh_venv`` (session): ``fresh_venv("wixapp")`` or ``fresh_venv("wixapp[testing]")``
-  gives a :class:`Venv` with exactly those requirements installed from the wheelhouse
-  (``pip install --no-index``), created once per set of requirements in a session.
-  ``Venv.run`` runs its commands with an environment free of this suite's Python settings,
-  from a folder outside the checkout, so nothing leaks in from the development install.
+- ``sdist``: ``python -m build --sdist`` of this checkout (``make dist`` makes the same); it
+  carries the built JS bundles, so ``make frontend`` must have run.
+- ``wheelhouse``: one ``pip wheel`` run builds wixapp's wheel from that sdist with no Node on
+  the PATH (``no_node_path``), as an installer would, and fetches the wheels of everything
+  it needs with the extras in ``WHEELHOUSE_EXTRAS`` from the machine's package index: the
+  only resolution against the index in a session. ``wixapp_wheel`` is the built wheel.
+- ``fresh_venv("wixapp")``, ``fresh_venv("wixapp[testing]")``: a :class:`Venv` with exactly
+  those requirements installed from the wheelhouse (``pip install --no-index``), made once
+  per set of requirements. ``Venv.run`` runs its commands with an environment free of this
+  suite's Python settings, from a folder outside the checkout, so nothing leaks in from the
+  development install.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -32,6 +31,13 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((CHECKOUT / "pyproject.toml").read_text(encoding="utf-8"))
 # The extras the wheelhouse holds wheels for: add one here when a test installs it.
 WHEELHOUSE_EXTRAS = ("testing",)
+# Built from frontend/ by `make frontend`; the sdist carries them, so installs need no Node.
+BUILT_BUNDLES = (
+    "static/widget.js",
+    "static/panel.js",
+    "static/widget-react.js",
+    "emulator/pages/editor-host.js",
+)
 # Variables of this suite's interpreter that must not reach a fresh environment.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTEST_ADDOPTS")
 
@@ -91,31 +97,63 @@ def normalise_name(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _pip(*args: str | Path, timeout: float = 600) -> None:
-    """This suite's pip (``--python`` points it at another environment when needed)."""
-    command = [sys.executable, "-m", "pip", "--quiet", *map(str, args)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-
-
-def _copy_project(target: Path) -> Path:
-    """What a source distribution holds: pyproject.toml, README.md, src/ (no caches)."""
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(CHECKOUT / name, target / name)
-    shutil.copytree(
-        CHECKOUT / "src",
-        target / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+def _run_with_path(
+    *command: str | Path, path: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to the end; ``path`` replaces PATH (to hide node and npm)."""
+    env = {**os.environ, "PATH": path} if path is not None else None
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    return target
+
+
+def _check(done: subprocess.CompletedProcess[str]) -> None:
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(done.args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
 
 
 @pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = _copy_project(tmp_path_factory.mktemp("project"))
+def no_node_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PATH with nothing on it: no node, no npm (the build tools run from sys.executable)."""
+    return str(tmp_path_factory.mktemp("empty-path"))
+
+
+@pytest.fixture(scope="session")
+def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m build --sdist`` of this checkout, as ``make dist`` makes it."""
+    missing = [name for name in BUILT_BUNDLES if not (CHECKOUT / "src/wixapp" / name).is_file()]
+    if missing:
+        pytest.fail(f"bundles not built ({', '.join(missing)}): run `make frontend`")
+    out = tmp_path_factory.mktemp("sdist")
+    _check(_run_with_path(sys.executable, "-m", "build", "--sdist", "--outdir", out, CHECKOUT))
+    (archive,) = out.glob("wixapp-*.tar.gz")
+    return archive
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(sdist: Path, no_node_path: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     house = tmp_path_factory.mktemp("wheelhouse")
-    _pip("wheel", "--wheel-dir", house, f"{project}[{','.join(WHEELHOUSE_EXTRAS)}]")
+    extras = ",".join(WHEELHOUSE_EXTRAS)
+    # From the sdist, with no Node on the PATH, as an installer builds it.
+    _check(
+        _run_with_path(
+            sys.executable,
+            "-m",
+            "pip",
+            "--quiet",
+            "wheel",
+            "--wheel-dir",
+            house,
+            f"{sdist}[{extras}]",
+            path=no_node_path,
+        )
+    )
     return house
 
 
@@ -144,14 +182,20 @@ def _make_venv(
     path = tmp_path_factory.mktemp("venv")
     # No pip inside: this suite's pip installs into it (--python), which saves a bootstrap.
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", path], check=True)
-    _pip(
-        "--python",
-        path / "bin" / "python",
-        "install",
-        "--no-index",
-        "--find-links",
-        wheelhouse,
-        "--no-compile",  # bytecode is written on first import instead
-        *requirements,
+    _check(
+        _run_with_path(
+            sys.executable,
+            "-m",
+            "pip",
+            "--quiet",
+            "--python",
+            path / "bin" / "python",
+            "install",
+            "--no-index",
+            "--find-links",
+            wheelhouse,
+            "--no-compile",  # bytecode is written on first import instead
+            *requirements,
+        )
     )
     return Venv(path=path, workdir=tmp_path_factory.mktemp("workdir"))

@@ -10,7 +10,7 @@ import sys
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,8 @@ import pytest
 
 from wixapp.testing import port_or_free
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import Venv
+
 BUNDLES = ("static/widget.js", "static/panel.js", "static/widget-react.js")
 HOST_BUNDLE = "emulator/pages/editor-host.js"
 
@@ -44,35 +45,6 @@ def _run(*command: str | Path, cwd: Path, path: str, check: bool = True) -> str:
 
 
 @pytest.fixture(scope="module")
-def no_node(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A PATH with nothing on it: no node, no npm (the build tools run from sys.executable)."""
-    return str(tmp_path_factory.mktemp("empty-path"))
-
-
-@pytest.fixture(scope="module")
-def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [
-        name for name in (*BUNDLES, HOST_BUNDLE) if not (ROOT / "src/wixapp" / name).is_file()
-    ]
-    if missing:
-        pytest.fail(f"bundles not built ({', '.join(missing)}): run `make frontend`")
-    out = tmp_path_factory.mktemp("sdist")
-    _run(
-        sys.executable,
-        "-m",
-        "build",
-        "--sdist",
-        "--outdir",
-        out,
-        ROOT,
-        cwd=ROOT,
-        path=os.environ["PATH"],
-    )
-    (archive,) = out.glob("wixapp-*.tar.gz")
-    return archive
-
-
-@pytest.fixture(scope="module")
 def unpacked_sdist(sdist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("unpacked")
     with tarfile.open(sdist) as archive:
@@ -82,39 +54,8 @@ def unpacked_sdist(sdist: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture(scope="module")
-def wheel(unpacked_sdist: Path, no_node: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    _run(
-        sys.executable,
-        "-m",
-        "build",
-        "--wheel",
-        "--outdir",
-        out,
-        unpacked_sdist,
-        cwd=out,
-        path=no_node,
-    )
-    (built,) = out.glob("wixapp-*.whl")
-    return built
-
-
-@pytest.fixture(scope="module")
-def fresh_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel in a new virtual environment, without the dev extras."""
-    venv = tmp_path_factory.mktemp("venv")
-    _run(sys.executable, "-m", "venv", venv, cwd=venv, path=os.environ["PATH"])
-    _run(
-        venv / "bin/python",
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        wheel,
-        cwd=venv,
-        path=os.environ["PATH"],
-    )
-    return venv
+def plain(fresh_venv: Callable[..., Venv]) -> Venv:
+    return fresh_venv("wixapp")
 
 
 def test_the_sdist_carries_the_frontend_its_lock_the_bundles_and_the_licence(
@@ -137,8 +78,10 @@ def test_the_sdist_carries_the_frontend_its_lock_the_bundles_and_the_licence(
     assert not [name for name in names if "node_modules" in name]
 
 
-def test_a_wheel_built_from_the_sdist_without_node_carries_the_bundles(wheel: Path) -> None:
-    with zipfile.ZipFile(wheel) as archive:
+def test_a_wheel_built_from_the_sdist_without_node_carries_the_bundles(
+    wixapp_wheel: Path,
+) -> None:
+    with zipfile.ZipFile(wixapp_wheel) as archive:
         names = set(archive.namelist())
         sizes = {name: archive.getinfo(name).file_size for name in names}
     for name in (*BUNDLES, HOST_BUNDLE):
@@ -150,7 +93,7 @@ def test_a_wheel_built_from_the_sdist_without_node_carries_the_bundles(wheel: Pa
 
 
 def test_an_sdist_without_bundles_and_without_node_refuses_clearly(
-    unpacked_sdist: Path, no_node: str, tmp_path: Path
+    unpacked_sdist: Path, no_node_path: str, tmp_path: Path
 ) -> None:
     bare = tmp_path / "bare"
     _run("/bin/cp", "-r", unpacked_sdist, bare, cwd=tmp_path, path=os.environ["PATH"])
@@ -165,7 +108,7 @@ def test_an_sdist_without_bundles_and_without_node_refuses_clearly(
         tmp_path,
         bare,
         cwd=tmp_path,
-        path=no_node,
+        path=no_node_path,
         check=False,
     )
 
@@ -175,11 +118,11 @@ def test_an_sdist_without_bundles_and_without_node_refuses_clearly(
 
 
 @pytest.fixture
-def served(fresh_venv: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def served(plain: Venv, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``wixapp serve`` and ``wixapp emulator`` from the fresh venv, with no Node on PATH."""
     backend_port, emulator_port = port_or_free(), port_or_free()
     env = {
-        "PATH": str(fresh_venv / "bin"),
+        "PATH": str(plain.path / "bin"),
         "WIX_APP_ID": "app-1",
         "WIX_APP_SECRET": "secret-1",
         "WIXAPP_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
@@ -190,7 +133,7 @@ def served(fresh_venv: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     ]
     processes = [
         subprocess.Popen(
-            [str(fresh_venv / "bin" / command[0]), *command[1:]],
+            [str(plain.bin(command[0])), *command[1:]],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -222,16 +165,8 @@ def _wait_for(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def test_the_installed_wheel_serves_the_bundles_and_host_pages_without_node(
-    fresh_venv: Path, served: tuple[str, str]
+    served: tuple[str, str],
 ) -> None:
-    no_pytest = _run(
-        fresh_venv / "bin/python",
-        "-c",
-        "import importlib.util as u; print(u.find_spec('pytest'))",
-        cwd=fresh_venv,
-        path=str(fresh_venv / "bin"),
-    )
-    assert no_pytest.strip() == "None"  # no dev extras
     backend, emulator = served
     for url, kind in [
         (f"{backend}/static/widget.js", "javascript"),

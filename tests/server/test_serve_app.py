@@ -109,12 +109,30 @@ def test_wixapp_serve_runs_the_apps_factory_on_workers_with_wixapps_log_format(
     assert "Traceback" not in "".join(lines)
 
 
+SERVERS = {
+    "uvicorn": ["-m", "uvicorn", "my_app:build", "--factory", "--port", "0"],
+    "gunicorn": [
+        "-m",
+        "gunicorn",
+        "-k",
+        "uvicorn.workers.UvicornWorker",
+        "my_app:build()",
+        "--bind",
+        "127.0.0.1:0",
+        "--no-control-socket",
+        "--graceful-timeout",
+        "2",
+    ],
+}
+
+
 @pytest.mark.slow
-def test_plain_uvicorn_prints_wixapps_lines_formatted(
-    project: Path, run: list[subprocess.Popen[str]]
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_plain_server_prints_wixapps_lines_formatted(
+    project: Path, run: list[subprocess.Popen[str]], server: str
 ) -> None:
-    uvicorn = [sys.executable, "-m", "uvicorn", "my_app:build", "--factory", "--port", "0"]
-    process = _start(run, project, *uvicorn)
+    """uvicorn and gunicorn configure only their own loggers: create_app formats wixapp's."""
+    process = _start(run, project, sys.executable, *SERVERS[server])
 
     lines = _lines_until(process, "Application startup complete")
     _stop(process)

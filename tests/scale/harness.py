@@ -23,7 +23,7 @@ import redis
 LOOPBACK = "127.0.0.1"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # several processes importing at once on a busy 2-core machine
 
 
 def unique_prefix() -> str:
@@ -197,15 +197,18 @@ def _spawn(name: str, settings: Mapping[str, str], directory: Path) -> Worker:
 
 def _wait_healthy(worker: Worker) -> bool:
     deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer"
     with httpx.Client(base_url=worker.url, timeout=1.0) as client:
         while time.monotonic() < deadline:
             if worker.process.poll() is not None:
                 return False
             with contextlib.suppress(httpx.HTTPError):
-                if client.get("/readyz").status_code == 200:
+                answer = client.get("/readyz")
+                last = f"{answer.status_code} {answer.text[:200]}"
+                if answer.status_code == 200:
                     return True
             time.sleep(0.05)
-    raise RuntimeError(f"{worker.name} did not become ready:\n{worker.log_text()}")
+    raise RuntimeError(f"{worker.name} did not become ready ({last}):\n{worker.log_text()}")
 
 
 def metric(text: str, name: str, **labels: str) -> float:

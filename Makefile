@@ -66,9 +66,12 @@ NODE          ?= node
 FRONTEND      := frontend
 FRONTEND_DEPS := $(FRONTEND)/node_modules/.package-lock.json
 FRONTEND_SRC  := $(FRONTEND)/build.mjs $(FRONTEND)/package-lock.json \
-                 $(wildcard $(FRONTEND)/src/*.js $(FRONTEND)/src/*.jsx $(FRONTEND)/src/*/*.js)
+                 $(wildcard $(FRONTEND)/src/*.js $(FRONTEND)/src/*.jsx $(FRONTEND)/src/*/*.js \
+                            $(FRONTEND)/src/*/*.jsx)
 BUNDLES       := src/wixapp/static/widget.js src/wixapp/static/panel.js \
-                 src/wixapp/static/widget-react.js src/wixapp/emulator/pages/editor-host.js
+                 src/wixapp/static/widget-react.js src/wixapp/emulator/pages/editor-host.js \
+                 src/wixapp/static/cli-widget.js src/wixapp/static/cli-widget-react.js \
+                 src/wixapp/static/cli-panel.js src/wixapp/emulator/pages/site-host.js
 
 .PHONY: frontend clean-frontend
 frontend: $(BUNDLES)
@@ -79,10 +82,12 @@ $(FRONTEND_DEPS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && $(NPM) ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-# One build writes all four files. A pattern rule with several targets (here `%` stands
+# One build writes all the files. A pattern rule with several targets (here `%` stands
 # for the dot) runs its recipe once for all of them, in every make version.
 src/wixapp/static/widget%js src/wixapp/static/panel%js src/wixapp/static/widget-react%js \
-src/wixapp/emulator/pages/editor-host%js: $(FRONTEND_DEPS) $(FRONTEND_SRC)
+src/wixapp/emulator/pages/editor-host%js src/wixapp/static/cli-widget%js \
+src/wixapp/static/cli-widget-react%js src/wixapp/static/cli-panel%js \
+src/wixapp/emulator/pages/site-host%js: $(FRONTEND_DEPS) $(FRONTEND_SRC)
 	cd $(FRONTEND) && $(NODE) build.mjs
 
 clean-frontend:

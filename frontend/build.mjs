@@ -22,6 +22,15 @@ const BUNDLES = [
     globalName: 'WixappWidgetReact',
   },
   { entry: 'src/host/editor-host.js', out: resolve(pagesDir, 'editor-host.js'), what: 'emulator editor host' },
+  { entry: 'src/host/site-host.js', out: resolve(pagesDir, 'site-host.js'), what: 'emulator site host' },
+  // The same app in the Wix CLI's form (@wix/essentials httpClient.fetchWithAuth).
+  { entry: 'src/cli/entry-widget.js', out: resolve(staticDir, 'cli-widget.js'), what: 'CLI-form widget <wixapp-cli-widget>' },
+  {
+    entry: 'src/cli/entry-widget-react.js',
+    out: resolve(staticDir, 'cli-widget-react.js'),
+    what: 'CLI-form React widget <wixapp-cli-widget-react>',
+  },
+  { entry: 'src/cli/entry-panel.js', out: resolve(staticDir, 'cli-panel.js'), what: 'CLI-form settings panel' },
 ];
 
 const common = {

@@ -327,6 +327,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "emulator",
         "--port",
         str(emulator_port),
+        "--no-rate-limit",  # the soak's load is spread over few sites: not Wix's limit here
     ]
     with process("emulator", emulator_argv, clean_environment({}), workdir) as emulator:
         wait_until_up(f"{emulator_url}/_emulator/calls", emulator, "emulator")

@@ -43,3 +43,4 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     # Migrations are quiet unless asked (-v): no Alembic lines before the story starts.
     assert "alembic" not in result.stderr
     assert "Running upgrade" not in result.stderr
+    assert "Wix rate limit: on, 200 calls a minute per instance" in out

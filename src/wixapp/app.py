@@ -15,6 +15,7 @@ from wixapp.cache import Codec, InstanceCache, RedisBackend
 from wixapp.cache.layered import done
 from wixapp.config import Settings, load_settings
 from wixapp.identity.budget import TokenCheckBudget
+from wixapp.identity.caller import CallerAuth, CallerTokens
 from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header
 from wixapp.identity.legacy import verify_instance_param
@@ -38,7 +39,8 @@ class WixApp:
 
     ``await wix.identify(authorization_header)`` → :class:`Caller`;
     ``await wix.instance(caller.instance_id)`` → :class:`InstanceData`;
-    ``wix.elevated_client(instance_id)`` → an ``httpx.AsyncClient`` for any Wix REST call.
+    ``wix.elevated_client(instance_id)`` → an ``httpx.AsyncClient`` for any Wix REST call;
+    ``wix.caller_client(token)`` → the same, as the caller behind a widget or panel token.
 
     With ``WIXAPP_REDIS_URL`` set, its caches gain a tier shared by every process (see
     :mod:`wixapp.cache`); ``await wix.start()`` (or ``async with``) subscribes to
@@ -124,6 +126,14 @@ class WixApp:
             clock=wall,
             shared=self._shared,
             shared_observer=self._metrics.shared_lookup,
+        )
+        self._caller_tokens = CallerTokens(
+            client=self._client,
+            app_id=settings.app_id,
+            app_secret=settings.app_secret.get_secret_value(),
+            clock=clock,
+            leeway=settings.expiry_leeway,
+            max_size=settings.token_cache_size,
         )
 
     def _budget(self, settings: Settings, ticks: Callable[[], float]) -> TokenCheckBudget | None:
@@ -283,3 +293,21 @@ class WixApp:
         if self._transport is not None:
             kwargs.setdefault("transport", self._transport)
         return httpx.AsyncClient(auth=self._elevation.auth(instance_id), **kwargs)
+
+    def caller_client(self, token: str, **kwargs: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` on the Wix API that acts as the caller behind ``token``.
+
+        The counterpart of @wix/sdk's ``AppStrategy({appId, appSecret, accessToken})``:
+        Wix APIs see the visitor, member or Wix user, not the app. ``token`` is the caller's
+        token as the widget or panel sent it (raw or ``Bearer``); the unbound token Wix
+        swaps it for is cached per token until it expires. Identify the caller first.
+        """
+        kwargs.setdefault("base_url", self._settings.api_base_url)
+        kwargs.setdefault("timeout", self._settings.http_timeout)
+        if self._transport is not None:
+            kwargs.setdefault("transport", self._transport)
+        return httpx.AsyncClient(auth=self.caller_auth(token), **kwargs)
+
+    def caller_auth(self, token: str) -> CallerAuth:
+        """The ``httpx.Auth`` of :meth:`caller_client`, for a client of your own."""
+        return CallerAuth(self._caller_tokens, token_from_header(token))

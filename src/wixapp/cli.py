@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="run the local Wix API emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
+    _rate_limit_switch(emulator)
+    emulator.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer the control API and pages for this host name or address "
+        "(repeatable; loopback only by default)",
+    )
     emulator.set_defaults(run=_emulator)
 
     migrate = commands.add_parser(
@@ -94,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--widget-tag", default=None, help="the app widget's custom element tag")
     demo.add_argument("--widget-script", default=None, help="its script's path on the backend")
     demo.add_argument("--panel", default=None, help="the settings panel's path on the backend")
+    _rate_limit_switch(demo)
     demo.set_defaults(run=_demo)
     return parser
 
@@ -161,10 +171,24 @@ def _app_target(args: argparse.Namespace) -> tuple[str, bool]:
     return args.app, args.factory
 
 
+def _rate_limit_switch(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-rate-limit",
+        dest="rate_limit",
+        action="store_false",
+        help="do not play Wix's rate limit (200 calls a minute per instance; on by default)",
+    )
+
+
 def _emulator(args: argparse.Namespace) -> int:
     from wixapp.emulator import serve
 
-    serve(host=args.host, port=args.port)
+    serve(
+        host=args.host,
+        port=args.port,
+        rate_limit=args.rate_limit,
+        allowed_hosts=args.allow_host,
+    )
     return 0
 
 
@@ -221,6 +245,7 @@ def _demo(args: argparse.Namespace) -> int:
         once=args.once,
         port=args.port,
         emulator_port=args.emulator_port,
+        rate_limit=args.rate_limit,
         database_url=args.database_url,
         app=target,
     )

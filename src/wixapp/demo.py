@@ -75,19 +75,28 @@ def run_demo(
     emulator_port: int = 0,
     database_url: str | None = None,
     app: AppUnderDemo | None = None,
+    rate_limit: bool = True,
 ) -> int:
     try:
-        return asyncio.run(_demo(once, port, emulator_port, database_url, app or AppUnderDemo()))
+        return asyncio.run(
+            _demo(once, port, emulator_port, database_url, app or AppUnderDemo(), rate_limit)
+        )
     except DemoFailed as failure:
         print(f"\n✗ demo failed: {failure}", file=sys.stderr)
         return 1
 
 
 async def _demo(
-    once: bool, port: int, emulator_port: int, database_url: str | None, target: AppUnderDemo
+    once: bool,
+    port: int,
+    emulator_port: int,
+    database_url: str | None,
+    target: AppUnderDemo,
+    rate_limit: bool,
 ) -> int:
+    emulator = create_emulator(rate_limit=rate_limit)  # Wix's 200 calls a minute per instance
     async with (
-        serving(create_emulator(), port=port_or_free(emulator_port)) as emulator_url,
+        serving(emulator, port=port_or_free(emulator_port)) as emulator_url,
         EmulatorControl.for_url(emulator_url) as control,
     ):
         app = await control.register_app()
@@ -99,7 +108,7 @@ async def _demo(
             WIXAPP_LAST_SEEN_INTERVAL=1.0,
         )
         async with serving(target.build(settings), port=port_or_free(port)) as backend_url:
-            _banner(emulator_url, backend_url, app.app_id)
+            _banner(emulator_url, backend_url, app.app_id, (await control.behaviour()).rate_limit)
             await _flow(control, backend_url, sites)
             if once:
                 print("\nDone: --once stops both servers now (run without it to keep them).")
@@ -207,11 +216,13 @@ def _step(number: int, text: str) -> None:
     print(f"\n{number}. {text}")
 
 
-def _banner(emulator_url: str, backend_url: str, app_id: str) -> None:
+def _banner(emulator_url: str, backend_url: str, app_id: str, rate_limit: bool) -> None:
     print("wixapp demo — everything below runs on this machine, no Wix account needed")
     print(f"  Wix emulator : {emulator_url}   (control API under {emulator_url}/_emulator/)")
     print(f"  backend      : {backend_url}   (GET /get-instance, /api/settings, /metrics)")
     print(f"  app ID       : {app_id}")
+    limit = "on, 200 calls a minute per instance" if rate_limit else "off (--no-rate-limit)"
+    print(f"  Wix rate limit: {limit}")
 
 
 def _print_host_pages(

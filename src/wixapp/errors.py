@@ -28,7 +28,7 @@ boundary where they happen and never escape as themselves.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from wixapp.protocol import retry_after_seconds
 
@@ -133,11 +133,16 @@ class TokenCheckBudgetError(RetryAfterError):
 
 
 class WixAPIError(WixAppError):
-    """Wix, or the way to it, failed. ``wix_status`` is Wix's HTTP status when it answered."""
+    """Wix, or the way to it, failed. ``wix_status`` is Wix's HTTP status when it answered.
+
+    ``request_id`` is Wix's ``x-wix-request-id`` of that answer (not a secret): it is also
+    in ``detail``, so whoever sees the error can quote it to Wix support.
+    """
 
     status_code = 502
     default_code = "upstream_error"
     default_detail = "Wix answered with an error."
+    request_id: str | None = None
 
     def __init__(
         self,
@@ -150,6 +155,14 @@ class WixAPIError(WixAppError):
         super().__init__(detail, code=code)
         self.wix_status = wix_status
         self.wix_code = wix_code
+
+    def with_request_id(self, request_id: str | None) -> Self:
+        """Attach Wix's request id of the answer this error comes from (None: no change)."""
+        if request_id and self.request_id is None:
+            self.request_id = request_id
+            self.detail = f"{self.detail} (Wix request id: {request_id})"
+            self.args = (self.detail,)
+        return self
 
 
 class RateLimitedError(RetryAfterError, WixAPIError):

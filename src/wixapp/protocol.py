@@ -1,5 +1,6 @@
 """Wix's wire conventions, shared by the library and the emulator so both read and write
-them one way: the endpoint names and paths, the ``Authorization`` header, ``Retry-After``."""
+them one way: the endpoint names and paths, the ``Authorization`` header, ``Retry-After``,
+the request id header."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Final
 
 __all__ = [
     "ENDPOINT_PATHS",
+    "REQUEST_ID_HEADER",
     "Endpoint",
     "parse_retry_after",
     "retry_after_seconds",
@@ -36,6 +38,9 @@ ENDPOINT_PATHS: Final = MappingProxyType(
         Endpoint.INSTANCE: "/apps/v1/instance",
     }
 )
+
+REQUEST_ID_HEADER: Final = "x-wix-request-id"
+"""Wix's id of an answer, on every one: quoted in the SDK's errors and in wixapp's."""
 
 _BEARER: Final = re.compile(r"\s*bearer\s+", re.IGNORECASE)
 

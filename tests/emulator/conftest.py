@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from emulator_testkit import WIX_BASE_URL, World
+from emulator_testkit import CONTROL_BASE_URL, WIX_BASE_URL, World
 from starlette.applications import Starlette
 
 from wixapp.emulator import EmulatorControl, EmulatorState, create_emulator
@@ -30,8 +30,16 @@ async def wix(emulator: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def control(wix: httpx.AsyncClient) -> EmulatorControl:
-    return EmulatorControl(wix)
+async def control_http(emulator: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """The control API as a tool on this machine reaches it (a loopback-only name)."""
+    transport = httpx.ASGITransport(app=emulator)
+    async with httpx.AsyncClient(transport=transport, base_url=CONTROL_BASE_URL) as client:
+        yield client
+
+
+@pytest.fixture
+def control(control_http: httpx.AsyncClient) -> EmulatorControl:
+    return EmulatorControl(control_http)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import httpx
 from wixapp.emulator import Installation, RegisteredApp, Site
 
 WIX_BASE_URL = "https://www.wixapis.com"
+CONTROL_BASE_URL = "http://wix-emulator.invalid"  # .invalid never resolves: loopback-only
 
 
 @dataclass(frozen=True)

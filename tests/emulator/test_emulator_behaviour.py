@@ -267,8 +267,8 @@ async def test_control_errors(control: EmulatorControl, world: World) -> None:
     assert "subject_type" in bad_subject.value.detail
 
 
-async def test_control_rejects_unknown_fields(wix: httpx.AsyncClient) -> None:
-    response = await wix.post("/_emulator/sites", json={"displayNmae": "typo"})
+async def test_control_rejects_unknown_fields(control_http: httpx.AsyncClient) -> None:
+    response = await control_http.post("/_emulator/sites", json={"displayNmae": "typo"})
 
     assert response.status_code == 400
     assert response.json()["error"] == "emulator_invalid_body"

@@ -68,6 +68,13 @@ def shape(value: object) -> object:
     return type(value).__name__
 
 
+def documented(value: object, example: object) -> object:
+    """``value`` cut down to the keys the documentation example shows (Wix sends more)."""
+    if isinstance(value, dict) and isinstance(example, dict):
+        return {key: documented(value[key], example[key]) for key in example if key in value}
+    return value
+
+
 def test_shape_sees_differences() -> None:
     assert shape({"a": "1"}) != shape({"a": 1})
     assert shape({"a": {"b": True}}) != shape({"a": {"c": True}})
@@ -135,7 +142,7 @@ async def test_instance_matches_the_documented_example(
 
     assert response.status_code == 200
     body = response.json()
-    assert shape(body) == shape(DOC_INSTANCE)
+    assert shape(documented(body, DOC_INSTANCE)) == shape(DOC_INSTANCE)
     parsed = AppInstance.model_validate(body)
     assert parsed.instance.instance_id == world.instance_id
     assert parsed.instance.is_free is False

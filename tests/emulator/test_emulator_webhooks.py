@@ -112,7 +112,8 @@ async def test_lifecycle_events_are_delivered_signed_with_the_three_layers(
     assert {e.instance_id for e in events} == {world.instance_id}
     assert events[0].data["vendorProductId"] == "pro"
     assert events[1].data == {"appId": world.app.app_id}
-    assert events[1].identity_type == "APP"
+    assert events[1].identity_type == "WIX_USER"  # the site owner removed the app
+    assert events[1].actor.wix_user_id == world.site.owner_id
 
 
 async def test_a_control_api_install_is_delivered_by_the_pump(

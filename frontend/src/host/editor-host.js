@@ -4,24 +4,21 @@
 // widget are the unchanged production bundles from the app's backend.
 //
 // Query: ?instanceId=…&backend=…&appId=… [&siteId=…] [&lifetime=seconds] [&canvas=0]
+//        [&panel=URL or /path on the backend] [&tag=my-widget] [&script=URL or /path]
 //        [&subject=USER|VISITOR|MEMBER] (another identity than the editor's USER, to test
 //        how the app refuses it)
 // Tokens are minted by the emulator's control API on this page's origin.
 import { IFrameHostEndpoint } from '@wix/editor-platform-transport';
+import { readHostConfig } from './config.js';
 
 const FRAME_API = 'PLATFORM_FRAME_API';
-const WIDGET_TAG = 'wixapp-widget';
-const COMPONENT_REF = Object.freeze({ id: 'comp-wixapp-widget', type: 'DESKTOP' });
 
-const params = new URLSearchParams(window.location.search);
-const config = {
-  instanceId: params.get('instanceId') || '',
-  backend: (params.get('backend') || '').replace(/\/+$/, ''),
-  appId: params.get('appId') || '',
-  siteId: params.get('siteId') || '',
-  lifetime: Number(params.get('lifetime') || 3600),
-  subject: (params.get('subject') || 'USER').toUpperCase(),
-};
+const { config, problems, params } = readHostConfig(window.location.search, {
+  widget: { tag: 'wixapp-widget', script: '/static/widget.js' },
+  panelPath: '/panel',
+  subject: 'USER',
+});
+const COMPONENT_REF = Object.freeze({ id: `comp-${config.tag}`, type: 'DESKTOP' });
 
 /** What the page did, for people and tests: window.wixHost. */
 const host = {
@@ -131,7 +128,7 @@ const privateAPI = {
       canvasAttributes[name] = value;
       host.attributes = { ...canvasAttributes };
       log(`panel set the widget attribute ${name}="${value}"`);
-      document.querySelector(WIDGET_TAG)?.setAttribute(name, String(value));
+      document.getElementById('canvas-widget')?.setAttribute(name, String(value));
     },
     async setPreloadFonts() {},
   },
@@ -171,7 +168,7 @@ function openPanel() {
   const iframe = document.createElement('iframe');
   iframe.id = 'panel-frame';
   iframe.title = 'App settings panel';
-  const src = new URL(`${config.backend}/panel`);
+  const src = new URL(config.panel);
   src.searchParams.set('appDefinitionId', config.appId);
   iframe.src = src.toString();
   connectPanel(iframe); // listen before the panel can ping
@@ -182,23 +179,24 @@ function openPanel() {
 function showWidget() {
   const slot = document.getElementById('canvas');
   const script = document.createElement('script');
-  script.src = `${config.backend}/static/widget.js`;
+  script.src = config.script;
   script.onerror = () => log(`could not load ${script.src}`, 'error');
   document.head.append(script);
-  const element = document.createElement(WIDGET_TAG);
+  const element = document.createElement(config.tag);
+  element.id = 'canvas-widget';
   element.setAttribute('backend-url', config.backend);
   element.setAttribute('app-id', config.appId);
   slot.append(element);
-  customElements.whenDefined(WIDGET_TAG).then(() => {
+  customElements.whenDefined(config.tag).then(() => {
     element.accessTokenListener(async () => (await mintToken(config.subject)).token);
   });
 }
 
 function main() {
   document.getElementById('host-instance').textContent = config.instanceId || '(none)';
-  const missing = ['instanceId', 'backend', 'appId'].filter((key) => !config[key]);
-  if (missing.length) {
-    log(`missing query parameters: ${missing.join(', ')}`, 'error');
+  for (const key of ['instanceId', 'appId']) if (!config[key]) problems.push(`${key} is missing`);
+  if (problems.length) {
+    log(`bad query parameters: ${problems.join('; ')}`, 'error');
     setStatus('error');
     return;
   }

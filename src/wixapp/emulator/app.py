@@ -5,13 +5,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
+from wixapp.emulator.guard import LocalOnly, RequestIds
 from wixapp.emulator.hostpages import host_pages_routes
 from wixapp.emulator.index import index_route
 from wixapp.emulator.routes_control import CONTROL_PREFIX, control_routes
@@ -21,10 +24,20 @@ from wixapp.emulator.state import EmulatorState
 __all__ = ["EmulatorServer", "create_emulator", "serve"]
 
 
-def create_emulator(*, seed: int | None = None, state: EmulatorState | None = None) -> Starlette:
+def create_emulator(
+    *,
+    seed: int | None = None,
+    state: EmulatorState | None = None,
+    rate_limit: bool = False,
+    allowed_hosts: Iterable[str] = (),
+) -> Starlette:
     """The emulated Wix APIs plus the control API under ``/_emulator/``.
 
-    ``app.state.emulator`` is the ``EmulatorState``; pass ``state`` to share one.
+    ``app.state.emulator`` is the ``EmulatorState``; pass ``state`` to share one (then
+    ``rate_limit`` is the state's). ``rate_limit`` plays Wix's 200 calls a minute per
+    instance from the start (``wixapp emulator``, the demo and the pytest plugin turn it
+    on). ``allowed_hosts`` adds names the control API and host pages answer besides
+    loopback (see ``wixapp.emulator.guard``).
     """
     routes: list[BaseRoute] = [
         *wix_routes(),
@@ -32,15 +45,27 @@ def create_emulator(*, seed: int | None = None, state: EmulatorState | None = No
         *host_pages_routes(),  # the pages that play the Wix site and editor (dev and tests)
         index_route(),  # GET /: the apps, sites and links to their pages
     ]
-    app = Starlette(routes=routes)
-    app.state.emulator = state or EmulatorState(seed=seed)
+    middleware = [
+        Middleware(RequestIds),  # outermost: refusals carry a request id too
+        Middleware(LocalOnly, allowed_hosts=tuple(allowed_hosts)),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.emulator = state or EmulatorState(seed=seed, rate_limit=rate_limit)
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, *, seed: int | None = None) -> None:
-    """Serve the emulator until interrupted (``wixapp emulator --port N``)."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    seed: int | None = None,
+    rate_limit: bool = True,
+    allowed_hosts: Iterable[str] = (),
+) -> None:
+    """Serve the emulator until interrupted (``wixapp emulator --port N``), throttling as
+    Wix does unless ``rate_limit`` is off."""
     uvicorn.run(
-        create_emulator(seed=seed),
+        create_emulator(seed=seed, rate_limit=rate_limit, allowed_hosts=allowed_hosts),
         host=host,
         port=port,
         lifespan="off",
@@ -56,8 +81,15 @@ class EmulatorServer:
     (the default) picks a free port.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None) -> None:
-        self.app = create_emulator(seed=seed)
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        rate_limit: bool = False,
+    ) -> None:
+        self.app = create_emulator(seed=seed, rate_limit=rate_limit)
         self._socket = socket.create_server((host, port))
         config = uvicorn.Config(
             self.app, lifespan="off", ws="none", log_level="warning", timeout_graceful_shutdown=1

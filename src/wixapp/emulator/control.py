@@ -37,7 +37,9 @@ from wixapp.emulator.records import (
 from wixapp.emulator.requests import (
     AdvanceClock,
     BehaviourChange,
+    CancelAutoRenewal,
     CreateSite,
+    DuplicateSite,
     FaultSpec,
     Install,
     MintToken,
@@ -65,7 +67,7 @@ class EmulatorControl:
         self._owns_client = False
 
     @classmethod
-    def for_app(cls, app: ASGIApp, *, base_url: str = "http://wix-emulator") -> Self:
+    def for_app(cls, app: ASGIApp, *, base_url: str = "http://wix-emulator.invalid") -> Self:
         """In-process: talk to the ASGI app directly, no socket."""
         transport = httpx.ASGITransport(app=app)
         return cls._owning(httpx.AsyncClient(transport=transport, base_url=base_url))
@@ -99,12 +101,25 @@ class EmulatorControl:
     # ---- apps, sites, installations
 
     async def register_app(
-        self, app_id: str | None = None, app_secret: str | None = None
+        self,
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        permissions: list[str] | None = None,
+        plans: list[str] | None = None,
     ) -> RegisteredApp:
-        body = await self._call(
-            "POST", "/apps", build(RegisterApp, app_id=app_id, app_secret=app_secret)
+        request = build(
+            RegisterApp,
+            app_id=app_id,
+            app_secret=app_secret,
+            name=name,
+            version=version,
+            permissions=permissions,
+            plans=plans,
         )
-        return RegisteredApp.model_validate(body)
+        return RegisteredApp.model_validate(await self._call("POST", "/apps", request))
 
     async def create_site(
         self,
@@ -116,6 +131,8 @@ class EmulatorControl:
         owner_email: str = DEFAULT_OWNER_EMAIL,
         payment_currency: str = DEFAULT_CURRENCY,
         description: str = DEFAULT_DESCRIPTION,
+        installed_wix_apps: list[str] | None = None,
+        site_user_type: str | None = None,
     ) -> Site:
         request = build(
             CreateSite,
@@ -126,8 +143,19 @@ class EmulatorControl:
             owner_email=owner_email,
             payment_currency=payment_currency,
             description=description,
+            installed_wix_apps=installed_wix_apps,
+            site_user_type=site_user_type,
         )
         return Site.model_validate(await self._call("POST", "/sites", request))
+
+    async def duplicate_site(
+        self, site_id: str, *, display_name: str | None = None
+    ) -> tuple[Site, list[Installation]]:
+        """Copy a site: its apps get new instances with ``originInstanceId``."""
+        request = build(DuplicateSite, display_name=display_name)
+        body = await self._call("POST", f"/sites/{site_id}/duplicate", request)
+        installations = [Installation.model_validate(each) for each in body["installations"]]
+        return Site.model_validate(body["site"]), installations
 
     async def install(
         self,
@@ -138,6 +166,8 @@ class EmulatorControl:
         package_name: str | None = None,
         billing_cycle: str | None = None,
         instance_id: str | None = None,
+        free_trial_available: bool = False,
+        installed_by: str | None = None,
     ) -> Installation:
         request = build(
             Install,
@@ -147,6 +177,8 @@ class EmulatorControl:
             package_name=package_name,
             billing_cycle=billing_cycle,
             instance_id=instance_id,
+            free_trial_available=free_trial_available,
+            installed_by=installed_by,
         )
         return Installation.model_validate(await self._call("POST", "/installations", request))
 
@@ -165,12 +197,42 @@ class EmulatorControl:
         package_name: str | None,
         billing_cycle: str | None,
         is_free: bool = False,
+        coupon_name: str | None = None,
+        invoice_id: str | None = None,
+        auto_renewing: bool = True,
+        free_trial: bool = False,
+        buyer_id: str | None = None,
     ) -> Installation:
         request = build(
-            SetPlan, package_name=package_name, billing_cycle=billing_cycle, is_free=is_free
+            SetPlan,
+            package_name=package_name,
+            billing_cycle=billing_cycle,
+            is_free=is_free,
+            coupon_name=coupon_name,
+            invoice_id=invoice_id,
+            auto_renewing=auto_renewing,
+            free_trial=free_trial,
+            buyer_id=buyer_id,
         )
         body = await self._call("PUT", f"/installations/{instance_id}/plan", request)
         return Installation.model_validate(body)
+
+    async def cancel_auto_renewal(
+        self,
+        instance_id: str,
+        *,
+        cancel_reason: str = "USER_CANCEL",
+        user_reason: str | None = None,
+        buyer_id: str | None = None,
+    ) -> Installation:
+        request = build(
+            CancelAutoRenewal,
+            cancel_reason=cancel_reason,
+            user_reason=user_reason,
+            buyer_id=buyer_id,
+        )
+        path = f"/installations/{instance_id}/plan/cancel-auto-renewal"
+        return Installation.model_validate(await self._call("POST", path, request))
 
     # ---- tokens
 
@@ -308,6 +370,8 @@ class EmulatorControl:
 
     async def _call(self, method: str, path: str, request: BaseModel | None = None) -> Any:
         payload = None if request is None else _wire(request)
+        if payload is None and method in ("POST", "PUT", "PATCH"):
+            payload = {}  # the control API takes only JSON bodies, even empty ones
         response = await self._client.request(method, self._prefix + path, json=payload)
         if response.status_code >= 400:
             raise _error(response)

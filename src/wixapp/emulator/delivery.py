@@ -100,6 +100,7 @@ class WebhookDelivery(Record):
     next_attempt_at: float | None = None  # emulator clock; None unless pending
     duplicate_of: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    identity: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -114,6 +115,7 @@ class _Delivery:
     state: DeliveryState
     next_at: float | None
     duplicate_of: str | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
     attempts: list[DeliveryAttempt] = field(default_factory=list)
 
     def due(self, now: float) -> bool:
@@ -132,6 +134,7 @@ class _Delivery:
             next_attempt_at=self.next_at if self.state == "pending" else None,
             duplicate_of=self.duplicate_of,
             data=dict(self.data),
+            identity=dict(self.identity),
         )
 
 
@@ -218,6 +221,7 @@ class WebhookDeliverer:
             data=dict(event.data),
             state="held" if self._holding else "pending",
             next_at=None if self._holding else self._clock(),
+            identity=dict(event.identity),
         )
         self._deliveries[delivery.delivery_id] = delivery
         self._kick()
@@ -248,6 +252,7 @@ class WebhookDeliverer:
             state="held" if self._holding else "pending",
             next_at=None if self._holding else self._clock(),
             duplicate_of=original.duplicate_of or original.delivery_id,
+            identity=dict(original.identity),
         )
         self._deliveries[duplicate.delivery_id] = duplicate
         self._kick()
@@ -337,6 +342,7 @@ class WebhookDeliverer:
             delivery.instance_id,
             delivery.data,
             private_key_pem=self._private_pem,
+            identity=delivery.identity or None,
             iat=delivery.issued_at,
             exp=math.ceil(at) + DEFAULT_TTL,
         )

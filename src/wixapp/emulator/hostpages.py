@@ -12,26 +12,46 @@ emulator's control API (``POST /_emulator/tokens``) on their own origin.
     token instead (for example a revoked one); ``kind=react`` hosts the React form.
 ``GET /editor?instanceId=…&backend=…&appId=…[&siteId=…]``
     the settings panel in an iframe, with USER tokens, and the widget on a canvas.
+``&tag=…&script=…&panel=…`` (both pages)
+    the user's own widget and panel: the custom element's tag (default ``wixapp-widget``),
+    the widget script's URL (default ``{backend}/static/widget.js``) and the panel's URL
+    (default ``{backend}/panel``); a path starting with ``/`` is on the backend.
 ``GET /_host/{script}``
-    the pages' scripts; ``editor-host.js`` is built from ``frontend/`` (``make frontend``).
+    the pages' scripts, built from ``frontend/src/host/`` (``make frontend``).
+
+The pages load code from these URLs on the emulator's origin, so only http(s) URLs are
+taken (checked here, and again by the page scripts); a refusal is a 400 page that names the
+parameter and shows the value escaped.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-__all__ = ["PAGES_DIR", "host_pages_routes"]
+__all__ = ["PAGES_DIR", "host_page_problems", "host_pages_routes"]
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 _PAGES = {"/site": "site.html", "/editor": "editor.html"}
 _SCRIPTS = frozenset({"site-host.js", "editor-host.js"})
 _NO_STORE = {"Cache-Control": "no-store"}
+
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
+_BACKEND_PATH = re.compile(r"/(?!/)[^\s]*")  # a path on the backend, not "//host"
+_TAG = re.compile(r"[a-z][a-z0-9._]*-[a-z0-9._-]*")  # a custom element name
+_RULES: dict[str, tuple[tuple[re.Pattern[str], ...], str]] = {
+    "backend": ((_HTTP_URL,), "an http(s) URL"),
+    "script": ((_HTTP_URL, _BACKEND_PATH), "an http(s) URL or a path on the backend"),
+    "panel": ((_HTTP_URL, _BACKEND_PATH), "an http(s) URL or a path on the backend"),
+    "tag": ((_TAG,), "a custom element name (lowercase, with a hyphen)"),
+}
 
 _Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -53,11 +73,41 @@ def host_pages_routes(pages_dir: Path = PAGES_DIR) -> list[BaseRoute]:
     return routes
 
 
+def host_page_problems(query: list[tuple[str, str]]) -> list[str]:
+    """What is wrong with a host page's query, one sentence per bad value (none: fine).
+
+    Every value of a repeated parameter is checked: the page reads the first, a proxy may
+    read the last.
+    """
+    problems = []
+    for name, value in query:
+        rule = _RULES.get(name)
+        if rule is None or value == "":
+            continue
+        patterns, expected = rule
+        if not any(pattern.fullmatch(value) for pattern in patterns):
+            problems.append(f"{name} must be {expected}, not {value!r}")
+    return problems
+
+
 def _page_endpoint(page: Path) -> _Endpoint:
     async def endpoint(request: Request) -> Response:
+        problems = host_page_problems(request.query_params.multi_items())
+        if problems:
+            return _refusal(problems)
         return FileResponse(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)
 
     return endpoint
+
+
+def _refusal(problems: list[str]) -> HTMLResponse:
+    items = "".join(f"<li><code>{html.escape(problem)}</code></li>" for problem in problems)
+    body = (
+        '<!doctype html><html lang="en"><meta charset="utf-8"><title>Bad query</title>'
+        f"<h1>This host page cannot load</h1><ul>{items}</ul>"
+        "<p>Fix the query parameters named above and reload.</p></html>"
+    )
+    return HTMLResponse(body, status_code=400, headers=_NO_STORE)
 
 
 def _script_endpoint(pages_dir: Path) -> _Endpoint:

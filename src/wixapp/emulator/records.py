@@ -18,10 +18,13 @@ from wixapp.protocol import Endpoint
 
 __all__ = [
     "APP_TOKEN_LIFETIME",
+    "DEFAULT_APP_NAME",
+    "DEFAULT_APP_VERSION",
     "DEFAULT_CURRENCY",
     "DEFAULT_DESCRIPTION",
     "DEFAULT_LOCALE",
     "DEFAULT_OWNER_EMAIL",
+    "DEFAULT_PERMISSIONS",
     "DEFAULT_SITE_NAME",
     "ENDPOINTS",
     "Behaviour",
@@ -44,6 +47,13 @@ DEFAULT_OWNER_EMAIL = "site-owner@example.com"
 DEFAULT_CURRENCY = "USD"
 DEFAULT_DESCRIPTION = "A site played by the wixapp emulator"
 APP_TOKEN_LIFETIME = 14_400  # seconds: Wix's app tokens live 4 hours (spec §3)
+DEFAULT_APP_NAME = "WIXAPP_EMULATED_APP"
+DEFAULT_APP_VERSION = "1.0.0"
+DEFAULT_PERMISSIONS = (
+    "WIX_DEVELOPERS.CREATE_CHECKOUT",
+    "WIX_DEVELOPERS.MANAGE_APP_INSTANCE",
+    "WIX_DEVELOPERS.MANAGE_CHARGE",
+)
 
 TokenInfoInvalid = Literal["status", "inactive"]
 ValueStyle = Literal["string", "native"]
@@ -76,8 +86,14 @@ class Record(BaseModel):
 
 
 class RegisteredApp(Record):
+    """An app as its dashboard defines it: credentials, name, version, permissions, plans."""
+
     app_id: str
     app_secret: str = Field(repr=False)
+    name: str = DEFAULT_APP_NAME
+    version: str = DEFAULT_APP_VERSION
+    permissions: tuple[str, ...] = DEFAULT_PERMISSIONS
+    plans: tuple[str, ...] = ()  # package names the app sells (``availablePlans``)
 
 
 class Site(Record):
@@ -89,9 +105,13 @@ class Site(Record):
     owner_id: str
     payment_currency: str
     description: str
+    installed_wix_apps: tuple[str, ...] = ()  # apps made by Wix on the site
+    site_user_type: str | None = None  # "Channel DIY", "Channel DIFM" or "Enterprise"
 
 
 class Installation(Record):
+    """An app on a site, with its plan. Times are on the emulator clock (epoch seconds)."""
+
     instance_id: str
     app_id: str
     site_id: str
@@ -99,6 +119,15 @@ class Installation(Record):
     is_free: bool = True
     package_name: str | None = None
     billing_cycle: str | None = None
+    purchased_at: float | None = None  # billing.timeStamp: bought, or trial started
+    expires_at: float | None = None  # the current billing cycle's end
+    auto_renewing: bool | None = None
+    invoice_id: str | None = None
+    coupon_name: str | None = None
+    free_trial_status: str | None = None  # IN_PROGRESS, ENDED or NOT_AVAILABLE
+    free_trial_available: bool = False
+    origin_instance_id: str | None = None  # set on a duplicated site's copy
+    installed_by: str | None = None  # the Wix user who installed it
 
 
 class MintedToken(Record):
@@ -142,3 +171,4 @@ class LifecycleEvent(Record):
     app_id: str
     data: dict[str, Any]
     at: float
+    identity: dict[str, Any] = Field(default_factory=lambda: {"identityType": "APP"})

@@ -13,8 +13,10 @@ from wixapp.emulator.records import FaultSpec, TokenErrorStyle, TokenInfoInvalid
 __all__ = [
     "AdvanceClock",
     "BehaviourChange",
+    "CancelAutoRenewal",
     "ControlRequest",
     "CreateSite",
+    "DuplicateSite",
     "FaultSpec",
     "Install",
     "MintToken",
@@ -40,6 +42,10 @@ class ControlRequest(BaseModel):
 class RegisterApp(ControlRequest):
     app_id: str | None = None
     app_secret: str | None = None
+    name: str | None = None
+    version: str | None = None
+    permissions: list[str] | None = None
+    plans: list[str] | None = None
 
 
 class CreateSite(ControlRequest):
@@ -50,6 +56,12 @@ class CreateSite(ControlRequest):
     owner_email: str | None = None
     payment_currency: str | None = None
     description: str | None = None
+    installed_wix_apps: list[str] | None = None
+    site_user_type: str | None = None
+
+
+class DuplicateSite(ControlRequest):
+    display_name: str | None = None
 
 
 class Install(ControlRequest):
@@ -59,12 +71,25 @@ class Install(ControlRequest):
     package_name: str | None = None
     billing_cycle: str | None = None
     instance_id: str | None = None
+    free_trial_available: bool | None = None
+    installed_by: str | None = None
 
 
 class SetPlan(ControlRequest):
     package_name: str | None = None
     billing_cycle: str | None = None
     is_free: bool = False
+    coupon_name: str | None = None
+    invoice_id: str | None = None
+    auto_renewing: bool | None = None
+    free_trial: bool | None = None
+    buyer_id: str | None = None
+
+
+class CancelAutoRenewal(ControlRequest):
+    cancel_reason: str | None = None
+    user_reason: str | None = None
+    buyer_id: str | None = None
 
 
 class MintToken(ControlRequest):

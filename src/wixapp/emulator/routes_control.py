@@ -19,10 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wixapp.emulator.errors import EmulatorError
+from wixapp.emulator.protojson import FieldConflict, snake_fields
 from wixapp.emulator.requests import (
     AdvanceClock,
     BehaviourChange,
+    CancelAutoRenewal,
     CreateSite,
+    DuplicateSite,
     FaultSpec,
     Install,
     MintToken,
@@ -48,10 +51,16 @@ def control_routes() -> list[Route]:
     return [
         Route("/apps", _route(_register_app), methods=["POST"]),
         Route("/sites", _route(_create_site), methods=["POST"]),
+        Route("/sites/{site_id}/duplicate", _route(_duplicate_site), methods=["POST"]),
         Route("/installations", _route(_install), methods=["POST"]),
         Route("/installations/{instance_id}", _route(_get_installation), methods=["GET"]),
         Route("/installations/{instance_id}", _route(_uninstall), methods=["DELETE"]),
         Route("/installations/{instance_id}/plan", _route(_set_plan), methods=["PUT"]),
+        Route(
+            "/installations/{instance_id}/plan/cancel-auto-renewal",
+            _route(_cancel_auto_renewal),
+            methods=["POST"],
+        ),
         Route("/tokens", _route(_mint_token), methods=["POST"]),
         Route("/tokens/revoke", _route(_revoke_token), methods=["POST"]),
         Route("/legacy-instances", _route(_legacy_instance), methods=["POST"]),
@@ -97,12 +106,20 @@ def _route(action: Action) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _parse(request: Request, model: type[BodyT]) -> BodyT:
+    """The body, each field under its camelCase or snake_case name (as Wix's gateway reads
+    them: see ``protojson``); both, with different values, is refused."""
     raw = await request.body()
     try:
         data = json.loads(raw) if raw else {}
     except ValueError:
         raise EmulatorError("Send a JSON object body.") from None
-    return model.model_validate(data)
+    if not isinstance(data, dict):
+        raise EmulatorError("Send a JSON object body.")
+    try:
+        fields = snake_fields(data)
+    except FieldConflict as conflict:
+        raise EmulatorError(str(conflict), code="emulator_invalid_body") from None
+    return model.model_validate(fields)
 
 
 def _error(status: int, code: str, detail: str) -> JSONResponse:
@@ -118,13 +135,22 @@ def _describe(error: ValidationError) -> str:
 
 
 async def _register_app(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, RegisterApp)
-    return state.register_app(body.app_id, body.app_secret).to_wire()
+    arguments = (await _parse(request, RegisterApp)).arguments()
+    app_id, app_secret = arguments.pop("app_id", None), arguments.pop("app_secret", None)
+    return state.register_app(app_id, app_secret, **arguments).to_wire()
 
 
 async def _create_site(request: Request, state: EmulatorState) -> Any:
     body = await _parse(request, CreateSite)
     return state.create_site(**body.arguments()).to_wire()
+
+
+async def _duplicate_site(request: Request, state: EmulatorState) -> Any:
+    body = await _parse(request, DuplicateSite)
+    site, installations = state.duplicate_site(
+        request.path_params["site_id"], display_name=body.display_name
+    )
+    return {"site": site.to_wire(), "installations": [each.to_wire() for each in installations]}
 
 
 async def _install(request: Request, state: EmulatorState) -> Any:
@@ -142,13 +168,18 @@ async def _uninstall(request: Request, state: EmulatorState) -> Any:
 
 
 async def _set_plan(request: Request, state: EmulatorState) -> Any:
-    body = await _parse(request, SetPlan)
+    arguments = (await _parse(request, SetPlan)).arguments()
     return state.set_plan(
         request.path_params["instance_id"],
-        package_name=body.package_name,
-        billing_cycle=body.billing_cycle,
-        is_free=body.is_free,
+        package_name=arguments.pop("package_name", None),
+        billing_cycle=arguments.pop("billing_cycle", None),
+        **arguments,
     ).to_wire()
+
+
+async def _cancel_auto_renewal(request: Request, state: EmulatorState) -> Any:
+    arguments = (await _parse(request, CancelAutoRenewal)).arguments()
+    return state.cancel_auto_renewal(request.path_params["instance_id"], **arguments).to_wire()
 
 
 async def _mint_token(request: Request, state: EmulatorState) -> Any:

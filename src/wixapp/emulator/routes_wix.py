@@ -23,21 +23,21 @@ from starlette.types import Receive, Scope, Send
 
 from wixapp.emulator.errors import WixHTTPError
 from wixapp.emulator.faults import EmulatedConnectionReset, FaultPlan
-from wixapp.emulator.records import APP_TOKEN_LIFETIME, Endpoint, Installation, Site
-from wixapp.emulator.state import EmulatorState
+from wixapp.emulator.protojson import FieldConflict, snake_fields
+from wixapp.emulator.records import (
+    APP_TOKEN_LIFETIME,
+    Endpoint,
+    Installation,
+    RegisteredApp,
+    Site,
+)
+from wixapp.emulator.state import EmulatorState, wix_time
 from wixapp.emulator.tokens import TokenClaims
 from wixapp.models import SubjectType
 from wixapp.protocol import ENDPOINT_PATHS, strip_bearer
 
-__all__ = ["APP_NAME", "APP_PERMISSIONS", "APP_VERSION", "state_of", "wix_routes"]
+__all__ = ["state_of", "wix_routes"]
 
-APP_NAME = "WIXAPP_EMULATED_APP"
-APP_VERSION = "1.0.0"
-APP_PERMISSIONS = (
-    "WIX_DEVELOPERS.CREATE_CHECKOUT",
-    "WIX_DEVELOPERS.MANAGE_APP_INSTANCE",
-    "WIX_DEVELOPERS.MANAGE_CHARGE",
-)
 _FAULT_CODES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -180,7 +180,11 @@ async def _token_info(request: Request, state: EmulatorState) -> Response:
     _throttle(state, state.peek(token))
     claims = state.introspect(token)
     if claims is not None:
-        return JSONResponse(_token_info_body(claims, state))
+        body = _token_info_body(claims, state)
+        installation = state.installation(claims.instance_id)
+        if not installation.is_free and installation.package_name:
+            body["vendorProductId"] = installation.package_name  # the paid plan
+        return JSONResponse(body)
     if state.behaviour.token_info_invalid == "inactive":
         return JSONResponse(_styled({"active": False}, state))
     raise WixHTTPError(401, "UNAUTHENTICATED", "The token is invalid, expired or revoked.")
@@ -212,23 +216,29 @@ def _as_string(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-# ---- POST /oauth2/token (spec §3)
+# ---- POST /oauth2/token (spec §3, §11): the grant decides which fields are needed
 
 
 async def _token(request: Request, state: EmulatorState) -> Response:
     body = await _json_object(request)
-    grant_type, client_id, client_secret, instance_id = (
-        _required(body, name)
-        for name in ("grant_type", "client_id", "client_secret", "instance_id")
+    grant_type = _required(body, "grant_type")  # first, so a refusal names the real cause
+    if grant_type == "client_credentials":
+        return _client_credentials(body, state)
+    if grant_type == "strip_bound_session":
+        return _strip_bound_session(body, state)
+    raise WixHTTPError(
+        400,
+        "UNSUPPORTED_GRANT_TYPE",
+        "grant_type must be client_credentials or strip_bound_session.",
+        oauth_error="unsupported_grant_type",
+        field="grant_type",
     )
-    if grant_type != "client_credentials":
-        raise WixHTTPError(
-            400,
-            "UNSUPPORTED_GRANT_TYPE",
-            "grant_type must be client_credentials.",
-            oauth_error="unsupported_grant_type",
-            field="grant_type",
-        )
+
+
+def _client_credentials(body: dict[str, Any], state: EmulatorState) -> Response:
+    client_id, client_secret, instance_id = (
+        _required(body, name) for name in ("client_id", "client_secret", "instance_id")
+    )
     _authenticate_client(state, client_id, client_secret)
     installation = state.find_installation(instance_id)
     _throttle_instance(state, installation.instance_id if installation else None)
@@ -243,6 +253,39 @@ async def _token(request: Request, state: EmulatorState) -> Response:
     minted = state.mint_token(instance_id, SubjectType.APP, lifetime=APP_TOKEN_LIFETIME)
     return JSONResponse(
         {"access_token": minted.token, "token_type": "Bearer", "expires_in": APP_TOKEN_LIFETIME}
+    )
+
+
+def _strip_bound_session(body: dict[str, Any], state: EmulatorState) -> Response:
+    """The caller's token, unbound from its browser session: same subject and instance.
+
+    @wix/sdk sends ``client_secret`` and ``access_token`` only (no ``client_id``): the app
+    is the one the token was issued to, and the secret must be that app's.
+    """
+    client_secret, access_token = (
+        _required(body, name) for name in ("client_secret", "access_token")
+    )
+    claims = state.introspect(access_token)
+    _throttle_instance(state, claims.instance_id if claims else None)
+    if claims is None:
+        raise WixHTTPError(
+            401,
+            "UNAUTHENTICATED",
+            "access_token is invalid, expired or revoked.",
+            oauth_error="invalid_grant",
+        )
+    client_id = body.get("client_id")
+    if client_id is not None and client_id != claims.client_id:
+        raise WixHTTPError(
+            401,
+            "UNAUTHENTICATED",
+            "access_token was not issued to client_id.",
+            oauth_error="invalid_grant",
+        )
+    _authenticate_client(state, claims.client_id, client_secret)
+    unbound = state.unbind_token(access_token)
+    return JSONResponse(
+        {"access_token": unbound.token, "expires_in": unbound.exp - int(state.now())}
     )
 
 
@@ -289,44 +332,72 @@ async def _instance(request: Request, state: EmulatorState) -> Response:
             403, "PERMISSION_DENIED", "Only the app's own identity may read its instance."
         )
     site = state.site(installation.site_id)
-    return JSONResponse({"instance": _instance_body(installation), "site": _site_body(site)})
+    app = state.app(installation.app_id)
+    return JSONResponse({"instance": _instance_body(installation, app), "site": _site_body(site)})
 
 
-def _instance_body(installation: Installation) -> dict[str, Any]:
+def _instance_body(installation: Installation, app: RegisteredApp) -> dict[str, Any]:
+    copied = installation.origin_instance_id is not None
     body: dict[str, Any] = {
-        "appName": APP_NAME,
-        "appVersion": APP_VERSION,
+        "appName": app.name,
+        "appVersion": app.version,
         "instanceId": installation.instance_id,
         "isFree": installation.is_free,
-        "permissions": list(APP_PERMISSIONS),
+        "permissions": list(app.permissions),
+        "availablePlans": [{"packageName": plan, "source": "APP"} for plan in app.plans],
+        "copiedFromTemplate": copied,
+        "isOriginSiteTemplate": copied,  # deprecated twin of copiedFromTemplate
+        "freeTrialAvailable": installation.free_trial_available,
     }
-    if installation.package_name is not None:
-        body["billing"] = {
-            "billingCycle": installation.billing_cycle or "NO_CYCLE",
-            "packageName": installation.package_name,
-            "source": "Wix App Market",
-        }
+    if copied:
+        body["originInstanceId"] = installation.origin_instance_id
+    if not installation.is_free and installation.package_name is not None:
+        body["billing"] = _billing_body(installation)
     return body
 
 
+def _billing_body(installation: Installation) -> dict[str, Any]:
+    """Billing as documented; ``expirationDate`` only for yearly and longer cycles."""
+    cycle = installation.billing_cycle or "NO_CYCLE"
+    billing: dict[str, Any] = {
+        "billingCycle": cycle,
+        "packageName": installation.package_name,
+        "source": installation.coupon_name or "",
+        "autoRenewing": installation.auto_renewing,
+        "invoiceId": installation.invoice_id,
+    }
+    if installation.purchased_at is not None:
+        billing["timeStamp"] = wix_time(installation.purchased_at)
+    if installation.expires_at is not None and cycle not in ("MONTHLY", "ONE_TIME"):
+        billing["expirationDate"] = wix_time(installation.expires_at)
+    if installation.free_trial_status is not None:
+        billing["freeTrialInfo"] = {"status": installation.free_trial_status}
+    return {key: value for key, value in billing.items() if value is not None}
+
+
 def _site_body(site: Site) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "locale": site.locale,
         "multilingual": {"isMultiLingual": False, "supportedLanguages": []},
         "paymentCurrency": site.payment_currency,
         "siteDisplayName": site.display_name,
         "url": site.url,
         "description": site.description,
+        "installedWixApps": list(site.installed_wix_apps),
         "ownerEmail": site.owner_email,
         "ownerInfo": {"email": site.owner_email, "emailStatus": "VERIFIED_OPT_IN"},
         "siteId": site.site_id,
     }
+    if site.site_user_type is not None:
+        body["siteUserType"] = site.site_user_type
+    return body
 
 
 # ---- shared
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    """The body's fields under their snake_case names, read as Wix's gateway reads them."""
     try:
         body = json.loads(await request.body())
     except ValueError:
@@ -335,7 +406,16 @@ async def _json_object(request: Request) -> dict[str, Any]:
         raise WixHTTPError(
             400, "INVALID_ARGUMENT", "Send a JSON object body.", oauth_error="invalid_request"
         )
-    return body
+    try:
+        return snake_fields(body)
+    except FieldConflict as conflict:
+        raise WixHTTPError(
+            400,
+            "INVALID_ARGUMENT",
+            str(conflict),
+            oauth_error="invalid_request",
+            field=conflict.field,
+        ) from None
 
 
 def _throttle(state: EmulatorState, claims: TokenClaims | None) -> None:

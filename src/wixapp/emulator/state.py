@@ -12,7 +12,8 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +51,7 @@ from wixapp.identity.legacy import (
 )
 from wixapp.models import SubjectType
 
-__all__ = ["Clock", "EmulatorState", "LifecycleListener"]
+__all__ = ["Clock", "EmulatorState", "LifecycleListener", "wix_time"]
 
 _SUBJECT_NAMESPACE = uuid.UUID("5f0e7a52-3c1e-4a8e-9b0e-7d1f2b6f4c11")
 
@@ -82,8 +83,10 @@ class EmulatorState:
 
     hang_seconds = 60.0  # how long a "hang" fault holds a call: longer than any client waits
 
-    def __init__(self, *, seed: int | None = None) -> None:
+    def __init__(self, *, seed: int | None = None, rate_limit: bool = False) -> None:
         self._seed = seed
+        # What reset() goes back to: Wix's rate limit on or off (see create_emulator).
+        self._default_behaviour = Behaviour(rate_limit=rate_limit)
         self._listeners: list[LifecycleListener] = []
         # Webhooks of lifecycle events, signed and delivered as Wix does (emulator.delivery).
         self.webhooks = WebhookDeliverer(clock=self.now)
@@ -102,7 +105,7 @@ class EmulatorState:
         )
         self._signer = TokenSigner(self._rng.randbytes(64))
         self.clock = Clock()
-        self.behaviour = Behaviour()
+        self.behaviour = self._default_behaviour
         self.faults = FaultBook()
         self.rate_limiter = SlidingWindowLimiter()
         self.events: list[LifecycleEvent] = []
@@ -124,9 +127,24 @@ class EmulatorState:
     # ---- apps, sites, installations
 
     def register_app(
-        self, app_id: str | None = None, app_secret: str | None = None
+        self,
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        permissions: Iterable[str] | None = None,
+        plans: Iterable[str] | None = None,
     ) -> RegisteredApp:
-        app = RegisteredApp(app_id=app_id or self._uuid(), app_secret=app_secret or self._uuid())
+        """An app as its dashboard defines it; Get App Instance reports its name, version,
+        permissions and ``plans`` (as ``availablePlans``). None takes the default."""
+        optional = {"name": name, "version": version, "permissions": permissions, "plans": plans}
+        app = build(
+            RegisteredApp,
+            app_id=app_id or self._uuid(),
+            app_secret=app_secret or self._uuid(),
+            **{key: value for key, value in optional.items() if value is not None},
+        )
         if app.app_id in self._apps:
             raise EmulatorConflictError(f"App {app.app_id} is already registered.")
         self._apps[app.app_id] = app
@@ -142,6 +160,9 @@ class EmulatorState:
         owner_email: str = DEFAULT_OWNER_EMAIL,
         payment_currency: str = DEFAULT_CURRENCY,
         description: str = DEFAULT_DESCRIPTION,
+        installed_wix_apps: Iterable[str] = (),
+        site_user_type: str | None = None,
+        owner_id: str | None = None,
     ) -> Site:
         site = Site(
             site_id=site_id or self._uuid(),
@@ -149,9 +170,11 @@ class EmulatorState:
             url=url or _site_url(owner_email, display_name),
             locale=locale,
             owner_email=owner_email,
-            owner_id=self._uuid(),
+            owner_id=owner_id or self._uuid(),
             payment_currency=payment_currency,
             description=description,
+            installed_wix_apps=tuple(installed_wix_apps),
+            site_user_type=site_user_type,
         )
         if site.site_id in self._sites:
             raise EmulatorConflictError(f"Site {site.site_id} already exists.")
@@ -167,8 +190,14 @@ class EmulatorState:
         package_name: str | None = None,
         billing_cycle: str | None = None,
         instance_id: str | None = None,
+        free_trial_available: bool = False,
+        installed_by: str | None = None,
     ) -> Installation:
-        """Install an app on a site. Reinstalling keeps the instanceId (spec §7)."""
+        """Install an app on a site. Reinstalling keeps the instanceId (spec §7).
+
+        ``installed_by`` is the Wix user the AppInstalled webhook names (the site owner by
+        default); ``free_trial_available`` makes the instance offer a trial not yet used.
+        """
         self.app(app_id)
         self.site(site_id)
         known = self._by_app_site.get((app_id, site_id))
@@ -186,10 +215,54 @@ class EmulatorState:
             is_free=is_free,
             package_name=package_name,
             billing_cycle=billing_cycle,
+            free_trial_available=free_trial_available,
+            installed_by=installed_by or self.site(site_id).owner_id,
         )
+        if not is_free:
+            installation = installation.model_copy(update=self._plan_terms(billing_cycle))
         self._store(installation)
         self._generations.setdefault(installation.instance_id, 0)
         self._emit("AppInstalled", installation, {"appId": app_id})
+        return installation
+
+    def duplicate_site(
+        self, site_id: str, *, display_name: str | None = None
+    ) -> tuple[Site, list[Installation]]:
+        """Copy a site, as a Wix user duplicating it does: every app installed on it gets a
+        new instance on the copy, with ``originInstanceId`` naming the original, and an
+        AppInstalled webhook saying so. Paid plans stay with the original."""
+        source = self.site(site_id)
+        name = display_name or f"{source.display_name} (copy)"
+        copy = self.create_site(
+            display_name=name,
+            locale=source.locale,
+            owner_email=source.owner_email,
+            owner_id=source.owner_id,
+            payment_currency=source.payment_currency,
+            description=source.description,
+            installed_wix_apps=source.installed_wix_apps,
+            site_user_type=source.site_user_type,
+        )
+        originals = [
+            each
+            for each in self._installations.values()
+            if each.site_id == site_id and each.installed
+        ]
+        copies = [self._install_copy(original, copy) for original in originals]
+        return copy, copies
+
+    def _install_copy(self, original: Installation, site: Site) -> Installation:
+        installation = Installation(
+            instance_id=self._uuid(),
+            app_id=original.app_id,
+            site_id=site.site_id,
+            origin_instance_id=original.instance_id,
+            installed_by=site.owner_id,
+        )
+        self._store(installation)
+        self._generations.setdefault(installation.instance_id, 0)
+        data = {"appId": installation.app_id, "originInstanceId": original.instance_id}
+        self._emit("AppInstalled", installation, data)
         return installation
 
     def uninstall(self, instance_id: str) -> Installation:
@@ -210,21 +283,78 @@ class EmulatorState:
         package_name: str | None,
         billing_cycle: str | None,
         is_free: bool = False,
+        coupon_name: str | None = None,
+        invoice_id: str | None = None,
+        auto_renewing: bool = True,
+        free_trial: bool = False,
+        buyer_id: str | None = None,
     ) -> Installation:
+        """Buy (or change) a plan: PaidPlanPurchased from free, PaidPlanChanged otherwise.
+
+        The plan starts now; its cycle ends one period later (``billing.expirationDate``,
+        the webhook's ``expiresOn``). ``invoice_id`` defaults to a fresh one; ``free_trial``
+        starts the plan in a free trial (``freeTrialInfo.status`` IN_PROGRESS);
+        ``buyer_id`` is the Wix user the webhook names (the site owner by default).
+        """
         before = self.installation(instance_id)
         if not before.installed:
             raise EmulatorConflictError(f"Instance {instance_id} is not installed.")
+        if is_free:
+            after = before.model_copy(update={**_NO_PLAN, "package_name": package_name})
+            self._store(after)
+            return after
+        terms = self._plan_terms(billing_cycle)
         after = before.model_copy(
             update={
+                **terms,
                 "package_name": package_name,
                 "billing_cycle": billing_cycle,
-                "is_free": is_free,
+                "is_free": False,
+                "auto_renewing": auto_renewing,
+                "invoice_id": invoice_id or self._uuid(),
+                "coupon_name": coupon_name,
+                "free_trial_status": "IN_PROGRESS" if free_trial else "NOT_AVAILABLE",
+                "free_trial_available": before.free_trial_available and not free_trial,
             }
         )
         self._store(after)
-        if not is_free:
-            self._emit_plan_event(before, after)
+        self._emit_plan_event(before, after, buyer_id)
         return after
+
+    def cancel_auto_renewal(
+        self,
+        instance_id: str,
+        *,
+        cancel_reason: str = "USER_CANCEL",
+        user_reason: str | None = None,
+        buyer_id: str | None = None,
+    ) -> Installation:
+        """The Wix user turns auto-renewal off: the plan runs to the end of its cycle."""
+        before = self.installation(instance_id)
+        if not before.installed or before.is_free:
+            raise EmulatorConflictError(f"Instance {instance_id} has no paid plan to cancel.")
+        after = before.model_copy(update={"auto_renewing": False})
+        self._store(after)
+        during_trial = before.free_trial_status == "IN_PROGRESS"
+        data = {
+            "operationTimeStamp": wix_time(self.now()),
+            "vendorProductId": after.package_name,
+            "cycle": after.billing_cycle,
+            "cancelReason": cancel_reason,
+            "userReason": user_reason,
+            "subscriptionCancellationType": "AT_END_OF_PERIOD",
+            "cancelledDuringFreeTrial": (
+                "DURING_FREE_TRIAL" if during_trial else "NOT_DURING_FREE_TRIAL"
+            ),
+        }
+        present = {key: value for key, value in data.items() if value is not None}
+        self._emit("PaidPlanAutoRenewalCancelled", after, present, self._wix_user(after, buyer_id))
+        return after
+
+    def _plan_terms(self, billing_cycle: str | None) -> dict[str, Any]:
+        now = self.now()
+        period = _CYCLE_SECONDS.get(billing_cycle or "")
+        return {"purchased_at": now, "expires_at": now + period if period else None}
 
     def app(self, app_id: str) -> RegisteredApp:
         try:
@@ -303,6 +433,24 @@ class EmulatorState:
             instance_id=instance_id,
         )
 
+    def unbind_token(self, token: str) -> MintedToken:
+        """A new token for the same caller and instance (``strip_bound_session``).
+
+        It lives as long as the token it replaces (Wix does not document the lifetime),
+        and dies with the installation, as every token of the instance does.
+        """
+        claims = self.introspect(token)
+        if claims is None:
+            raise EmulatorError("That token is not active: it cannot be unbound.")
+        unbound = replace(claims, token_id=self._uuid(), iat=int(self.now()))
+        return MintedToken(
+            token=self._signer.sign(unbound),
+            exp=unbound.exp,
+            subject_type=unbound.subject_type,
+            subject_id=unbound.subject_id,
+            instance_id=unbound.instance_id,
+        )
+
     def revoke_token(self, token: str) -> None:
         claims = self._signer.read(token)
         if claims is None:
@@ -323,7 +471,7 @@ class EmulatorState:
         data = {
             "instanceId": instance_id,
             "appDefId": installation.app_id,
-            "signDate": _iso(self.now()),
+            "signDate": wix_time(self.now()),
             "uid": uid or (site.owner_id if permissions == "OWNER" else None),
             "permissions": permissions,
             "siteOwnerId": site.owner_id,
@@ -509,30 +657,72 @@ class EmulatorState:
             generation=self._generations[installation.instance_id],
         )
 
-    def _emit_plan_event(self, before: Installation, after: Installation) -> None:
-        data = {
-            "operationTimeStamp": _iso(self.now()),
+    def _emit_plan_event(
+        self, before: Installation, after: Installation, buyer_id: str | None
+    ) -> None:
+        data: dict[str, Any] = {
+            "operationTimeStamp": wix_time(self.now()),
             "vendorProductId": after.package_name,
             "cycle": after.billing_cycle,
         }
         if before.is_free:
-            self._emit("PaidPlanPurchased", after, data)
-            return
-        data["previousVendorProductId"] = before.package_name
-        data["previousCycle"] = before.billing_cycle
-        self._emit("PaidPlanChanged", after, data)
+            data["expiresOn"] = wix_time(after.expires_at) if after.expires_at else None
+            event_type = "PaidPlanPurchased"
+        else:
+            data["previousVendorProductId"] = before.package_name
+            data["previousCycle"] = before.billing_cycle
+            event_type = "PaidPlanChanged"
+        data["couponName"] = after.coupon_name
+        data["invoiceId"] = after.invoice_id
+        present = {key: value for key, value in data.items() if value is not None}
+        self._emit(event_type, after, present, self._wix_user(after, buyer_id))
 
-    def _emit(self, event_type: str, installation: Installation, data: dict[str, Any]) -> None:
+    def _wix_user(self, installation: Installation, user_id: str | None) -> dict[str, Any]:
+        """A webhook's identity: the Wix user who acted (the site owner unless named)."""
+        owner = self.site(installation.site_id).owner_id
+        return {"identityType": "WIX_USER", "wixUserId": user_id or owner}
+
+    def _emit(
+        self,
+        event_type: str,
+        installation: Installation,
+        data: dict[str, Any],
+        identity: dict[str, Any] | None = None,
+    ) -> None:
         event = LifecycleEvent(
             event_type=event_type,
             instance_id=installation.instance_id,
             app_id=installation.app_id,
             data=data,
             at=self.now(),
+            identity=identity or self._wix_user(installation, installation.installed_by),
         )
         self.events.append(event)
         for listener in list(self._listeners):
             listener(event)
+
+
+_DAY = 86_400
+_CYCLE_SECONDS = {
+    "MONTHLY": 30 * _DAY,
+    "YEARLY": 365 * _DAY,
+    "TWO_YEARS": 730 * _DAY,
+    "THREE_YEARS": 1095 * _DAY,
+    "FOUR_YEARS": 1460 * _DAY,
+    "FIVE_YEARS": 1825 * _DAY,
+}
+"""How long each billing cycle runs; ONE_TIME and NO_CYCLE have no end."""
+
+_NO_PLAN: dict[str, Any] = {
+    "is_free": True,
+    "billing_cycle": None,
+    "purchased_at": None,
+    "expires_at": None,
+    "auto_renewing": None,
+    "invoice_id": None,
+    "coupon_name": None,
+    "free_trial_status": None,
+}
 
 
 def _subject_type(value: SubjectType | str) -> SubjectType:
@@ -543,8 +733,9 @@ def _subject_type(value: SubjectType | str) -> SubjectType:
         raise EmulatorError(f"subject_type must be one of {names}.") from None
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+def wix_time(timestamp: float) -> str:
+    """Wix's timestamp format: ``YYYY-MM-DDThh:mm:ss.sssZ`` (billing, webhooks, signDate)."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _site_url(owner_email: str, display_name: str) -> str:

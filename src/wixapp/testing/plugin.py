@@ -5,6 +5,10 @@ with no set-up:
 
 - ``wix_emulator``: the emulator's ASGI app (fresh per test); ``wix_emulator_state`` is its
   state (register apps, install, mint tokens, move the clock, inject faults, count calls).
+  It plays Wix's rate limit (200 calls a minute per instance, then 429 with
+  ``Retry-After``), as Wix does: ``pytest --wix-rate-limit=off`` (or ``wix_rate_limit =
+  false`` in the ini file, or a ``wix_rate_limit`` fixture of your own returning False)
+  turns it off.
 - ``wix_clock``: the emulator's movable clock, to share with the backend under test
   (``create_app(wix_settings, wix_transport=wix_transport, clock=wix_clock)``).
 - ``wix_transport``: an ``httpx.ASGITransport`` to the emulator, for any Wix client.
@@ -39,9 +43,34 @@ from wixapp.testing.clock import EmulatorClock
 __all__: list[str] = []  # fixtures only; the helpers are in wixapp.testing
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "wix_rate_limit",
+        "play Wix's rate limit (200 calls a minute per instance) in wix_emulator",
+        type="bool",
+        default=True,
+    )
+    parser.addoption(
+        "--wix-rate-limit",
+        choices=("on", "off"),
+        default=None,
+        help="play Wix's rate limit in the wix_emulator fixture (default: on, or the "
+        "wix_rate_limit ini value)",
+    )
+
+
 @pytest.fixture
-def wix_emulator() -> Any:
-    return create_emulator(seed=None)
+def wix_rate_limit(request: pytest.FixtureRequest) -> bool:
+    """Whether ``wix_emulator`` throttles as Wix does; override to turn it off."""
+    option = request.config.getoption("--wix-rate-limit")
+    if option is not None:
+        return bool(option == "on")
+    return bool(request.config.getini("wix_rate_limit"))
+
+
+@pytest.fixture
+def wix_emulator(wix_rate_limit: bool) -> Any:
+    return create_emulator(seed=None, rate_limit=wix_rate_limit)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from wixapp.errors import (
     WixRequestError,
 )
 from wixapp.models import AppInstance, AppToken, TokenInfo
-from wixapp.protocol import ENDPOINT_PATHS, Endpoint, parse_retry_after
+from wixapp.protocol import ENDPOINT_PATHS, REQUEST_ID_HEADER, Endpoint, parse_retry_after
 
 __all__ = ["CallObserver", "RetryPolicy", "WixClient"]
 
@@ -164,6 +164,29 @@ class WixClient:
             raise ProtocolError("Wix answered client_credentials without an access_token.")
         return token
 
+    async def strip_bound_session(
+        self, *, client_id: str, client_secret: str, access_token: str
+    ) -> AppToken:
+        """Unbind a caller's token from its browser session (``strip_bound_session``).
+
+        The answer keeps the caller's identity and instance; it is what @wix/sdk's
+        ``AppStrategy({accessToken})`` sends with calls made as the caller. The body is
+        the SDK's, plus ``client_id`` (Wix's gateway takes it; the emulator checks it).
+        """
+        body = {
+            "grant_type": "strip_bound_session",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "access_token": access_token,
+        }
+        response = await self._call(Endpoint.TOKEN, "POST", json=body)
+        if response.status_code >= 400:
+            raise self._strip_error(response)
+        token = _parse(AppToken, response)
+        if not token.access_token:
+            raise ProtocolError("Wix answered strip_bound_session without an access_token.")
+        return token
+
     async def get_app_instance(self, app_token: str) -> AppInstance:
         """Read the app instance and site data with an app-identity token."""
         response = await self._call(Endpoint.INSTANCE, "GET", headers={"Authorization": app_token})
@@ -230,6 +253,8 @@ class WixClient:
                 response = await self._send(method, url, json=json, headers=headers)
             outcome = _outcome(response.status_code)
             self._tell_breaker(response.status_code)
+            if response.status_code >= 400:
+                _log_refusal(endpoint, response)
             _raise_if_retryable(response)
             return response
         except _Retryable as failure:
@@ -302,15 +327,30 @@ class WixClient:
     @staticmethod
     def _token_error(response: httpx.Response) -> WixAPIError:
         code, message = _error_fields(response)
+        rid = request_id(response)
         if response.status_code in (400, 401, 403) and _is_credentials_error(code, message):
-            return AppCredentialsError(wix_status=response.status_code, wix_code=code)
+            return AppCredentialsError(
+                wix_status=response.status_code, wix_code=code
+            ).with_request_id(rid)
         if response.status_code in (401, 403):
-            return AppCredentialsError(wix_status=response.status_code, wix_code=code)
+            return AppCredentialsError(
+                wix_status=response.status_code, wix_code=code
+            ).with_request_id(rid)
         return WixRequestError(
             f"Wix refused client_credentials for this instance: {message or code or 'no reason'}.",
             wix_status=response.status_code,
             wix_code=code,
-        )
+        ).with_request_id(rid)
+
+    @staticmethod
+    def _strip_error(response: httpx.Response) -> WixAppError:
+        if 400 <= response.status_code < 500:
+            return InvalidTokenError(
+                "Wix refused to let this app call it as the caller: the caller's token is "
+                "invalid, expired, revoked or another app's (if every caller is refused, "
+                "check WIX_APP_SECRET)."
+            )
+        return _unexpected(response)
 
     @staticmethod
     def _instance_error(response: httpx.Response) -> WixAppError:
@@ -326,7 +366,24 @@ class WixClient:
             f"Wix refused Get App Instance: {message or code or 'no reason'}.",
             wix_status=response.status_code,
             wix_code=code,
-        )
+        ).with_request_id(request_id(response))
+
+
+def _log_refusal(endpoint: Endpoint, response: httpx.Response) -> None:
+    """One line per error answer with Wix's request id (never a token: no body, no headers
+    but the id). 4xx from token-info is an everyday invalid token: info, not warning."""
+    level = (
+        logging.INFO
+        if response.status_code < 500 and response.status_code != 429
+        else logging.WARNING
+    )
+    logger.log(
+        level,
+        "wix %s answered %d (Wix request id: %s)",
+        endpoint,
+        response.status_code,
+        request_id(response) or "none",
+    )
 
 
 def _outcome(status: int) -> str:
@@ -357,7 +414,7 @@ def _raise_if_retryable(response: httpx.Response) -> None:
             retry_after=retry_after,
             wix_status=status,
         )
-    raise _Retryable(error, retry_after)
+    raise _Retryable(error.with_request_id(request_id(response)), retry_after)
 
 
 def _unexpected(response: httpx.Response) -> WixAPIError:
@@ -366,7 +423,7 @@ def _unexpected(response: httpx.Response) -> WixAPIError:
         f"Wix answered {response.status_code}: {message or code or 'no reason given'}.",
         wix_status=response.status_code,
         wix_code=code,
-    )
+    ).with_request_id(request_id(response))
 
 
 def _json_body(response: httpx.Response) -> Any:
@@ -403,9 +460,19 @@ def _is_credentials_error(code: str | None, message: str | None) -> bool:
 
 def _parse(model: type[_M], response: httpx.Response) -> _M:
     body = _json_body(response)
+    rid = request_id(response)
     if not isinstance(body, dict):
-        raise ProtocolError(f"Wix answered {response.status_code} without a JSON object.")
+        raise ProtocolError(
+            f"Wix answered {response.status_code} without a JSON object."
+        ).with_request_id(rid)
     try:
         return model.model_validate(body)
     except ValidationError:
-        raise ProtocolError(f"Wix answered a {model.__name__} that does not parse.") from None
+        raise ProtocolError(
+            f"Wix answered a {model.__name__} that does not parse."
+        ).with_request_id(rid) from None
+
+
+def request_id(response: httpx.Response) -> str | None:
+    """Wix's id of this answer (``x-wix-request-id``), to quote to Wix support."""
+    return response.headers.get(REQUEST_ID_HEADER) or None

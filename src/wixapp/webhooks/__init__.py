@@ -19,6 +19,7 @@ from wixapp.webhooks.events import (
     PlanReactivated,
     PlanTransferred,
     WebhookEvent,
+    WebhookIdentity,
     canonical_event_type,
 )
 from wixapp.webhooks.keys import generate_rsa_keypair, load_public_key
@@ -44,6 +45,7 @@ __all__ = [
     "PlanReactivated",
     "PlanTransferred",
     "WebhookEvent",
+    "WebhookIdentity",
     "WebhookRouter",
     "canonical_event_type",
     "generate_rsa_keypair",

@@ -85,6 +85,7 @@ class PaidPlanAutoRenewalCancelled(PlanEvent):
     cancel_reason: LooseStr = None
     user_reason: LooseStr = None
     subscription_cancellation_type: LooseStr = None
+    cancelled_during_free_trial: LooseStr = None  # DURING_FREE_TRIAL | NOT_DURING_FREE_TRIAL
 
 
 class _UnconfirmedPlanEvent(PlanEvent):
@@ -119,6 +120,17 @@ LIFECYCLE_VIEWS: Final[Mapping[str, type[LifecycleData]]] = MappingProxyType(
 )
 
 
+class WebhookIdentity(WixModel):
+    """Who caused an event (the envelope's ``identity``): a Wix user installing, buying or
+    removing the app; a member; an anonymous visitor; or the app itself."""
+
+    identity_type: LooseStr = None  # ANONYMOUS_VISITOR, MEMBER, WIX_USER or APP
+    wix_user_id: LooseStr = None
+    member_id: LooseStr = None
+    anonymous_visitor_id: LooseStr = None
+    app_id: LooseStr = None
+
+
 # --- the event ----------------------------------------------------------------------------
 
 
@@ -142,6 +154,11 @@ class WebhookEvent:
     def identity_type(self) -> str | None:
         """ANONYMOUS_VISITOR, MEMBER, WIX_USER or APP, as Wix says; ``None`` when absent."""
         return to_str(self.identity.get("identityType"))
+
+    @property
+    def actor(self) -> WebhookIdentity:
+        """The ``identity`` layer, typed: who caused the event."""
+        return WebhookIdentity.model_validate(self.identity)
 
     @property
     def event_time(self) -> datetime | None:

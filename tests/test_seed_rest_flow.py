@@ -9,12 +9,14 @@ spelling, where the REST reference has ``instance_id``); Get App Instance with
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
+from wixapp.upstream.client import WixClient
 
 WIX_API = "https://www.wixapis.com"
 
@@ -77,3 +79,40 @@ async def test_the_guides_rest_flow_runs_as_written(
     assert data["instance"]["instanceId"] == wix_instance.instance_id
     assert data["site"]["siteId"] == wix_instance.site_id
     assert wix_emulator_state.calls() == {"token-info": 1, "token": 1, "instance": 1}
+
+
+async def test_the_library_sends_the_documented_snake_case(
+    wix_emulator: Any,
+    wix_emulator_state: EmulatorState,
+    wix_registered_app: RegisteredApp,
+    wix_instance: Installation,
+) -> None:
+    """The emulator takes both spellings; wixapp itself sends the REST reference's."""
+    bodies: list[dict[str, Any]] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        async def noting() -> Any:
+            message = await receive()
+            if scope["path"] == "/oauth2/token" and message.get("body"):
+                bodies.append(json.loads(message["body"]))
+            return message
+
+        await wix_emulator(scope, noting, send)
+
+    async with WixClient(base_url=WIX_API, transport=httpx.ASGITransport(app=recording)) as wix:
+        await wix.create_app_token(
+            client_id=wix_registered_app.app_id,
+            client_secret=wix_registered_app.app_secret,
+            instance_id=wix_instance.instance_id,
+        )
+        member = wix_emulator_state.mint_token(wix_instance.instance_id, "MEMBER").token
+        await wix.strip_bound_session(
+            client_id=wix_registered_app.app_id,
+            client_secret=wix_registered_app.app_secret,
+            access_token=member,
+        )
+
+    assert [sorted(body) for body in bodies] == [
+        ["client_id", "client_secret", "grant_type", "instance_id"],
+        ["access_token", "client_id", "client_secret", "grant_type"],
+    ]

@@ -225,11 +225,11 @@ async def test_faults_through_the_control_api(
     [{"endpoint": "nope"}, {"share": 0.0}, {"share": 1.5}, {"count": 0}, {"status": 200}],
 )
 async def test_bad_fault_is_refused(
-    state: EmulatorState, wix: httpx.AsyncClient, bad: dict[str, object]
+    state: EmulatorState, control_http: httpx.AsyncClient, bad: dict[str, object]
 ) -> None:
     with pytest.raises(EmulatorError):
         state.add_fault(**bad)  # type: ignore[arg-type]
-    refused = await wix.post("/_emulator/faults", json=bad)  # what a client of any kind sends
+    refused = await control_http.post("/_emulator/faults", json=bad)  # what a client of any kind sends
     assert refused.status_code == 400
     assert refused.json()["error"] == "emulator_invalid_body"
     assert state.faults.active() == {}

@@ -229,7 +229,7 @@ async def test_bad_fault_is_refused(
 ) -> None:
     with pytest.raises(EmulatorError):
         state.add_fault(**bad)  # type: ignore[arg-type]
-    refused = await control_http.post("/_emulator/faults", json=bad)  # what a client of any kind sends
+    refused = await control_http.post("/_emulator/faults", json=bad)  # as any client sends it
     assert refused.status_code == 400
     assert refused.json()["error"] == "emulator_invalid_body"
     assert state.faults.active() == {}

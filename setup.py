@@ -1,7 +1,7 @@
 """Packaging hook: every sdist and wheel carries the built browser bundles.
 
-The widget and panel bundles (``src/wixapp/static/*.js``) and the emulator's editor host
-(``src/wixapp/emulator/pages/editor-host.js``) are built from ``frontend/`` by esbuild. A tree
+The widget and panel bundles (``src/wixapp/static/*.js``) and the emulator's host pages'
+scripts (``src/wixapp/emulator/pages/*-host.js``) are built from ``frontend/`` by esbuild. A tree
 that already has them (a checkout after ``make frontend``, or an sdist) is packaged as it is,
 with no Node needed; a tree without them builds them first with ``npm ci`` and
 ``node build.mjs``. Everything else is declared in pyproject.toml.
@@ -24,6 +24,10 @@ BUNDLES = (
     "src/wixapp/static/panel.js",
     "src/wixapp/static/widget-react.js",
     "src/wixapp/emulator/pages/editor-host.js",
+    "src/wixapp/emulator/pages/site-host.js",
+    "src/wixapp/static/cli-widget.js",
+    "src/wixapp/static/cli-widget-react.js",
+    "src/wixapp/static/cli-panel.js",
 )
 
 

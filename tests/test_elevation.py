@@ -113,7 +113,11 @@ async def test_stale_instance_data_is_logged_once_per_change(
             await wix.instance(wix_instance.instance_id)
 
     assert all(answer.stale for answer in answers)
-    messages = [record.getMessage() for record in caplog.records]
+    messages = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "wixapp.identity.elevation"  # the client logs each 503 as well
+    ]
     assert messages == [
         "serving stale instance data: Wix is unavailable",
         "Wix answers again: instance data is fresh",

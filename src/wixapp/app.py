@@ -71,6 +71,14 @@ class WixApp:
         self._elevation = self._elevation_for(settings, wall)
         self._clock = wall
         self._instance_caches: dict[str, InstanceCache[Any]] = {}
+        self._caller_tokens = CallerTokens(
+            client=self._client,
+            app_id=settings.app_id,
+            app_secret=settings.app_secret.get_secret_value(),
+            clock=wall,
+            leeway=settings.expiry_leeway,
+            max_size=settings.token_cache_size,
+        )
 
     def _wix_client(
         self,
@@ -126,14 +134,6 @@ class WixApp:
             clock=wall,
             shared=self._shared,
             shared_observer=self._metrics.shared_lookup,
-        )
-        self._caller_tokens = CallerTokens(
-            client=self._client,
-            app_id=settings.app_id,
-            app_secret=settings.app_secret.get_secret_value(),
-            clock=clock,
-            leeway=settings.expiry_leeway,
-            max_size=settings.token_cache_size,
         )
 
     def _budget(self, settings: Settings, ticks: Callable[[], float]) -> TokenCheckBudget | None:

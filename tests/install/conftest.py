@@ -37,6 +37,10 @@ BUILT_BUNDLES = (
     "static/panel.js",
     "static/widget-react.js",
     "emulator/pages/editor-host.js",
+    "emulator/pages/site-host.js",
+    "static/cli-widget.js",
+    "static/cli-widget-react.js",
+    "static/cli-panel.js",
 )
 # Variables of this suite's interpreter that must not reach a fresh environment.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTEST_ADDOPTS")

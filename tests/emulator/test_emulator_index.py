@@ -14,13 +14,13 @@ def _links(page: str) -> list[str]:
 
 
 async def test_index_lists_apps_sites_and_links_to_each_site_and_editor_page(
-    wix: httpx.AsyncClient, state: EmulatorState
+    control_http: httpx.AsyncClient, state: EmulatorState
 ) -> None:
     app = state.register_app()
     bakery = state.create_site(display_name="Bakery <&> Co")
     installed = state.install(app.app_id, bakery.site_id)
 
-    page = await wix.get(
+    page = await control_http.get(
         "/",
         params={"backend": "http://127.0.0.1:8000/", "tag": "notes-widget", "script": "/a/w.js"},
     )
@@ -42,18 +42,18 @@ async def test_index_lists_apps_sites_and_links_to_each_site_and_editor_page(
 
 
 async def test_index_without_an_http_backend_links_nowhere_and_asks_for_one(
-    wix: httpx.AsyncClient, state: EmulatorState
+    control_http: httpx.AsyncClient, state: EmulatorState
 ) -> None:
     app = state.register_app()
     state.install(app.app_id, state.create_site().site_id)
 
     for backend in ("", "javascript:alert(1)", '"><script>alert(1)</script>'):
-        page = await wix.get("/", params={"backend": backend})
+        page = await control_http.get("/", params={"backend": backend})
         assert _links(page.text) == []
         assert "set the backend above" in page.text
         assert "<script>" not in page.text
 
 
-async def test_index_of_an_empty_emulator(wix: httpx.AsyncClient) -> None:
-    page = await wix.get("/")
+async def test_index_of_an_empty_emulator(control_http: httpx.AsyncClient) -> None:
+    page = await control_http.get("/")
     assert page.text.count("none yet") == 2

@@ -155,3 +155,40 @@ async def test_control_api_refuses_differing_spellings(
     snake, camel_name = list(body)
     assert snake in response.json()["detail"]
     assert camel_name in response.json()["detail"]
+
+
+def _control_bodies(state: EmulatorState, world: World) -> list[tuple[str, str, dict[str, Any]]]:
+    """One request per control route that takes a multi-word field, in snake_case."""
+    token = state.mint_token(world.instance_id).token
+    return [
+        ("POST", "/_emulator/apps", {"app_id": "spelled-app", "app_secret": "s"}),
+        ("POST", "/_emulator/sites", {"display_name": "Spelled", "payment_currency": "EUR"}),
+        ("POST", "/_emulator/tokens", {"instance_id": world.instance_id, "subject_type": "USER"}),
+        ("POST", "/_emulator/tokens/revoke", {"token": token}),
+        ("POST", "/_emulator/legacy-instances", {"instance_id": world.instance_id}),
+        (
+            "PUT",
+            f"/_emulator/installations/{world.instance_id}/plan",
+            {"package_name": "pro", "billing_cycle": "YEARLY", "coupon_name": "X"},
+        ),
+        ("POST", "/_emulator/faults", {"endpoint": "token", "retry_after": 2.0, "status": 429}),
+        ("PATCH", "/_emulator/behaviour", {"value_style": "native", "rate_limit": True}),
+        ("POST", "/_emulator/webhooks/config", {"app_id": world.app.app_id, "url": None}),
+        ("POST", f"/_emulator/sites/{world.site.site_id}/duplicate", {"display_name": "Copy"}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(10))
+@pytest.mark.parametrize("spelling", ["snake", "camel"])
+async def test_every_control_route_takes_either_spelling(
+    control_http: httpx.AsyncClient,
+    state: EmulatorState,
+    world: World,
+    spelling: str,
+    index: int,
+) -> None:
+    method, path, body = _control_bodies(state, world)[index]
+
+    response = await control_http.request(method, path, json=spelled(body, spelling))
+
+    assert response.status_code in (200, 204), response.text

@@ -9,7 +9,10 @@ Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorContr
 under ``/_emulator/``). Module map: ``state`` holds everything, ``tokens`` signs and reads
 tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API and ``control`` its
 client (``requests``: the bodies both use), ``faults`` and ``ratelimit`` the injected
-misbehaviour, ``delivery`` signs and delivers lifecycle webhooks, ``app`` the entry points.
+misbehaviour, ``delivery`` signs and delivers lifecycle webhooks, ``protojson`` reads
+request field names as Wix's gateway does, ``guard`` keeps the control API and pages to this
+machine and puts ``x-wix-request-id`` on every answer, ``hostpages`` and ``index`` serve the
+pages that play the Wix site and editor, ``app`` the entry points.
 """
 
 from wixapp.emulator.app import EmulatorServer, create_emulator, serve

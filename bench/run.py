@@ -1126,7 +1126,7 @@ def capacity_text(results: dict[str, Any]) -> str:
         ("PostgreSQL rows written/s", m["postgres_row_writes_per_second"],
          p["postgres_row_writes_per_second"], "="),
         ("PostgreSQL transactions/s", m["postgres_transactions_per_second"],
-         p["postgres_transactions_per_second"], "~"),
+         p["postgres_transactions_per_second_max"], "<="),
         ("CPU us/request", m["cpu_us_per_request"], p["cpu_us_per_request"], "="),
     ]  # fmt: skip
     lines = [

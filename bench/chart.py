@@ -12,11 +12,21 @@ from typing import Any
 
 SHORT = {
     "A": "A cached",
-    "C": "C bare",
+    "C": "C bare (lean)",
+    "F": "F FastAPI route",
+    "X": "X Express const",
     "B": "B uncached",
+    "N": "N Express+axios",
     "D_cached": "D incl. cached",
     "D_uncached": "D incl. uncached",
+    "ND": "ND Express elev.",
+    "S_sqlite": "S page view SQLite",
+    "S_pg": "S page view PG",
+    "W2": "W2 bare, 2 workers",
 }
+# wixapp's scenarios green (the bare routes grey), the Node peers orange, uncached red.
+COLORS = {"X": "#e8590c", "N": "#e8590c", "ND": "#e8590c", "C": "#868e96", "F": "#868e96"}
+COLORS |= {"B": "#c92a2a", "D_uncached": "#c92a2a", "W2": "#1971c2"}
 
 
 def draw(results: dict[str, Any], path: Path) -> None:
@@ -43,7 +53,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
         means = [scenarios[n]["summary"]["rps_median"] for n in names]
         lows = [means[i] - scenarios[n]["summary"]["rps_min"] for i, n in enumerate(names)]
         highs = [scenarios[n]["summary"]["rps_max"] - means[i] for i, n in enumerate(names)]
-        colors = ["#2b8a3e", "#868e96", "#c92a2a", "#5c940d", "#e8590c"][: len(names)]
+        colors = [COLORS.get(n, "#2b8a3e") for n in names]
         bars = ax.bar(
             [SHORT.get(n, n) for n in names], means, yerr=[lows, highs], capsize=4, color=colors
         )

@@ -21,7 +21,7 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 
 # Which package a frame's file belongs to, first match wins.
 _PACKAGES = [
-    ("wixapp identification", ("wixapp/identity.py", "wixapp/core.py", "wixapp/cache/")),
+    ("wixapp identification", ("wixapp/identity/", "wixapp/app.py", "wixapp/cache/")),
     ("wixapp last-seen", ("wixapp/server/seen.py",)),
     ("wixapp middleware", ("wixapp/server/middleware.py",)),
     ("wixapp other", ("wixapp/", "benchapp.py")),
@@ -38,7 +38,7 @@ _PACKAGES = [
 ]
 
 # Frames whose presence anywhere in a stack marks the sample as "identifying a caller".
-_IDENTIFY = ("current_caller", "identify", "token_from_header")
+_IDENTIFY = ("current_caller", "identify", "identify_request", "caller_of", "token_from_header")
 
 
 def _parse_frame(frame: str) -> tuple[str, str]:

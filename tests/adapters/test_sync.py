@@ -8,7 +8,12 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.emulator import EmulatorState
@@ -152,3 +157,32 @@ def test_a_forked_process_gets_a_core_of_its_own(
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert facade.identify(token).instance_id == wix_instance.instance_id  # the parent's still
+
+
+def test_the_caller_client_calls_wix_as_the_caller_from_any_thread(
+    adapter: AdapterSetup,
+    wix_emulator: Starlette,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    async def whoami(request: Request) -> JSONResponse:
+        # "any Wix API": who the emulator says the Authorization it received belongs to
+        claims = wix_emulator_state.introspect(request.headers.get("authorization", ""))
+        if claims is None:
+            return JSONResponse({"message": "unauthenticated"}, status_code=401)
+        return JSONResponse({"subjectType": claims.subject_type.value})
+
+    wix_api = Starlette(routes=[Route("/whoami", whoami), Mount("/", wix_emulator)])
+    options = {**adapter.options, "transport": httpx.ASGITransport(app=wix_api)}
+    token = wix_token(wix_instance.instance_id, "MEMBER")
+
+    def call(_: int) -> str:
+        with facade.caller_client(token) as wix:
+            return str(wix.get("/whoami").json()["subjectType"])
+
+    with SyncWixApp(adapter.settings, **options) as facade, ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(call, range(8)))
+
+    assert seen == ["MEMBER"] * 8
+    assert wix_emulator_state.calls()["token"] == 1  # one unbound token, shared by threads

@@ -142,8 +142,8 @@ class SyncWixApp:
     """One ``WixApp`` on a background loop, driven from sync code (any thread) or other loops.
 
     ``identify``, ``instance``, ``app_token`` and ``forget_instance`` block the calling
-    thread until the async core answers; ``elevated_client`` gives a sync ``httpx.Client``
-    whose requests the async elevated client sends; ``verify_webhook`` and
+    thread until the async core answers; ``elevated_client`` and ``caller_client`` give sync
+    ``httpx.Client`` objects whose requests the async clients send; ``verify_webhook`` and
     ``receive_webhook`` check (and apply) Wix's webhooks. ``close()`` drains the webhook
     handlers, closes the store and the app and stops the loop (also at interpreter exit);
     a closed facade refuses further calls.
@@ -229,6 +229,15 @@ class SyncWixApp:
         app token is minted once and shared with every other thread.
         """
         inner = self.run(lambda wix: _made(wix.elevated_client(instance_id)))
+        return self._sync_client(inner, **kwargs)
+
+    def caller_client(self, token: str, **kwargs: Any) -> httpx.Client:
+        """A sync ``httpx.Client`` on the Wix API acting as the caller behind ``token`` (the
+        visitor, member or Wix user; see ``WixApp.caller_client``). Identify them first.
+
+        The unbound token Wix swaps it for is cached on the core, shared by every thread.
+        """
+        inner = self.run(lambda wix: _made(wix.caller_client(token)))
         return self._sync_client(inner, **kwargs)
 
     def _sync_client(self, inner: httpx.AsyncClient, **kwargs: Any) -> httpx.Client:

@@ -98,10 +98,6 @@ def test_the_generated_projects_own_tests_pass_against_this_checkout(project: Pa
         "-p",
         "no:cacheprovider",
         "-q",
-        # The browser test needs host pages that load an app's own widget (tag, script and
-        # panel parameters), which the emulator does not take yet.
-        "-m",
-        "not browser",
         cwd=project,
         env={"PYTHONPATH": str(project / "src")},
     )

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check bench soak serve emulator clean dist
+.PHONY: demo test check bench soak bounds serve emulator clean dist
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP) $(BENCH_NODE_DEPS)
 # of `make test`. SOAK_ARGS passes options, e.g. SOAK_ARGS="--seconds 90".
 soak: $(STAMP)
 	$(BIN)/python soak/run.py $(SOAK_ARGS)
+
+# Memory at full bounds (soak/bounds.py): one worker's RSS with every bounded structure filled,
+# per 10 000 entries, then BOUNDS_SECONDS (default 300) of load; artifacts/bounds.json.
+bounds: $(STAMP)
+	$(BIN)/python soak/bounds.py $(BOUNDS_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

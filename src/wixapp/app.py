@@ -14,11 +14,12 @@ from wixapp.breaker import CircuitBreaker
 from wixapp.cache import Codec, InstanceCache, RedisBackend
 from wixapp.cache.layered import done
 from wixapp.config import Settings, load_settings
-from wixapp.identity.budget import TokenCheckBudget
+from wixapp.identity.budget import BudgetPolicy, TokenCheckBudget
 from wixapp.identity.caller import CallerAuth, CallerTokens
 from wixapp.identity.elevation import Elevation, ElevationPolicy, InstanceData
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header
 from wixapp.identity.legacy import verify_instance_param
+from wixapp.identity.removal import RemovedInstances
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance, AppToken, Caller
 from wixapp.upstream.client import RetryPolicy, WixClient
@@ -67,6 +68,16 @@ class WixApp:
         ticks = clock or time.monotonic  # intervals: immune to the wall clock being set
         self._client = self._wix_client(settings, transport, ticks)
         self._shared = self._shared_cache(settings)
+        self._removed = RemovedInstances(
+            # Past this, nothing cached or signed for a removed instance is accepted anyway.
+            horizon=max(
+                settings.token_cache_max_age + settings.expiry_leeway,
+                settings.legacy_instance_max_age,
+            ),
+            max_size=settings.instance_cache_size,
+            clock=wall,
+            shared=self._shared,
+        )
         self._identifier = self._identity(settings, wall, ticks)
         self._elevation = self._elevation_for(settings, wall)
         self._clock = wall
@@ -117,7 +128,9 @@ class WixApp:
             observer=lambda result: self._metrics.cache_lookup("token_info", result),
             shared=self._shared,
             shared_observer=lambda result: self._metrics.shared_lookup("token_info", result),
-            budget=self._budget(settings, ticks),
+            # Budgets shared through Redis need a clock every host agrees on: the wall's.
+            budget=self._budget(settings, wall),
+            removed=self._removed,
         )
 
     def _elevation_for(self, settings: Settings, wall: Callable[[], float]) -> Elevation:
@@ -129,23 +142,29 @@ class WixApp:
                 refresh_margin=settings.app_token_refresh_margin,
                 instance_ttl=settings.instance_cache_ttl,
                 instance_stale_ttl=settings.instance_stale_ttl,
+                max_instances=settings.instance_cache_size,
             ),
             cache_enabled=settings.cache_enabled,
             clock=wall,
             shared=self._shared,
             shared_observer=self._metrics.shared_lookup,
+            removed=self._removed,
         )
 
-    def _budget(self, settings: Settings, ticks: Callable[[], float]) -> TokenCheckBudget | None:
+    def _budget(self, settings: Settings, clock: Callable[[], float]) -> TokenCheckBudget | None:
         # Without the cache every request is a token-info call (the Node sample's way, kept
         # for comparisons): a budget would throttle known callers too, so there is none.
         if not settings.cache_enabled:
             return None
-        return TokenCheckBudget(
+        policy = BudgetPolicy(
             per_minute=settings.token_info_budget,
-            per_client_per_minute=settings.token_info_budget_per_ip,
-            observer=self._metrics.token_check_refused,
-            clock=ticks,
+            per_client=settings.token_info_budget_per_ip,
+            per_instance=settings.token_info_per_instance,
+            reserved_share=settings.token_info_reserved_share,
+            max_entries=settings.budget_table_size,
+        )
+        return TokenCheckBudget(
+            policy, clock=clock, observer=self._metrics.token_check_refused, shared=self._shared
         )
 
     def _shared_cache(self, settings: Settings) -> RedisBackend | None:
@@ -156,6 +175,7 @@ class WixApp:
             settings.redis_url,
             prefix=settings.redis_prefix,
             scope=settings.app_id,
+            secret=settings.app_secret.get_secret_value(),
             on_state=self._metrics.shared_cache_state,
             on_error=self._metrics.shared_cache_error,
         )
@@ -230,8 +250,41 @@ class WixApp:
         makes a USER, anyone else a VISITOR; a bad value is an ``InvalidInstanceError``."""
         if instance is None or authorization is not None:
             return await self.identify(authorization, client=client)
-        secret = self._settings.app_secret.get_secret_value()
-        return verify_instance_param(instance, secret).caller()
+        return self.identify_legacy(instance)
+
+    def identify_legacy(self, value: str) -> Caller:
+        """The caller behind a legacy signed ``instance`` value (spec §8), checked locally:
+        its HMAC, its age (``WIXAPP_LEGACY_INSTANCE_MAX_AGE``) and whether the app is still
+        installed on its site."""
+        legacy = verify_instance_param(
+            value,
+            self._settings.app_secret.get_secret_value(),
+            max_age=self._settings.legacy_instance_max_age,
+            now=self._clock(),
+        )
+        caller = legacy.caller()
+        self._removed.check(caller.instance_id)
+        return caller
+
+    @property
+    def removals(self) -> RemovedInstances:
+        """The removed instances this process refuses (see :mod:`wixapp.identity.removal`)."""
+        return self._removed
+
+    def instance_removed(self, instance_id: str) -> Awaitable[None]:
+        """The app was removed from the instance's site: refuse its callers everywhere.
+
+        Cached data is dropped too. This process refuses at once; ``await`` the result to
+        wait until the other processes (through the shared cache) have been told.
+        """
+        pending = [self._removed.mark(instance_id), self.forget_instance(instance_id)]
+        if all(each is done for each in pending):
+            return done
+        return asyncio.gather(*pending)  # type: ignore[return-value]
+
+    def instance_restored(self, instance_id: str) -> Awaitable[None]:
+        """The app was installed again: serve the instance's callers again, everywhere."""
+        return self._removed.restore(instance_id)
 
     async def instance(self, instance_id: str) -> InstanceData:
         return await self._elevation.instance(instance_id)

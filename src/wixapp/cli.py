@@ -24,7 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args)
     except ConfigurationError as error:
-        print(f"wixapp: {error.detail}", file=sys.stderr)
+        detail = error.detail
+        print(detail if detail.startswith("wixapp") else f"wixapp: {detail}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -133,13 +134,14 @@ def _migrations_argument(command: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from wixapp.config import load_settings
+    from wixapp.config import load_serve_settings, load_settings
     from wixapp.server.stack import choose_stack
 
     if args.no_migrate:
         # Worker processes read the environment themselves, so say it there.
         os.environ["WIXAPP_MIGRATE_ON_START"] = "false"
     load_settings()  # fail now, naming any missing variable
+    limits = load_serve_settings()
     target, factory = _app_target(args)
     stack = choose_stack(args.stack)
     logging.getLogger("wixapp").info("serving on uvicorn with %s and %s", stack.loop, stack.http)
@@ -150,7 +152,10 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         loop=stack.loop,
+        # The stack's protocols cut off slow headers and bodies (WIXAPP_HEADER_TIMEOUT,
+        # WIXAPP_BODY_TIMEOUT); beyond WIXAPP_MAX_CONNECTIONS new requests are answered 503.
         http=stack.http,
+        limit_concurrency=limits.max_connections,
         log_config=_log_config(args),
     )
     return 0

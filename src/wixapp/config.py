@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,7 +13,9 @@ from wixapp.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "DEFAULT_VISITOR_INSTANCE_FIELDS",
     "DEFAULT_WIX_API_BASE_URL",
+    "ServeSettings",
     "Settings",
     "load_database_url",
     "load_migrations",
@@ -20,6 +24,24 @@ __all__ = [
 
 DEFAULT_WIX_API_BASE_URL = "https://www.wixapis.com"
 DEFAULT_DATABASE_URL = "sqlite:///./wixapp.db"
+DEFAULT_VISITOR_INSTANCE_FIELDS = (
+    "instance.instanceId",
+    "instance.appName",
+    "instance.appVersion",
+    "instance.isFree",
+    "site.siteId",
+    "site.siteDisplayName",
+    "site.locale",
+    "site.paymentCurrency",
+    "site.multilingual",
+    "site.url",
+)
+"""What ``/get-instance?include=instance`` shows VISITOR and MEMBER callers: no owner
+e-mail or owner info, no billing, invoice or plan details (USER callers see everything)."""
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+# An allowed origin: scheme://host[:port], the host optionally "*." + a domain.
+_ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -41,7 +63,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
     redis_prefix: str = Field(default="wixapp", min_length=1, alias="WIXAPP_REDIS_PREFIX")
 
-    # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins.
+    # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins, each
+    # scheme://host[:port]; "https://*.wixsite.com" allows every subdomain of wixsite.com.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], alias="WIXAPP_CORS_ORIGINS"
     )
@@ -50,11 +73,25 @@ class Settings(BaseSettings):
     cors_methods: Annotated[list[str] | None, NoDecode] = Field(
         default=None, alias="WIXAPP_CORS_METHODS"
     )
+    # More origins allowed to frame the settings panel (the Wix editor's always are).
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="WIXAPP_FRAME_ANCESTORS"
+    )
+    # What VISITOR and MEMBER callers see of ?include=instance (dotted paths).
+    visitor_instance_fields: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_VISITOR_INSTANCE_FIELDS),
+        alias="WIXAPP_VISITOR_INSTANCE_FIELDS",
+    )
+    # The oldest signDate accepted in a legacy `instance` value, in seconds.
+    legacy_instance_max_age: float = Field(
+        default=86_400.0, gt=0, alias="WIXAPP_LEGACY_INSTANCE_MAX_AGE"
+    )
 
     # Caching. Off makes every request call Wix, as the documented Node sample does.
     cache_enabled: bool = Field(default=True, alias="WIXAPP_CACHE_ENABLED")
     token_cache_max_age: float = Field(default=300.0, gt=0, alias="WIXAPP_TOKEN_CACHE_MAX_AGE")
     token_cache_size: int = Field(default=100_000, gt=0, alias="WIXAPP_TOKEN_CACHE_SIZE")
+    instance_cache_size: int = Field(default=10_000, gt=0, alias="WIXAPP_INSTANCE_CACHE_SIZE")
     invalid_token_ttl: float = Field(default=30.0, ge=0, alias="WIXAPP_INVALID_TOKEN_TTL")
     expiry_leeway: float = Field(default=30.0, ge=0, alias="WIXAPP_EXPIRY_LEEWAY")
     instance_cache_ttl: float = Field(default=60.0, ge=0, alias="WIXAPP_INSTANCE_CACHE_TTL")
@@ -63,11 +100,20 @@ class Settings(BaseSettings):
         default=300.0, ge=0, alias="WIXAPP_APP_TOKEN_REFRESH_MARGIN"
     )
 
-    # token-info calls per minute (per process) for tokens not seen before; 0: no limit.
+    # token-info calls per minute for tokens not seen before (shared by every process with
+    # Redis, per process without); 0: no limit. See wixapp.identity.budget.
     token_info_budget: int = Field(default=3000, ge=0, alias="WIXAPP_TOKEN_INFO_BUDGET")
     token_info_budget_per_ip: int = Field(
         default=120, ge=0, alias="WIXAPP_TOKEN_INFO_BUDGET_PER_IP"
     )
+    token_info_reserved_share: float = Field(
+        default=0.5, ge=0, lt=1, alias="WIXAPP_TOKEN_INFO_RESERVED_SHARE"
+    )
+    # Below Wix's 200 calls a minute per instance, leaving room for elevated calls.
+    token_info_per_instance: int = Field(
+        default=150, ge=0, le=200, alias="WIXAPP_TOKEN_INFO_PER_INSTANCE"
+    )
+    budget_table_size: int = Field(default=10_000, gt=0, alias="WIXAPP_BUDGET_TABLE_SIZE")
 
     # Talking to Wix.
     http_timeout: float = Field(default=5.0, gt=0, alias="WIXAPP_HTTP_TIMEOUT")
@@ -92,7 +138,30 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()] or ["*"]
+            return _split(value) or ["*"]
+        return value
+
+    @field_validator("frame_ancestors", "visitor_instance_fields", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        return _split(value) if isinstance(value, str) else value
+
+    @field_validator("cors_origins", "frame_ancestors")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] (no path, no "
+                    'trailing slash), "https://*.example.com" for every subdomain, or "*"'
+                )
+        return value
+
+    @field_validator("app_secret")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty: set it to the app's secret (Wix app dashboard → OAuth)")
         return value
 
     @field_validator("cors_methods", mode="before")
@@ -106,14 +175,63 @@ class Settings(BaseSettings):
 
     @field_validator("api_base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL: use https://www.wixapis.com (the default) "
+                "or the emulator's URL, e.g. http://127.0.0.1:8765"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in _REDIS_SCHEMES or (parts.scheme != "unix" and not parts.hostname):
+            raise ValueError(
+                f"{_without_password(value)!r} is not a Redis URL: write "
+                "redis://[:password@]host:6379/0, rediss://… (TLS) or unix:///path/to/socket"
+            )
+        return value.strip()
+
+
+class ServeSettings(BaseSettings):
+    """How ``wixapp serve`` guards its connections (read by every worker process)."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    # Seconds a client has to send a request's line and headers, then its body.
+    header_timeout: float = Field(default=10.0, gt=0, alias="WIXAPP_HEADER_TIMEOUT")
+    body_timeout: float = Field(default=30.0, gt=0, alias="WIXAPP_BODY_TIMEOUT")
+    # Concurrent connections per worker; beyond it new requests are answered 503.
+    max_connections: int = Field(default=1000, gt=0, alias="WIXAPP_MAX_CONNECTIONS")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.password is None:
+        return url.strip()
+    return url.strip().replace(f":{parts.password}@", ":***@", 1)
 
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment; a missing or bad variable raises ConfigurationError naming it."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def load_serve_settings() -> ServeSettings:
+    try:
+        return ServeSettings()
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
 
@@ -141,5 +259,5 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "missing":
             problems.append(f"{name} is not set")
         else:
-            problems.append(f"{name}: {error['msg']}")
+            problems.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
     return "wixapp configuration: " + "; ".join(problems) + "."

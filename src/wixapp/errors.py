@@ -8,11 +8,13 @@ boundary where they happen and never escape as themselves.
     WixAppError
     ├── AuthenticationError        401  the caller's token is missing, malformed, invalid…
     │   ├── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
-    │   └── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
+    │   ├── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
+    │   └── InstanceRemovedError   401  the app was removed from this site
     ├── PermissionDeniedError      403  the identity may not do this
     ├── PreconditionFailed         412  If-Match does not name the stored settings' version
     ├── PayloadTooLargeError       413  the request body is over a limit
     ├── StoreUnavailableError      503  the database is down or busy
+    │   └── SchemaNotReadyError    503  …or its schema is not migrated yet
     ├── RetryAfterError                 (mixin) carries ``retry_after``, sent as Retry-After
     ├── TokenCheckBudgetError      429  too many unknown tokens to check with Wix
     ├── WixAPIError                     Wix (or the network to it) failed us
@@ -36,6 +38,7 @@ __all__ = [
     "AppCredentialsError",
     "AuthenticationError",
     "ConfigurationError",
+    "InstanceRemovedError",
     "InvalidInstanceError",
     "InvalidTokenError",
     "PayloadTooLargeError",
@@ -44,6 +47,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitedError",
     "RetryAfterError",
+    "SchemaNotReadyError",
     "StoreUnavailableError",
     "TokenCheckBudgetError",
     "UpstreamUnavailableError",
@@ -98,6 +102,15 @@ class InvalidInstanceError(AuthenticationError):
     default_detail = (
         "The Wix `instance` parameter is not signed with this app's secret; pass it unmodified "
         "and check WIX_APP_SECRET."
+    )
+
+
+class InstanceRemovedError(AuthenticationError):
+    """The app was removed from the caller's site: nothing is served for it until a reinstall."""
+
+    default_code = "app_removed"
+    default_detail = (
+        "The app was removed from this site; nothing is served for it until it is installed again."
     )
 
 
@@ -240,6 +253,16 @@ class StoreUnavailableError(WixAppError):
     default_detail = (
         "The database is unavailable; retry shortly. Operators: check WIXAPP_DATABASE_URL, "
         "that the database is up, and that `wixapp migrate` has run."
+    )
+
+
+class SchemaNotReadyError(StoreUnavailableError):
+    """The database answers but its schema is behind this version (migrations pending)."""
+
+    default_code = "migrations_pending"
+    default_detail = (
+        "The database schema is not up to date; retry shortly. Operators: run `wixapp migrate` "
+        "against WIXAPP_DATABASE_URL."
     )
 
 

@@ -9,14 +9,19 @@
   their records. An app that configures logging itself (``logging.basicConfig``,
   ``dictConfig`` with a root handler) keeps full control: wixapp then adds nothing.
 - Alembic's INFO lines (one per migration step) are left out unless ``verbose``.
+- :class:`LogLimiter` bounds lines an outsider can trigger (refused webhooks, unreadable
+  cache entries, answers that are not Wix's) to one per interval, or one ever.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["LOG_FORMAT", "ensure_wixapp_logging", "logging_config"]
+__all__ = ["LOG_FORMAT", "LogLimiter", "ensure_wixapp_logging", "logging_config"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "wixapp-default"
@@ -61,3 +66,38 @@ def ensure_wixapp_logging(level: int = logging.INFO) -> None:
     logger.addHandler(handler)
     if logger.level == logging.NOTSET:
         logger.setLevel(level)
+
+
+class LogLimiter:
+    """Lines an outsider (or a broken dependency) can trigger, without letting them flood.
+
+    ``allow(key)`` says whether to write a line now: the first occurrence of each key always,
+    then at most one per ``interval`` seconds (never again with ``interval=None``: log once).
+    The value is how many occurrences were left out since the last line (None: stay quiet).
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float | None,
+        max_keys: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval = interval
+        self._max_keys = max_keys
+        self._clock = clock
+        self._last: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()
+
+    def allow(self, key: Hashable = None) -> int | None:
+        now = self._clock()
+        seen = self._last.get(key)
+        if seen is not None:
+            logged_at, skipped = seen
+            if self._interval is None or now - logged_at < self._interval:
+                self._last[key] = (logged_at, skipped + 1)
+                return None
+        self._last[key] = (now, 0)
+        self._last.move_to_end(key)
+        while len(self._last) > self._max_keys:
+            self._last.popitem(last=False)
+        return 0 if seen is None else seen[1]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import math
 import secrets
 
 import httpx
@@ -14,8 +16,14 @@ import pytest
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import TokenCheckBudgetError
-from wixapp.identity.budget import TokenCheckBudget, client_key
-from wixapp.testing import MovableClock, TokenFactory, open_backend
+from wixapp.identity.budget import (
+    REJECTION_PENALTY,
+    BudgetPolicy,
+    TokenCheckBudget,
+    client_key,
+    instance_hint,
+)
+from wixapp.testing import InstallFactory, MovableClock, TokenFactory, open_backend
 
 from .conftest import Build, Figures, client_for, tally
 
@@ -32,31 +40,38 @@ def forged_token() -> str:
 # ---- the budget itself ------------------------------------------------------------------
 
 
-def test_a_client_gets_its_budget_then_a_retry_after() -> None:
+def budget(clock: MovableClock, **policy: object) -> TokenCheckBudget:
+    defaults: dict[str, object] = {"per_minute": 0, "per_client": 0, "per_instance": 0}
+    return TokenCheckBudget(BudgetPolicy(**{**defaults, **policy}), clock=clock)  # type: ignore[arg-type]
+
+
+async def test_a_client_gets_its_budget_then_a_retry_after() -> None:
     clock = MovableClock()
-    budget = TokenCheckBudget(per_minute=0, per_client_per_minute=6, clock=clock)
+    limited = budget(clock, per_client=6)
     for _ in range(6):
-        budget.spend("198.51.100.7")
+        await limited.spend("198.51.100.7")
     with pytest.raises(TokenCheckBudgetError) as refused:
-        budget.spend("198.51.100.7")
+        await limited.spend("198.51.100.7")
     assert refused.value.status == 429
     assert refused.value.code == "token_check_budget_exhausted"
     assert refused.value.headers() == {"Retry-After": "10"}  # 6 a minute: one per 10 s
-    budget.spend("198.51.100.8")  # another client is not affected
+    await limited.spend("198.51.100.8")  # another client is not affected
     clock.now += 10
-    budget.spend("198.51.100.7")  # refilled evenly
+    await limited.spend("198.51.100.7")  # refilled evenly
 
 
-def test_the_overall_budget_caps_every_client_together() -> None:
+async def test_the_overall_budget_caps_every_client_together() -> None:
     clock = MovableClock()
     refusals: list[str] = []
-    budget = TokenCheckBudget(
-        per_minute=10, per_client_per_minute=4, clock=clock, observer=refusals.append
+    limited = TokenCheckBudget(
+        BudgetPolicy(per_minute=10, per_client=4, per_instance=0, reserved_share=0),
+        clock=clock,
+        observer=refusals.append,
     )
     spent = 0
     for index in range(40):
         try:
-            budget.spend(f"198.51.100.{index % 20}")
+            await limited.spend(f"198.51.100.{index % 20}")
             spent += 1
         except TokenCheckBudgetError:
             pass
@@ -64,26 +79,25 @@ def test_the_overall_budget_caps_every_client_together() -> None:
     assert set(refusals) == {"overall"}
 
 
-def test_a_refusal_takes_nothing_from_the_other_budget() -> None:
-    clock = MovableClock()
-    budget = TokenCheckBudget(per_minute=3, per_client_per_minute=2, clock=clock)
-    budget.spend("198.51.100.1")
-    budget.spend("198.51.100.1")
+async def test_a_refusal_takes_nothing_from_the_other_budget() -> None:
+    limited = budget(MovableClock(), per_minute=3, per_client=2, reserved_share=0)
+    await limited.spend("198.51.100.1")
+    await limited.spend("198.51.100.1")
     for _ in range(5):
         with pytest.raises(TokenCheckBudgetError):
-            budget.spend("198.51.100.1")  # refused by its own budget: the overall one keeps 1
-    budget.spend("198.51.100.2")
+            await limited.spend("198.51.100.1")  # refused by its own budget: overall keeps 1
+    await limited.spend("198.51.100.2")
 
 
-def test_zero_means_no_limit_and_loopback_is_budgeted_overall_only() -> None:
-    unlimited = TokenCheckBudget(per_minute=0, per_client_per_minute=0)
+async def test_zero_means_no_limit_and_loopback_is_budgeted_overall_only() -> None:
+    unlimited = budget(MovableClock())
     for _ in range(10_000):
-        unlimited.spend("198.51.100.1")
-    local = TokenCheckBudget(per_minute=0, per_client_per_minute=1)
+        await unlimited.spend("198.51.100.1")
+    local = budget(MovableClock(), per_client=1)
     for _ in range(100):
-        local.spend("127.0.0.1")
-        local.spend("::1")
-        local.spend(None)
+        await local.spend("127.0.0.1")
+        await local.spend("::1")
+        await local.spend(None)
     assert len(local) == 0
 
 
@@ -96,11 +110,82 @@ def test_ipv6_clients_share_a_budget_per_64() -> None:
     assert client_key("unix-socket-peer") == "unix-socket-peer"
 
 
-def test_a_flood_of_addresses_cannot_grow_memory() -> None:
-    budget = TokenCheckBudget(per_minute=0, per_client_per_minute=5, max_clients=1000)
+async def test_a_flood_of_addresses_cannot_grow_memory() -> None:
+    limited = budget(MovableClock(), per_client=5, per_instance=5, max_entries=1000)
     for index in range(20_000):
-        budget.spend(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
-    assert len(budget) == 1000
+        await limited.spend(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
+        await limited.confirmed(f"instance-{index}")
+    assert len(limited) == 2000  # 1000 addresses and 1000 instances, no more
+
+
+async def test_rejected_tokens_cost_their_address_more_and_taint_it() -> None:
+    clock = MovableClock()
+    limited = budget(clock, per_client=12)
+    await limited.spend("203.0.113.9")
+    await limited.rejected("203.0.113.9")  # Wix said no: 1 + REJECTION_PENALTY spent
+    spent = 1
+    while True:
+        try:
+            await limited.spend("203.0.113.9")
+        except TokenCheckBudgetError:
+            break
+        await limited.rejected("203.0.113.9")
+        spent += 1
+    assert spent == 2  # 12 a minute buys two junk tokens, not twelve
+    for _ in range(12):
+        await limited.spend("198.51.100.3")  # a clean address keeps its whole budget
+
+
+async def test_a_reserved_share_stays_for_addresses_without_rejections() -> None:
+    clock = MovableClock()
+    limited = budget(clock, per_minute=100, per_client=120, reserved_share=0.5)
+    junk = 0
+    for index in range(40):  # 40 addresses, each inside its own budget, all junk
+        address = f"203.0.113.{index}"
+        for _ in range(10):
+            try:
+                await limited.spend(address)
+            except TokenCheckBudgetError:
+                break
+            await limited.rejected(address)
+            junk += 1
+    assert junk <= 50 + 40  # the open half, plus one first try per address before its taint
+    clean = 0
+    for index in range(60):
+        try:
+            await limited.spend(f"198.51.100.{index}")
+            clean += 1
+        except TokenCheckBudgetError:
+            break
+    assert clean >= 10  # new visitors still get checked
+
+
+async def test_an_instance_that_spent_its_budget_refuses_its_new_tokens_only() -> None:
+    clock = MovableClock()
+    limited = budget(clock, per_instance=150)
+    for _ in range(150):
+        await limited.spend(None, "site-a")
+        await limited.confirmed("site-a")
+    with pytest.raises(TokenCheckBudgetError) as refused:
+        await limited.spend(None, "site-a")
+    assert refused.value.code == "instance_token_check_limit"
+    assert int(refused.value.headers()["Retry-After"]) >= 1
+    await limited.spend(None, "site-b")  # another instance is unaffected
+    await limited.spend(None, None)  # a token that names no instance is not refused by it
+    clock.now += 1
+    await limited.spend(None, "site-a")  # 150 a minute: one more after 0.4 s
+
+
+def test_the_instance_hint_is_read_from_the_payload_only() -> None:
+    def jws(claims: dict[str, object]) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"OauthNG.JWS.eyJhbGciOiJIUzI1NiJ9.{payload}.{piece(32)}"
+
+    assert instance_hint(jws({"instance_id": "i-1"})) == "i-1"
+    assert instance_hint(jws({"data": json.dumps({"instance": {"instanceId": "i-2"}})})) == "i-2"
+    assert instance_hint(forged_token()) is None
+    assert instance_hint(jws({"instance_id": "x" * 500})) is None
+    assert instance_hint(jws({"instance_id": 7})) is None
 
 
 # ---- the backend under abuse ------------------------------------------------------------
@@ -162,17 +247,21 @@ async def test_cycling_forged_tokens_hits_the_budget_not_wix(
         },
         upstream_calls=token_info_calls,
     )
-    assert token_info_calls == 2 * per_ip  # each address its own budget, within the overall
+    # Each address its own budget, within the overall one; every rejected token costs it
+    # 1 + REJECTION_PENALTY, so junk buys a sixth of what valid tokens would.
+    per_address = math.ceil(per_ip / (1 + REJECTION_PENALTY))
+    assert token_info_calls == 2 * per_address
     for answers in (first, second):
         assert tally(answers) == {
-            "401 invalid_token": per_ip,
-            "429 token_check_budget_exhausted": 180,
+            "401 invalid_token": per_address,
+            "429 token_check_budget_exhausted": 200 - per_address,
         }
         refused = [r for r in answers if r.status_code == 429]
         assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)
         assert refused[0].json()["detail"]
     assert tally(served) == tally(served_nat) == {"200": 100}
-    assert 'wixapp_token_checks_refused_total{budget="client"} 360.0' in metrics
+    refused_total = float(2 * (200 - per_address))
+    assert f'wixapp_token_checks_refused_total{{budget="client"}} {refused_total}' in metrics
 
 
 async def test_the_overall_budget_holds_against_many_addresses(
@@ -210,3 +299,98 @@ async def test_the_overall_budget_holds_against_many_addresses(
         "429 token_check_budget_exhausted": 300 - calls,
     }
     assert still.status_code == 200
+
+
+async def test_a_distributed_junk_flood_leaves_room_for_new_visitors(
+    build: Build,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+    figures: Figures,
+) -> None:
+    """Many addresses, each inside its own budget, cannot spend the reserved share."""
+    per_ip, overall = 12, 300
+    app = build(WIXAPP_TOKEN_INFO_BUDGET_PER_IP=per_ip, WIXAPP_TOKEN_INFO_BUDGET=overall)
+    # (name, addresses): one /24 network each, or spread over as many /24s as addresses.
+    attacks = [
+        ("26_addresses_one_net", [f"203.0.1.{i}" for i in range(26)]),
+        ("100_addresses_one_net", [f"203.0.2.{i}" for i in range(100)]),
+        ("250_addresses_one_net", [f"203.0.3.{i}" for i in range(250)]),
+        ("100_addresses_100_nets", [f"10.{i}.7.1" for i in range(100)]),
+    ]
+    outcomes: dict[str, dict[str, int]] = {}
+    async with open_backend(app):
+        for round_, (name, addresses) in enumerate(attacks):
+            answers = []
+            for address in addresses:
+                async with client_for(app, address) as client:
+                    for _ in range(per_ip):
+                        answers.append(
+                            await client.get(
+                                "/get-instance", headers={"Authorization": forged_token()}
+                            )
+                        )
+            visitors = []
+            for index in range(5):  # real visitors with fresh tokens, from fresh addresses
+                async with client_for(app, f"198.51.{round_}.{index}") as visitor:
+                    token = wix_token(wix_instance.instance_id)
+                    visitors.append(
+                        await visitor.get("/get-instance", headers={"Authorization": token})
+                    )
+            outcomes[f"{name}_x_{per_ip}_forged"] = tally(answers)
+            outcomes[f"new_visitors_after_{name}"] = tally(visitors)
+            assert tally(visitors) == {"200": 5}, name
+    figures.fault(
+        "token_budget_distributed_flood",
+        fault=f"addresses × {per_ip} forged tokens each (inside the per-address budget of "
+        f"{per_ip}/min), in turn without a pause; overall {overall}/min, half reserved for "
+        "addresses and networks without rejections",
+        requests=sum(sum(each.values()) for each in outcomes.values()),
+        outcomes=outcomes,
+        upstream_calls=wix_emulator_state.calls()["token-info"],
+    )
+
+
+async def test_free_tokens_of_one_site_cannot_lock_out_another_or_its_elevated_calls(
+    build: Build,
+    wix_install: InstallFactory,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+    figures: Figures,
+) -> None:
+    target, other = wix_install(), wix_install()
+    app = build(WIXAPP_TOKEN_INFO_BUDGET_PER_IP=0, WIXAPP_TOKEN_INFO_BUDGET=0)
+    owner = {"Authorization": wix_token(target.instance_id, "USER")}
+    async with open_backend(app) as local:
+        assert (await local.get("/get-instance", headers=owner)).status_code == 200  # known
+        flood = [
+            await local.get(
+                "/get-instance", headers={"Authorization": wix_token(target.instance_id)}
+            )
+            for _ in range(250)
+        ]
+        neighbour = await local.get(
+            "/get-instance", headers={"Authorization": wix_token(other.instance_id)}
+        )
+        elevated = await local.get("/get-instance?include=instance", headers=owner)
+    refused = [answer for answer in flood if answer.status_code == 429]
+    figures.fault(
+        "token_budget_one_site",
+        fault="250 fresh visitor tokens of one site in a row; per-instance cap 150/min "
+        "(Wix: 200/min per instance)",
+        requests=252,
+        outcomes={
+            "flood": tally(flood),
+            "other_site_new_visitor": tally([neighbour]),
+            "owner_known_with_instance_data": tally([elevated]),
+        },
+        upstream_calls=wix_emulator_state.calls()["token-info"],
+    )
+    served = tally(flood)["200"]
+    assert 150 <= served <= 160  # the cap, plus what refilled while the flood ran
+    assert tally(flood)["429 instance_token_check_limit"] == 250 - served
+    assert all(int(answer.headers["Retry-After"]) >= 1 for answer in refused)
+    assert neighbour.status_code == 200
+    # Wix's own limit was never reached: the app's elevated calls (client_credentials, Get
+    # App Instance) for the site still had room.
+    assert elevated.status_code == 200

@@ -77,7 +77,7 @@ async def test_without_redis_the_backend_is_ready_and_says_degraded(
     assert response.status_code == 200
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert ready.json()["checks"]["redis"].startswith("degraded (")
+    assert ready.json()["checks"]["redis"] == "degraded"  # the reason is in the log
     assert metric(page, "wixapp_shared_cache_up", backend="redis") == 0.0
     assert (
         sum(

@@ -68,11 +68,14 @@ async def test_the_token_itself_is_never_stored(
         await wix.identify(token)
         await wix.instance(wix_instance.instance_id)
     names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*")]
-    assert len(names) == 3  # a verdict, an app token, the instance data
-    for name in names:
+    cached = [name for name in names if b":budget:" not in name]
+    assert len(cached) == 3  # a verdict, an app token, the instance data (and budgets)
+    for name in cached:
         stored = (await raw_redis.get(name)) or b""
         for piece in [token, *token.split(".")[2:]]:
             assert piece.encode() not in name + stored
+    for name in names:  # budget keys name an address or an instance, never a token
+        assert token.split(".")[3].encode() not in name
 
 
 async def test_a_negative_verdict_is_shared_briefly(
@@ -201,7 +204,11 @@ async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
     raw_redis: aioredis.Redis, redis_prefix: str
 ) -> None:
     backend = RedisBackend(
-        LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", options=RedisOptions(lock_ttl=0.3)
+        LOCAL_REDIS_URL,
+        prefix=redis_prefix,
+        scope="app",
+        secret="s",
+        options=RedisOptions(lock_ttl=0.3),
     )
     cache: Cache[str] = Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
     dead = await backend.acquire("t", "k")  # a holder that then dies: never renews, never writes
@@ -226,8 +233,12 @@ async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
 
 async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str) -> None:
     options = RedisOptions(lock_ttl=0.3)
-    first = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", options=options)
-    second = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", options=options)
+    first = RedisBackend(
+        LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", secret="s", options=options
+    )
+    second = RedisBackend(
+        LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", secret="s", options=options
+    )
     caches: list[Cache[str]] = [
         Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
         for backend in (first, second)
@@ -254,7 +265,7 @@ async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str) -> None:
 async def test_an_invalidation_during_a_flight_keeps_the_old_answer_out(
     redis_prefix: str, raw_redis: aioredis.Redis
 ) -> None:
-    backend = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app")
+    backend = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", secret="s")
     cache: Cache[str] = Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
     started, release = asyncio.Event(), asyncio.Event()
 

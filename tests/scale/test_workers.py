@@ -95,8 +95,8 @@ async def install(wix: EmulatorControl, app: RegisteredApp, **options: Any) -> I
     return await wix.install(app.app_id, site.site_id, **options)
 
 
-async def token(wix: EmulatorControl, instance_id: str) -> str:
-    return (await wix.mint_token(instance_id, "VISITOR")).token
+async def token(wix: EmulatorControl, instance_id: str, subject: str = "VISITOR") -> str:
+    return (await wix.mint_token(instance_id, subject)).token
 
 
 async def spread(
@@ -195,7 +195,8 @@ async def test_300_include_instance_requests_make_one_client_credentials_call(
     deployment: Deployment, wix: EmulatorControl
 ) -> None:
     installed = await install(wix, deployment.app, is_free=False, package_name="pro")
-    tokens = [await token(wix, installed.instance_id) for _ in range(30)]
+    # The owner's tokens: visitors are not shown billing data.
+    tokens = [await token(wix, installed.instance_id, "USER") for _ in range(30)]
     await wix.add_fault(FaultSpec(endpoint="token", latency=0.2))
     await wix.add_fault(FaultSpec(endpoint="instance", latency=0.1))
     # Request i goes to worker i % 3: each token reaches every process.
@@ -218,7 +219,7 @@ async def test_a_webhook_to_one_process_stops_every_process_serving_old_data(
     deployment: Deployment, wix: EmulatorControl
 ) -> None:
     installed = await install(wix, deployment.app, is_free=True)
-    caller = await token(wix, installed.instance_id)
+    caller = await token(wix, installed.instance_id, "USER")  # sees the plan
     path = "/get-instance?include=instance"
     warm, _ = await spread(deployment, [(path, caller)] * WORKERS)
     assert all(r.json()["instance"]["instance"]["isFree"] is True for r in warm)
@@ -247,3 +248,72 @@ async def _delivered(control: EmulatorControl, instance_id: str) -> None:
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("the plan webhook was not delivered")
+
+
+async def test_a_removal_delivered_to_one_process_is_refused_by_all_at_once(
+    deployment: Deployment, wix: EmulatorControl
+) -> None:
+    installed = await install(wix, deployment.app)
+    owner = (await wix.mint_token(installed.instance_id, "USER")).token
+    path = "/get-instance?include=instance"
+    warm, _ = await spread(deployment, [(path, owner)] * WORKERS)  # cached everywhere
+    assert [response.status_code for response in warm] == [200] * WORKERS
+    await wix.configure_webhooks(deployment.app.app_id, deployment.workers[0].url + "/webhooks")
+    try:
+        started = time.monotonic()
+        await wix.uninstall(installed.instance_id)  # Wix delivers AppRemoved to worker 0
+        delivered, refused = await asyncio.gather(
+            _delivered_at(wix, installed.instance_id, started),
+            asyncio.gather(
+                *(_first_refusal(worker.url, owner, started) for worker in deployment.workers)
+            ),
+        )
+        writes, _ = await spread(deployment, [("/api/settings", owner)] * WORKERS)
+        site = (await wix.installation(installed.instance_id)).site_id
+        await wix.install(deployment.app.app_id, site)  # installed again: the same instance
+        await _delivered_count(wix, installed.instance_id, 2)
+        fresh = (await wix.mint_token(installed.instance_id, "USER")).token
+        again, _ = await spread(deployment, [(path, fresh)] * WORKERS)
+    finally:
+        await wix.configure_webhooks(deployment.app.app_id, None)
+    assert [response.status_code for response in writes] == [401] * WORKERS
+    assert [response.status_code for response in again] == [200] * WORKERS
+    # Worker 0 refuses as soon as it has applied the webhook; the others within the time it
+    # takes Redis's broadcast to arrive (each worker is polled back to back).
+    applied = min(refused)
+    assert max(refused) - applied < 0.5
+    figures = ", ".join(
+        f"worker {i}: {s:.3f} s (+{s - applied:.3f} s)" for i, s in enumerate(refused)
+    )
+    print(f"\nafter the uninstall: webhook answered at {delivered:.3f} s; first refusal {figures}")
+
+
+async def _first_refusal(url: str, token: str, started: float) -> float:
+    """Seconds from ``started`` to this worker's first 401 app_removed for ``token``."""
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        while time.monotonic() - started < 10:
+            answer = await client.get("/get-instance", headers={"Authorization": token})
+            if answer.status_code == 401:
+                assert answer.json()["error"] == "app_removed"
+                return time.monotonic() - started
+            assert answer.status_code == 200
+    raise AssertionError(f"{url} still served a removed instance after 10 s")
+
+
+async def _delivered_at(control: EmulatorControl, instance_id: str, started: float) -> float:
+    await _delivered_count(control, instance_id, 1)
+    return time.monotonic() - started
+
+
+async def _delivered_count(control: EmulatorControl, instance_id: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done = [
+            each
+            for each in await control.webhook_deliveries()
+            if each.instance_id == instance_id and each.state == "delivered"
+        ]
+        if len(done) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the lifecycle webhook was not delivered")

@@ -28,7 +28,8 @@ STALL_MS = 40.0
 
 def test_the_default_stack_is_uvloop_and_httptools() -> None:
     assert choose_stack("auto") == STACKS["uvloop"]  # uvicorn[standard] installs both
-    assert choose_stack("asyncio").http.endswith(":NoDelayH11Protocol")
+    # h11 with TCP_NODELAY (and the header and body deadlines of server/protocol.py).
+    assert choose_stack("asyncio").http.endswith(":GuardedH11Protocol")
 
 
 @contextlib.contextmanager

@@ -305,11 +305,11 @@ async def test_removal_and_plan_changes_drop_cached_instance_data(
     instance = wix_instance.instance_id
     async with backend_with() as (client, _):
 
-        async def read() -> None:
+        async def read(status: int = 200) -> None:
             response = await client.get(
                 "/get-instance?include=instance", headers={"Authorization": token}
             )
-            assert response.status_code == 200
+            assert response.status_code == status
 
         await read()
         await read()
@@ -319,10 +319,12 @@ async def test_removal_and_plan_changes_drop_cached_instance_data(
         await read()
         assert wix_emulator_state.calls()["instance"] == 2
         await post(client, signed(keys, "AppRemoved", instance, at=T0 + 1))
-        await read()
-        assert wix_emulator_state.calls()["instance"] == 3
+        await read(401)  # removed: nothing cached is served, Wix is not asked
+        assert wix_emulator_state.calls()["instance"] == 2
         await post(client, signed(keys, "AppRemoved", instance, at=T0 + 1))  # a redelivery
-        await read()
+        await read(401)
+        await post(client, signed(keys, "AppInstalled", instance, at=T0 + 2))
+        await read()  # installed again: served, with data read afresh
         assert wix_emulator_state.calls()["instance"] == 3
 
 

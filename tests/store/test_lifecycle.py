@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from wixapp.errors import InstanceRemovedError
 from wixapp.server.lifecycle import FORGET_WAIT, Lifecycle, Verdict
 from wixapp.store import InstanceStatus, Store, StoreUnavailableError
 from wixapp.testing import MovableClock
@@ -71,8 +72,10 @@ async def test_last_seen_touches_never_resurrect_a_removed_instance(
     await store.mark_removed(instance_id, at=at(10))
     await store.touch_instance(instance_id, site_id="site-1", seen_at=at(20))
     await store.touch_many({instance_id: ("site-1", at(30).timestamp())})
-    await store.put_settings(instance_id, {"a": 1}, if_match=None)
+    with pytest.raises(InstanceRemovedError):  # no write creates data for it either
+        await store.put_settings(instance_id, {"a": 1}, if_match=None)
 
+    assert await store.get_settings(instance_id) is None
     record = await store.get_instance(instance_id)
     assert record is not None
     assert record.status is InstanceStatus.REMOVED

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -29,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from wixapp.cache.memory import SingleFlight, TTLCache
 from wixapp.cache.shared import Lock, SharedBackend, SharedCacheUnavailable
 from wixapp.errors import RateLimitedError, UpstreamUnavailableError
+from wixapp.logs import LogLimiter
 
 __all__ = ["Cache", "Codec", "Fetch", "done"]
 
@@ -43,7 +45,10 @@ LookupObserver = Callable[[str], None]
 upstream for everyone), "wait" (another process was asked), "bypass" (the shared tier was
 unavailable, so this process asked upstream on its own)."""
 
+logger = logging.getLogger("wixapp.cache")
+
 _EXPIRY = struct.Struct(">d")
+_unreadable = LogLimiter(interval=None)
 _FAILURE_TTL = 2.0
 
 
@@ -331,8 +336,16 @@ class Cache(Generic[V]):
             return None
         try:
             return self._codec.decode(key, data[_EXPIRY.size :]), expires_at
-        except (ValueError, KeyError, TypeError):
-            return None  # unreadable (another version, another secret): a miss
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            # Unreadable (another version of wixapp, say): a miss, never an error.
+            if _unreadable.allow(self.namespace) is not None:
+                logger.warning(
+                    "ignoring an unreadable %s entry of the shared cache (%s); further ones "
+                    "are ignored silently",
+                    self.namespace,
+                    type(error).__name__,
+                )
+            return None
 
     def _invalidated(self, key: str, sending: asyncio.Future[None]) -> None:
         if self._invalidating.get(key) is sending:
@@ -383,5 +396,5 @@ def _decode_failure(data: bytes) -> RateLimitedError | UpstreamUnavailableError:
             retry_after=body.get("retryAfter"),
             wix_status=body.get("wixStatus"),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return UpstreamUnavailableError()

@@ -8,6 +8,12 @@ runs, never read each other's entries)::
     {prefix}:{scope}:fail:{namespace}:{key}   a flight's shared outage, a few seconds
     {prefix}:{scope}:invalidate               the pub/sub channel of invalidations
 
+Every value and shared failure is sealed with AES-256-GCM under a key derived from the app
+secret (HKDF-SHA256) and bound to its full key name and tag as associated data, and every
+broadcast carries an HMAC: an entry written or altered by anyone without the secret (another
+app or environment sharing the Redis, an intruder) is a miss, logged once, never trusted
+and never an error.
+
 Locks are taken with ``SET NX PX`` and renewed while their holder works, so a holder that
 dies frees its keys within ``lock_ttl``; a result is stored, and a lock released, by Lua
 scripts that first check the holder's token. Every call has a short timeout and goes
@@ -20,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -35,18 +43,23 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wixapp.breaker import BreakerState, CircuitBreaker, StateHook
+from wixapp.cache.sealing import Sealer
 from wixapp.cache.shared import (
     Flight,
     InvalidationHook,
     Lock,
     SharedCacheUnavailable,
 )
+from wixapp.logs import LogLimiter
 
-__all__ = ["RedisBackend", "RedisOptions"]
+__all__ = ["MAX_ENTRY_BYTES", "RedisBackend", "RedisOptions"]
 
 logger = logging.getLogger("wixapp.cache")
 
 T = TypeVar("T")
+
+MAX_ENTRY_BYTES = 262_144
+"""A larger value read from Redis is not opened: it cannot be one wixapp wrote."""
 
 # KEYS[1] lock; ARGV: token, ttl ms. SET NX PX, but also 1 if already ours (safe to retry).
 _ACQUIRE = """
@@ -115,6 +128,7 @@ class RedisBackend:
         *,
         prefix: str,
         scope: str,
+        secret: str,
         options: RedisOptions | None = None,
         on_state: StateHook | None = None,
         on_error: Callable[[str], None] | None = None,
@@ -123,6 +137,9 @@ class RedisBackend:
         self._base = f"{prefix}:{scope}"
         self.channel = f"{self._base}:invalidate"
         self._origin = secrets.token_hex(8)
+        self._sealer = Sealer(secret, purpose="wixapp shared tier v1")
+        self._signing_key = hashlib.sha256(b"wixapp invalidations v1\0" + secret.encode()).digest()
+        self._unreadable = LogLimiter(interval=None)
         self._on_state = on_state
         self._on_error = on_error
         self.circuit = CircuitBreaker(
@@ -205,8 +222,9 @@ class RedisBackend:
         return self.circuit.up or self._probe_due
 
     async def get(self, namespace: str, key: str) -> bytes | None:
-        raw = await self._call("get", lambda: self._client.get(self._key(namespace, key)))
-        return _untag(raw)
+        name = self._key(namespace, key)
+        raw = await self._call("get", lambda: self._client.get(name))
+        return self._open(name, raw)
 
     async def acquire(self, namespace: str, key: str) -> Lock | None:
         lock = Lock(namespace, key, secrets.token_hex(16))
@@ -233,20 +251,20 @@ class RedisBackend:
         self, namespace: str, key: str, value: bytes, *, ttl: float, lock: Lock, tag: str = ""
     ) -> bool:
         keys = [self._key(namespace, key), self._lock(namespace, key)]
-        args: list[Any] = [lock.token, tag.encode() + b":" + value, _ms(ttl)]
+        args: list[Any] = [lock.token, self._seal(keys[0], value, tag), _ms(ttl)]
         stored = await self._call("put", lambda: self._put(keys=keys, args=args))
         return bool(stored)
 
     async def fail(self, lock: Lock, failure: bytes, *, ttl: float) -> None:
         keys = [self._lock(lock.namespace, lock.key), self._failure(lock.namespace, lock.key)]
-        args: list[Any] = [lock.token, failure, _ms(ttl)]
+        args: list[Any] = [lock.token, self._seal(keys[1], failure, ""), _ms(ttl)]
         await self._call("fail", lambda: self._fail(keys=keys, args=args))
 
     async def poll(self, namespace: str, key: str) -> Flight:
         keys = [self._key(namespace, key), self._lock(namespace, key)]
         keys.append(self._failure(namespace, key))
         value, lock, failure = await self._call("poll", lambda: self._client.mget(keys))
-        return Flight(_untag(value), lock is not None, _bytes(failure))
+        return Flight(self._open(keys[0], value), lock is not None, self._open(keys[2], failure))
 
     async def delete(self, namespace: str, key: str, *, tag: str | None = None) -> None:
         name = self._key(namespace, key)
@@ -284,31 +302,42 @@ class RedisBackend:
 
     # -- calls through the circuit --------------------------------------------------------
 
-    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, operation: str, call: Callable[[], Awaitable[T]], *, quick: bool = False
+    ) -> T:
         """One call through the circuit. A timeout is retried once while the circuit is
-        closed (an overloaded host answers late now and then): every call is idempotent."""
+        closed (an overloaded host answers late now and then): every call is idempotent.
+        A ``quick`` call (a budget decision: not idempotent, and a request waits for it) is
+        tried once, within twice the command timeout."""
         if not self.circuit.allow():
             raise SharedCacheUnavailable(self.circuit.reason or "Redis is unavailable")
+        limit = self.options.socket_timeout * 2 if quick else self.options.connect_timeout * 2
         for attempt in (1, 2):
             try:
-                async with asyncio.timeout(self.options.connect_timeout * 2):
+                async with asyncio.timeout(limit):
                     result = await call()
             except (RedisTimeoutError, TimeoutError) as error:
-                if attempt == 1 and self.circuit.up:
+                if attempt == 1 and self.circuit.up and not quick:
                     continue
-                self._failed(operation, error)
+                self._failed(operation, error, counted=not quick)
                 raise SharedCacheUnavailable(_describe(error)) from error
             except (RedisError, OSError) as error:
-                self._failed(operation, error)
+                self._failed(operation, error, counted=not quick)
                 raise SharedCacheUnavailable(_describe(error)) from error
             self.circuit.succeeded()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _failed(self, operation: str, error: BaseException, *, certain: bool = False) -> None:
+    def _failed(
+        self, operation: str, error: BaseException, *, certain: bool = False, counted: bool = True
+    ) -> None:
+        """Count the error; ``counted`` ones also move the circuit (a quick budget call that
+        ran out of its short time says little about Redis's health, and must not make every
+        request skip Redis)."""
         if self._on_error is not None:
             self._on_error(operation)
-        self.circuit.failed(_describe(error), certain=certain)
+        if counted:
+            self.circuit.failed(_describe(error), certain=certain)
 
     def _changed(self, up: bool, reason: str | None) -> None:
         if up:
@@ -340,9 +369,10 @@ class RedisBackend:
             for key in keys:
                 names.append(self._key(namespace, key))
                 names.append(self._lock(namespace, key))
-        message = json.dumps(
+        body = json.dumps(
             {"origin": self._origin, "drop": {ns: sorted(keys) for ns, keys in entries.items()}}
         )
+        message = self._sign(body)
 
         async def send() -> None:
             async with self._client.pipeline(transaction=False) as pipe:
@@ -363,8 +393,18 @@ class RedisBackend:
                 self.defer_invalidation(namespace, list(keys))
 
     def _received(self, data: Any) -> None:
+        body = self._verified(_bytes(data) or b"")
+        if body is None:
+            if self._unreadable.allow("message") is not None:
+                logger.warning(
+                    "ignoring a message on %s that is not signed with this app's secret "
+                    "(another app or environment shares this Redis and prefix, or someone "
+                    "wrote to it); further ones are ignored silently",
+                    self.channel,
+                )
+            return
         try:
-            message = json.loads(data)
+            message = json.loads(body)
             if message.get("origin") == self._origin:
                 return
             drops = [(str(ns), [str(key) for key in keys]) for ns, keys in message["drop"].items()]
@@ -420,7 +460,60 @@ class RedisBackend:
         for hook in self._resync_hooks:
             hook()
 
-    # -- key names ------------------------------------------------------------------------
+    # -- sealing --------------------------------------------------------------------------
+
+    def _seal(self, name: str, value: bytes, tag: str) -> bytes:
+        return tag.encode() + b":" + self._sealer.seal(value, context=_context(name, tag))
+
+    def _open(self, name: str, raw: bytes | str | None) -> bytes | None:
+        """The value stored under ``name``, or None (a miss) when it does not authenticate."""
+        data = _bytes(raw)
+        if data is None:
+            return None
+        tag, separator, sealed = data.partition(b":")
+        try:
+            if not separator or len(sealed) > MAX_ENTRY_BYTES:
+                raise ValueError("not an entry wixapp wrote")
+            return self._sealer.open(sealed, context=_context(name, tag.decode("ascii")))
+        except (ValueError, UnicodeDecodeError) as error:
+            self._unreadable_entry(name, error)
+            return None
+
+    def _unreadable_entry(self, name: str, error: Exception) -> None:
+        if self._on_error is not None:
+            self._on_error("unreadable")
+        if self._unreadable.allow("entry") is not None:
+            logger.warning(
+                "ignoring an entry of the shared cache that does not authenticate (%s, at %s): "
+                "it was not written by this app with this secret; further ones are counted in "
+                'wixapp_shared_cache_errors_total{operation="unreadable"}',
+                error,
+                name,
+            )
+
+    def _sign(self, body: str) -> str:
+        mac = hmac.new(self._signing_key, body.encode(), hashlib.sha256).hexdigest()
+        return f"{mac}.{body}"
+
+    def _verified(self, message: bytes) -> bytes | None:
+        mac, separator, body = message.partition(b".")
+        expected = hmac.new(self._signing_key, body, hashlib.sha256).hexdigest().encode()
+        return body if separator and hmac.compare_digest(mac, expected) else None
+
+    # -- scripts and key names -------------------------------------------------------------
+
+    def script(self, source: str) -> Callable[[list[str], list[Any]], Awaitable[Any]]:
+        """A Lua script run through the circuit (for budgets shared by every process)."""
+        registered = self._client.register_script(source)
+
+        async def run(keys: list[str], args: list[Any]) -> Any:
+            call = lambda: registered(keys=keys, args=args)  # noqa: E731
+            return await self._call("script", call, quick=True)
+
+        return run
+
+    def name(self, namespace: str, key: str) -> str:
+        return self._key(namespace, key)
 
     def _key(self, namespace: str, key: str) -> str:
         return f"{self._base}:{namespace}:{key}"
@@ -436,12 +529,8 @@ def _bytes(raw: bytes | str | None) -> bytes | None:
     return raw.encode() if isinstance(raw, str) else raw
 
 
-def _untag(raw: bytes | str | None) -> bytes | None:
-    data = _bytes(raw)
-    if data is None:
-        return None
-    _tag, separator, value = data.partition(b":")
-    return value if separator else None
+def _context(name: str, tag: str) -> bytes:
+    return f"{name}\0{tag}".encode()
 
 
 def _ms(seconds: float) -> int:

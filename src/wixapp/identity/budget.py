@@ -1,121 +1,355 @@
-"""A budget of token-info calls, so a client cycling made-up tokens cannot flood Wix.
+"""Budgets of token-info calls, so neither junk nor free tokens can lock callers out.
 
 Every token wixapp has not seen costs one token-info call, and a well-formed forgery looks
-like any other token until Wix has answered. The budget caps those calls with two token
-buckets: one per client address and one for the whole process, each refilled evenly over a
-minute. Only calls to Wix spend it; a cached answer (valid or not) costs nothing, so callers
-whose tokens are known keep being served while an abuser is refused.
+like any other token until Wix has answered. Three token buckets, each refilled evenly over
+a minute, decide whether a new token may be checked; a cached answer (valid or not) costs
+nothing, so callers whose tokens are known are never refused.
 
-Loopback clients are budgeted overall only: they are a reverse proxy on the same host (whose
-clients uvicorn's ``--proxy-headers`` reveals) or a tool run by the operator. IPv6 clients
-are budgeted per /64, the block one host usually holds. The per-client buckets live in a
-bounded LRU, so a flood of distinct addresses cannot grow memory.
+- **Per client address** (``WIXAPP_TOKEN_INFO_BUDGET_PER_IP``). Each token of the address
+  that Wix rejects (or that names another app) costs it ``REJECTION_PENALTY`` more and marks
+  it, and its network (IPv4 /24, IPv6 /48), *tainted* for a minute.
+- **Overall** (``WIXAPP_TOKEN_INFO_BUDGET``). A share of it
+  (``WIXAPP_TOKEN_INFO_RESERVED_SHARE``) is reserved for addresses with no rejections:
+  a tainted address cannot draw the bucket below that level, so a flood of junk from many
+  addresses, each inside its own budget, leaves room for real visitors.
+- **Per app instance** (``WIXAPP_TOKEN_INFO_PER_INSTANCE``), below Wix's limit of 200 calls
+  a minute per instance, leaving room for the app's own elevated calls. Only tokens Wix
+  confirmed count against an instance; a new token is refused early when the instance it
+  claims (read, unverified, from its payload: :func:`instance_hint`) has spent its budget,
+  so a forgery naming a site can neither spend nor be charged to that site's budget.
+
+With a shared tier (Redis) the buckets live there and every worker and host shares them
+(one Lua script per decision); without it, or while it is unavailable, they live in the
+process. Loopback clients are budgeted overall only (a reverse proxy on the same host, or a
+tool of the operator's); IPv6 clients per /64. In-process tables are bounded LRUs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import ipaddress
+import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from wixapp.cache.shared import SharedCacheUnavailable
 from wixapp.errors import TokenCheckBudgetError
 
-__all__ = ["TokenBucket", "TokenCheckBudget", "client_key"]
+__all__ = [
+    "REJECTION_PENALTY",
+    "BudgetPolicy",
+    "SharedScripts",
+    "TokenCheckBudget",
+    "client_key",
+    "instance_hint",
+    "network_key",
+]
 
-MAX_CLIENTS = 10_000
-"""Per-client buckets kept (least recently used dropped first)."""
+MAX_ENTRIES = 10_000
+"""Per-client and per-instance buckets kept in a process (least recently used dropped)."""
+
+REJECTION_PENALTY = 5
+"""Extra tokens a client address loses for each token Wix rejects."""
+
+TAINT_SECONDS = 60.0
+"""How long an address with a rejected token counts as tainted."""
 
 RefusalObserver = Callable[[str], None]
-"""Told "client" or "overall": which budget refused a token-info call."""
+"""Told "client", "overall" or "instance": which budget refused a token-info call."""
+
+Script = Callable[[list[str], list[Any]], Awaitable[Any]]
+
+
+class SharedScripts(Protocol):
+    """What the budgets need of a shared tier: Lua scripts and key names (Redis)."""
+
+    def script(self, source: str) -> Script: ...
+
+    def name(self, namespace: str, key: str) -> str: ...
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPolicy:
+    """Calls a minute; 0 is no limit."""
+
+    per_minute: int = 3000
+    per_client: int = 120
+    per_instance: int = 150
+    reserved_share: float = 0.5
+    max_entries: int = MAX_ENTRIES
 
 
 @dataclass(slots=True)
-class TokenBucket:
-    """``capacity`` tokens, refilled at ``rate`` per second; starts full."""
-
-    capacity: float
-    rate: float
+class _Bucket:
     tokens: float
     updated: float
+    tainted_until: float = 0.0
 
-    @classmethod
-    def per_minute(cls, budget: int, now: float) -> TokenBucket:
-        return cls(capacity=budget, rate=budget / 60.0, tokens=budget, updated=now)
-
-    def refill(self, now: float) -> None:
+    def level(self, capacity: float, now: float) -> float:
         elapsed = max(0.0, now - self.updated)
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-        self.updated = now
+        return min(capacity, self.tokens + elapsed * capacity / 60.0)
 
-    def wait(self) -> float:
-        """Seconds until one token is available (0 if one is); call ``refill`` first."""
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+    def set(self, tokens: float, now: float) -> None:
+        self.tokens, self.updated = tokens, now
+
+
+def _wait(level: float, floor: float, capacity: float) -> float:
+    """Seconds until the bucket holds one token above ``floor``."""
+    return max(0.0, (floor + 1 - level) * 60.0 / capacity)
+
+
+# KEYS: client, overall, instance, network. ARGV: now, client cap, overall cap, reserve,
+# instance cap, ttl ms. A cap of 0 skips that bucket. Returns {"", 0}, or the refusing
+# budget and the wait in ms.
+_SPEND = """
+local now = tonumber(ARGV[1])
+local function level(key, cap)
+  local h = redis.call('HMGET', key, 't', 'u', 'x')
+  local t, u = tonumber(h[1]), tonumber(h[2])
+  if not t then return cap, 0 end
+  return math.min(cap, t + math.max(0, now - u) * cap / 60), tonumber(h[3]) or 0
+end
+local function wait(lvl, floor, cap) return math.ceil((floor + 1 - lvl) * 60000 / cap) end
+local ccap, ocap = tonumber(ARGV[2]), tonumber(ARGV[3])
+local reserve, icap = tonumber(ARGV[4]), tonumber(ARGV[5])
+local clvl, taint, olvl = 0, 0, 0
+if icap > 0 then
+  local ilvl = level(KEYS[3], icap)
+  if ilvl < 1 then return {'instance', wait(ilvl, 0, icap)} end
+end
+if ccap > 0 then
+  clvl, taint = level(KEYS[1], ccap)
+  if clvl < 1 then return {'client', wait(clvl, 0, ccap)} end
+  taint = math.max(taint, tonumber(redis.call('HGET', KEYS[4], 'x')) or 0)
+end
+if ocap > 0 then
+  olvl = level(KEYS[2], ocap)
+  local floor = 0
+  if taint > now then floor = reserve end
+  if olvl < floor + 1 then return {'overall', wait(olvl, floor, ocap)} end
+  redis.call('HSET', KEYS[2], 't', olvl - 1, 'u', now)
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+end
+if ccap > 0 then
+  redis.call('HSET', KEYS[1], 't', clvl - 1, 'u', now)
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+end
+return {'', 0}
+"""
+# KEYS: one bucket. ARGV: now, cap, cost, floor, taint until (0: none), ttl ms.
+_CHARGE = """
+local now, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local h = redis.call('HMGET', KEYS[1], 't', 'u', 'x')
+local t, u = tonumber(h[1]), tonumber(h[2])
+local lvl = cap
+if t then lvl = math.min(cap, t + math.max(0, now - u) * cap / 60) end
+lvl = math.max(tonumber(ARGV[4]), lvl - tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 't', lvl, 'u', now)
+if tonumber(ARGV[5]) > 0 then redis.call('HSET', KEYS[1], 'x', ARGV[5]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+_TTL_MS = 180_000  # a full refill takes a minute; a tainted, penalised bucket up to three
 
 
 class TokenCheckBudget:
-    """``spend(client)`` before each token-info call; raises TokenCheckBudgetError when
-    either the client's budget or the overall one is spent. A budget of 0 is no limit."""
+    """``await spend(client, hint)`` before each token-info call (raises
+    TokenCheckBudgetError); then ``await rejected(client)`` if Wix refused the token, or
+    ``await confirmed(instance_id)`` if it named an instance."""
 
     def __init__(
         self,
+        policy: BudgetPolicy,
         *,
-        per_minute: int,
-        per_client_per_minute: int,
-        max_clients: int = MAX_CLIENTS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         observer: RefusalObserver | None = None,
+        shared: SharedScripts | None = None,
     ) -> None:
+        self.policy = policy
         self._clock = clock
-        self._per_client = per_client_per_minute
-        self._max_clients = max_clients
-        self._overall = TokenBucket.per_minute(per_minute, clock()) if per_minute > 0 else None
-        self._clients: OrderedDict[str, TokenBucket] = OrderedDict()
         self._observer = observer
+        self._reserve = policy.per_minute * policy.reserved_share
+        self._overall = _Bucket(float(policy.per_minute), clock())
+        self._clients: OrderedDict[str, _Bucket] = OrderedDict()
+        self._instances: OrderedDict[str, _Bucket] = OrderedDict()
+        self._networks: OrderedDict[str, _Bucket] = OrderedDict()  # taint only
+        self._shared = shared
+        self._booking: set[asyncio.Future[None]] = set()
+        if shared is not None:
+            self._spend_script = shared.script(_SPEND)
+            self._charge_script = shared.script(_CHARGE)
 
     def __len__(self) -> int:
-        """How many per-client buckets are kept."""
-        return len(self._clients)
+        """How many per-client, per-network and per-instance entries this process keeps."""
+        return len(self._clients) + len(self._networks) + len(self._instances)
 
-    def spend(self, client: str | None) -> None:
-        now = self._clock()
-        buckets: list[tuple[str, TokenBucket]] = []
+    # ---- the three steps of a token check
+
+    async def spend(self, client: str | None, hint: str | None = None) -> None:
         key = client_key(client)
-        if self._per_client > 0 and key is not None:
-            buckets.append(("client", self._client_bucket(key, now)))
-        if self._overall is not None:
-            buckets.append(("overall", self._overall))
-        for _, bucket in buckets:
-            bucket.refill(now)
-        for scope, bucket in buckets:  # take from none unless every budget has a token
-            wait = bucket.wait()
-            if wait > 0:
-                self._refuse(scope, wait)
-        for _, bucket in buckets:
-            bucket.tokens -= 1
+        if self._shared is not None:
+            try:
+                return await self._spend_shared(key, hint)
+            except SharedCacheUnavailable:
+                pass  # the shared tier is down: this process budgets on its own meanwhile
+        self._spend_local(key, hint)
 
-    def _client_bucket(self, key: str, now: float) -> TokenBucket:
-        bucket = self._clients.get(key)
+    async def rejected(self, client: str | None) -> None:
+        """Wix refused the address's token: it loses budget, and it and its network are
+        tainted for a while."""
+        key = client_key(client)
+        cap = self.policy.per_client
+        if key is None or cap <= 0:
+            return
+        now = self._clock()
+        until = now + TAINT_SECONDS
+        if self._shared is not None:
+            client_name = self._shared.name("budget", f"c:{key}")
+            network_name = self._shared.name("budget", f"n:{network_key(key)}")
+            self._in_background(
+                ([client_name], [now, cap, REJECTION_PENALTY, -cap, until, _TTL_MS]),
+                ([network_name], [now, 1, 0, 0, until, _TTL_MS]),
+            )
+            return
+        bucket = self._bucket(self._clients, key, cap, now)
+        bucket.set(max(-cap, bucket.level(cap, now) - REJECTION_PENALTY), now)
+        bucket.tainted_until = until
+        self._bucket(self._networks, network_key(key), 1, now).tainted_until = until
+
+    async def confirmed(self, instance_id: str) -> None:
+        """Wix confirmed a token of the instance: one call charged to its budget."""
+        cap = self.policy.per_instance
+        if cap <= 0:
+            return
+        now = self._clock()
+        if self._shared is not None:
+            name = self._shared.name("budget", f"i:{instance_id}")
+            self._in_background(([name], [now, cap, 1, 0, 0, _TTL_MS]))
+            return
+        bucket = self._bucket(self._instances, instance_id, cap, now)
+        bucket.set(max(0.0, bucket.level(cap, now) - 1), now)
+
+    def _in_background(self, *charges: tuple[list[str], list[Any]]) -> None:
+        """Book keeping after Wix answered: nobody waits for it (the answer is on its way
+        to the caller). If the shared tier fails, this process books it instead."""
+        assert self._shared is not None
+
+        async def book() -> None:
+            for keys, args in charges:
+                try:
+                    await self._charge_script(keys, args)
+                except SharedCacheUnavailable:
+                    self._book_locally(keys, args)
+
+        booking = self._shared.spawn(book())
+        self._booking.add(booking)
+        booking.add_done_callback(self._booking.discard)
+
+    async def settled(self) -> None:
+        """Wait until what was booked in the background has landed (tests, shutdown)."""
+        if self._booking:
+            await asyncio.gather(*self._booking, return_exceptions=True)
+
+    def _book_locally(self, keys: list[str], args: list[Any]) -> None:
+        now, cap, cost, floor, until = args[0], args[1], args[2], args[3], args[4]
+        kind, _, key = keys[0].rpartition(":budget:")[2].partition(":")
+        table = {"c": self._clients, "n": self._networks, "i": self._instances}[kind]
+        bucket = self._bucket(table, key, cap, now)
+        bucket.set(max(floor, bucket.level(cap, now) - cost), now)
+        bucket.tainted_until = max(bucket.tainted_until, until)
+
+    # ---- in this process
+
+    def _spend_local(self, key: str | None, hint: str | None) -> None:
+        now = self._clock()
+        policy = self.policy
+        if hint is not None and policy.per_instance > 0:
+            found = self._instances.get(hint)
+            if found is not None:
+                level = found.level(policy.per_instance, now)
+                if level < 1:
+                    self._refuse("instance", _wait(level, 0, policy.per_instance))
+        client: _Bucket | None = None
+        client_level = 0.0
+        if key is not None and policy.per_client > 0:
+            client = self._bucket(self._clients, key, policy.per_client, now)
+            client_level = client.level(policy.per_client, now)
+            if client_level < 1:
+                self._refuse("client", _wait(client_level, 0, policy.per_client))
+        if policy.per_minute > 0:
+            tainted = client is not None and self._tainted(key, client, now)
+            floor = self._reserve if tainted else 0.0
+            level = self._overall.level(policy.per_minute, now)
+            if level < floor + 1:
+                self._refuse("overall", _wait(level, floor, policy.per_minute))
+            self._overall.set(level - 1, now)
+        if client is not None:
+            client.set(client_level - 1, now)
+
+    def _tainted(self, key: str | None, client: _Bucket, now: float) -> bool:
+        if client.tainted_until > now:
+            return True
+        network = self._networks.get(network_key(key)) if key is not None else None
+        return network is not None and network.tainted_until > now
+
+    def _bucket(
+        self, table: OrderedDict[str, _Bucket], key: str, capacity: int, now: float
+    ) -> _Bucket:
+        bucket = table.get(key)
         if bucket is None:
-            bucket = TokenBucket.per_minute(self._per_client, now)
-            self._clients[key] = bucket
-            while len(self._clients) > self._max_clients:
-                self._clients.popitem(last=False)
+            bucket = table[key] = _Bucket(float(capacity), now)
+            while len(table) > self.policy.max_entries:
+                table.popitem(last=False)
         else:
-            self._clients.move_to_end(key)
+            table.move_to_end(key)
         return bucket
+
+    # ---- in the shared tier
+
+    async def _spend_shared(self, key: str | None, hint: str | None) -> None:
+        assert self._shared is not None
+        policy = self.policy
+        names = [
+            self._shared.name("budget", f"c:{key or '-'}"),
+            self._shared.name("budget", "all"),
+            self._shared.name("budget", f"i:{hint or '-'}"),
+            self._shared.name("budget", f"n:{network_key(key) if key else '-'}"),
+        ]
+        args = [
+            self._clock(),
+            policy.per_client if key is not None else 0,
+            policy.per_minute,
+            self._reserve,
+            policy.per_instance if hint is not None else 0,
+            _TTL_MS,
+        ]
+        scope, wait_ms = await self._spend_script(names, args)
+        scope = scope.decode() if isinstance(scope, bytes) else str(scope)
+        if scope:
+            self._refuse(scope, int(wait_ms) / 1000.0)
 
     def _refuse(self, scope: str, wait: float) -> None:
         if self._observer is not None:
             self._observer(scope)
-        who = "from your address" if scope == "client" else "for this server"
+        who = {
+            "client": "from your address were",
+            "overall": "were",
+            "instance": "of this site were",
+        }[scope]
         raise TokenCheckBudgetError(
-            f"Too many unknown access tokens {who} were checked with Wix in the last minute; "
-            f"retry in {math.ceil(wait)} s. Requests with a token already checked are not "
+            f"Too many new access tokens {who} checked with Wix in the last minute; retry in "
+            f"{max(1, math.ceil(wait))} s. Requests with a token already checked are not "
             "affected.",
-            retry_after=wait,
+            code="instance_token_check_limit" if scope == "instance" else None,
+            retry_after=max(wait, 1.0),
         )
 
 
@@ -136,3 +370,62 @@ def client_key(host: str | None) -> str | None:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+def network_key(key: str) -> str:
+    """The network a client key belongs to, for taint: an IPv4 /24, an IPv6 /48."""
+    try:
+        network = ipaddress.ip_network(key, strict=False)
+    except ValueError:
+        return key
+    prefix = 24 if network.version == 4 else 48
+    return str(network.supernet(new_prefix=prefix)) if network.prefixlen > prefix else key
+
+
+_MAX_HINT = 200
+
+
+def instance_hint(token: str) -> str | None:
+    """The instance a token claims, read without verification from its JWS payload.
+
+    Only ever used to refuse early, never to grant anything: a forgery can claim any site,
+    but it is only refused when that site's budget is spent anyway.
+    """
+    # OauthNG.JWS.<header>.<payload>.<signature>, or a plain JWT: any part may be the payload.
+    for part in token.split(".")[:6]:
+        claims = _json_object(part)
+        if claims is None:
+            continue
+        found = _instance_of(claims)
+        if found is None and isinstance(claims.get("data"), str):
+            nested = _loads(claims["data"])
+            found = _instance_of(nested) if isinstance(nested, dict) else None
+        if isinstance(found, str) and 0 < len(found) <= _MAX_HINT:
+            return found
+    return None
+
+
+def _instance_of(claims: dict[str, Any]) -> Any:
+    for name in ("instance_id", "instanceId"):
+        if name in claims:
+            return claims[name]
+    instance = claims.get("instance")
+    return instance.get("instanceId") if isinstance(instance, dict) else None
+
+
+def _json_object(part: str) -> dict[str, Any] | None:
+    if len(part) > 4096:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    value = _loads(raw)
+    return value if isinstance(value, dict) else None
+
+
+def _loads(raw: str | bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None

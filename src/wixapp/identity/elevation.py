@@ -20,7 +20,7 @@ from typing import TypeVar, cast
 
 import httpx
 
-from wixapp.cache import Cache, Sealer, SharedBackend
+from wixapp.cache import Cache, SharedBackend
 from wixapp.cache.layered import done
 from wixapp.errors import (
     InvalidTokenError,
@@ -28,6 +28,7 @@ from wixapp.errors import (
     RateLimitedError,
     UpstreamUnavailableError,
 )
+from wixapp.identity.removal import RemovedInstances
 from wixapp.models import AppInstance, AppToken
 from wixapp.upstream.client import WixClient
 
@@ -72,16 +73,13 @@ class _Stored:
 
 
 class _TokenCodec:
-    """App tokens, sealed (AES-GCM, key from the app secret) and bound to their instance."""
-
-    def __init__(self, secret: str) -> None:
-        self._sealer = Sealer(secret, purpose="wixapp app tokens v1")
+    """App tokens as JSON (the shared tier encrypts every entry, bound to its key)."""
 
     def encode(self, key: str, value: AppToken) -> bytes:
-        return self._sealer.seal(value.model_dump_json().encode(), context=key.encode())
+        return value.model_dump_json().encode()
 
     def decode(self, key: str, data: bytes) -> AppToken:
-        return AppToken.model_validate_json(self._sealer.open(data, context=key.encode()))
+        return AppToken.model_validate_json(data)
 
     def tag(self, value: AppToken) -> str:
         return hashlib.sha256(value.access_token.encode()).hexdigest()[:32]
@@ -116,8 +114,10 @@ class Elevation:
         clock: Callable[[], float] = time.time,
         shared: SharedBackend | None = None,
         shared_observer: Callable[[str, str], None] | None = None,
+        removed: RemovedInstances | None = None,
     ) -> None:
         self._client = client
+        self._removed = removed
         self._policy = policy
         self._cache_enabled = cache_enabled
         self._clock = clock
@@ -131,7 +131,7 @@ class Elevation:
 
         self._tokens: Cache[AppToken] = Cache(
             namespace=TOKENS,
-            codec=_TokenCodec(policy.app_secret),
+            codec=_TokenCodec(),
             max_size=policy.max_instances,
             shared=shared,
             clock=clock,
@@ -151,6 +151,7 @@ class Elevation:
 
     async def app_token(self, instance_id: str) -> AppToken:
         """A valid app token for the instance, minted at most once per refresh window."""
+        self._check(instance_id)
         if not self._cache_enabled:
             return (await self._mint(instance_id))[0]
         return await self._tokens.load(instance_id, lambda: self._mint(instance_id))
@@ -172,6 +173,7 @@ class Elevation:
 
     async def instance(self, instance_id: str) -> InstanceData:
         """Instance and site data: cached briefly; stale (and marked so) when Wix is down."""
+        self._check(instance_id)
         if not self._cache_enabled:
             fresh, _ = await self._read_instance(instance_id)
             return InstanceData(instance_id, fresh.data, fresh.fetched_at)
@@ -212,6 +214,10 @@ class Elevation:
         if all(each is done for each in pending):
             return done
         return cast("Awaitable[None]", asyncio.gather(*pending))
+
+    def _check(self, instance_id: str) -> None:
+        if self._removed is not None:
+            self._removed.check(instance_id)  # nothing is served for a removed instance
 
     def _is_fresh(self, stored: _Stored) -> bool:
         return self._clock() - stored.fetched_at < self._policy.instance_ttl

@@ -5,7 +5,9 @@ module makes that check correct (the trust rules), cheap (a cache keyed by a has
 token, never the token itself, whose entries never outlive the token) and safe for Wix's
 rate limit (concurrent misses for one token share one upstream call, across all processes
 when a shared tier is configured; junk never leaves the process; invalid answers are
-remembered briefly; an optional budget caps the calls per client address and overall).
+remembered briefly; an optional budget caps the calls per client address, per instance and
+overall). A removed instance's callers are refused before anything cached is served
+(:mod:`wixapp.identity.removal`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import asdict, dataclass
 
 from wixapp.cache import Cache, SharedBackend
 from wixapp.errors import AuthenticationError, InvalidInstanceError, InvalidTokenError
-from wixapp.identity.budget import TokenCheckBudget
+from wixapp.identity.budget import TokenCheckBudget, instance_hint
+from wixapp.identity.removal import RemovedInstances
 from wixapp.identity.trust import trust_token_info
 from wixapp.models import Caller, SubjectType, TokenInfo
 from wixapp.protocol import strip_bearer
@@ -155,8 +158,10 @@ class Identifier:
         shared: SharedBackend | None = None,
         shared_observer: Callable[[str], None] | None = None,
         budget: TokenCheckBudget | None = None,
+        removed: RemovedInstances | None = None,
     ) -> None:
         self._client = client
+        self._removed = removed
         self._policy = policy
         self._budget = budget
         self._clock = clock
@@ -178,7 +183,7 @@ class Identifier:
         """The caller behind ``token``; ``client`` (an IP address) is charged if Wix is asked."""
         if self._cache is None or len(token) > MAX_TOKEN_LENGTH:
             check_token_shape(token)
-            return _unwrap(await self._ask_wix(token, client))
+            return self._served(_unwrap(await self._ask_wix(token, client)))
         key = token_key(token).hex()
         verdict = self._cache.peek(key)
         if verdict is None:
@@ -189,7 +194,12 @@ class Identifier:
             verdict = await self._cache.load(key, lambda: self._fetch(token, client))
         else:
             self._observe("negative_hit" if isinstance(verdict, _Rejected) else "hit")
-        return _unwrap(verdict)
+        return self._served(_unwrap(verdict))
+
+    def _served(self, caller: Caller) -> Caller:
+        if self._removed is not None:
+            self._removed.check(caller.instance_id)  # one dict lookup
+        return caller
 
     async def forget(self, token: str) -> None:
         """Drop a token's cached verdict everywhere (e.g. after a logout the app learns of)."""
@@ -206,15 +216,22 @@ class Identifier:
         return verdict, self._expiry_of(verdict)
 
     async def _ask_wix(self, token: str, client: str | None) -> _Verdict:
-        if self._budget is not None:
-            self._budget.spend(client)  # raises, uncached, when the budget is spent
+        budget = self._budget
+        if budget is not None:  # raises, uncached, when a budget is spent
+            await budget.spend(client, instance_hint(token))
         try:
             info = await self._client.token_info(token)
         except InvalidTokenError as error:
+            if budget is not None:
+                await budget.rejected(client)
             return _Rejected.of(error)
+        if budget is not None and info.active and info.instance_id:
+            await budget.confirmed(info.instance_id)
         try:
             return self._trust(info)
         except AuthenticationError as error:
+            if budget is not None:
+                await budget.rejected(client)  # another app's token, or an expired one
             return _Rejected.of(error)
 
     def _trust(self, info: TokenInfo) -> Caller:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -12,18 +14,21 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.__version__ import __version__
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
-from wixapp.errors import WixAppError
-from wixapp.logs import ensure_wixapp_logging
+from wixapp.errors import ConfigurationError, StoreUnavailableError, WixAppError
+from wixapp.logs import LogLimiter, ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
 from wixapp.server.frontend import STATIC_DIR, frontend_router
+from wixapp.server.headers import SecurityHeadersMiddleware
 from wixapp.server.lean import LEAN_ROUTES
 from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.server.middleware import EdgeMiddleware
@@ -43,6 +48,7 @@ __all__ = ["Lifespan", "create_app"]
 logger = logging.getLogger("wixapp.server")
 
 MAX_REQUEST_BYTES = 1_048_576
+REMOVALS_POLL_SECONDS = 2.0
 
 # The app's own start-up and shutdown, run inside wixapp's (the store and WixApp are open).
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]]
@@ -100,6 +106,9 @@ def create_app(
         lifespan=wixapp_lifespan,
         docs_url=None,
         redoc_url=None,
+        # Starlette's slash redirect builds Location from the client's Host header; the
+        # security middleware drops a trailing slash instead.
+        redirect_slashes=False,
     )
     app.state.metrics = metrics
     app.state.webhooks = webhooks
@@ -116,7 +125,32 @@ def create_app(
         settings=settings,
         lean=LEAN_ROUTES,
     )
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    app.add_middleware(_OneLineStartupErrors)
     return app
+
+
+class _OneLineStartupErrors:
+    """A configuration problem found at start-up is one line naming the variable, not the
+    traceback uvicorn would log for a failed lifespan."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_one_line(message: Message) -> None:
+            error = sys.exc_info()[1]  # Starlette sends the failure while handling it
+            if message["type"] == "lifespan.startup.failed" and isinstance(
+                error, ConfigurationError
+            ):
+                message = {**message, "message": f"wixapp: {error.detail}"}
+            await send(message)
+
+        await self.app(scope, receive, send_one_line)
 
 
 @asynccontextmanager
@@ -151,9 +185,7 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
     async with AsyncExitStack() as owned:
         store = parts.store
         if store is None:
-            store = await Store.open(
-                settings.database_url, migrate=parts.migrate, app_migrations=parts.migrations
-            )
+            store = await _open_store(settings, parts.migrate, parts.migrations)
             owned.push_async_callback(store.close)
         wix = parts.wix
         if wix is None:
@@ -166,14 +198,23 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             write_site=_site_writer(store),
             interval=settings.last_seen_interval,
             clock=clock,
+            max_size=settings.instance_cache_size,
         )
         wix.on_instance_fetched(lambda instance_id, data: seen.note_site(instance_id, _site(data)))
         lifecycle = Lifecycle(
             store,
             forget=wix.forget_instance,
+            removed=wix.instance_removed,
+            restored=wix.instance_restored,
             retention=settings.removed_retention_seconds,
             clock=clock,
         )
+        wix.removals.use_loader(store.removed_instances)
+        await _load_removals(wix)
+        if settings.redis_url is None or not settings.cache_enabled:
+            # No shared tier to broadcast removals: each process reads them from the store.
+            following = asyncio.create_task(wix.removals.follow(REMOVALS_POLL_SECONDS))
+            owned.callback(following.cancel)
         seen.start()
         owned.push_async_callback(seen.stop)
         owned.push_async_callback(parts.webhooks.shutdown, DRAIN_SECONDS)
@@ -198,6 +239,45 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
         )
 
 
+async def _open_store(settings: Settings, migrate: bool, migrations: str | None) -> Store:
+    """The store, reachable (and migrated, if asked), or one ConfigurationError line."""
+    try:
+        store = await Store.open(settings.database_url, migrate=migrate, app_migrations=migrations)
+        await store.ping()
+    except (StoreUnavailableError, SQLAlchemyError, OSError) as error:
+        raise ConfigurationError(
+            "WIXAPP_DATABASE_URL: the database cannot be reached "
+            f"({_cause(error)}); check the URL and that the database is up."
+        ) from None
+    if await store.pending_migrations():
+        logger.warning(
+            "the database schema is not up to date: /readyz answers 503 and requests that "
+            "need the database 503 migrations_pending until `wixapp migrate` has run"
+        )
+    return store
+
+
+async def _load_removals(wix: WixApp) -> None:
+    """The removals applied before this process started (none to load while the schema is
+    not migrated: /readyz says so)."""
+    try:
+        await wix.removals.load()
+    except StoreUnavailableError as error:
+        logger.warning("could not load the removed instances at start: %s", error.code)
+
+
+def _cause(error: BaseException) -> str:
+    cause: BaseException = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {text[:200]}" if text else type(cause).__name__
+
+
+# 5xx answers are logged, at most once a minute per code (a dead upstream is one line).
+_answered_5xx = LogLimiter(interval=60.0)
+
+
 def _site(data: AppInstance) -> SiteDetails:
     return data.site.site_id, data.site.url, data.site.locale
 
@@ -214,7 +294,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WixAppError)
     async def wixapp_error(_request: Request, error: WixAppError) -> JSONResponse:
         if error.status >= 500:
-            logger.warning("answering %d %s: %s", error.status, error.code, error.detail)
+            skipped = _answered_5xx.allow(error.code)
+            if skipped is not None:
+                more = f" ({skipped} more since the last line)" if skipped else ""
+                logger.warning(
+                    "answering %d %s: %s%s", error.status, error.code, error.detail, more
+                )
         return response_for(error)
 
     @app.exception_handler(RequestValidationError)

@@ -8,6 +8,7 @@ answers (``preflight`` and ``headers_for`` run them without an event loop).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
@@ -46,8 +47,10 @@ class CorsPolicy:
     """The backend's CORS rules for widgets (``WIXAPP_CORS_ORIGINS``), for any framework."""
 
     def __init__(self, origins: Sequence[str], methods: Iterable[str] = CORS_METHODS) -> None:
+        exact, pattern = split_origins(origins)
         self.options: dict[str, Any] = {
-            "allow_origins": list(origins),
+            "allow_origins": exact,
+            "allow_origin_regex": pattern,
             "allow_methods": sorted(methods),
             "allow_headers": list(CORS_HEADERS),
             "expose_headers": list(EXPOSED_HEADERS),
@@ -82,6 +85,23 @@ class CorsPolicy:
         }
         _run_now(self._rules.send(message, _keep, _headers(request_headers)))
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+
+
+def split_origins(origins: Sequence[str]) -> tuple[list[str], str | None]:
+    """The allow-list as exact origins and one pattern for the ``https://*.domain`` entries:
+    every subdomain, at any depth, of that domain (not the domain itself, not
+    ``domain.evil.net``). Settings refuse any other use of ``*`` at start."""
+    exact = [origin for origin in origins if "*." not in origin]
+    wildcards = [origin for origin in origins if "*." in origin]
+    if not wildcards:
+        return exact, None
+    alternatives = []
+    for origin in wildcards:
+        scheme, _, host = origin.partition("://*.")
+        domain, _, port = host.partition(":")
+        suffix = re.escape(domain.lower()) + (f":{port}" if port else "")
+        alternatives.append(f"{re.escape(scheme.lower())}://(?:[a-z0-9-]+\\.)+{suffix}")
+    return exact, "(?:" + "|".join(alternatives) + ")"
 
 
 def policy_for_any_routes(settings: Settings) -> CorsPolicy:

@@ -12,6 +12,7 @@ exception handlers give.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from wixapp.errors import WixAppError
+from wixapp.identity.visibility import visible_instance
 from wixapp.models import Caller
 from wixapp.server.responses import error_response, response_for
 from wixapp.server.schemas import DEFAULT_SETTINGS
@@ -93,11 +95,18 @@ async def caller_of(
 
 
 async def instance_answer(state: ServerState, caller: Caller, include: str | None) -> JSONAnswer:
-    """``/get-instance``: the caller, and with ``include="instance"`` Wix's instance data."""
+    """``/get-instance``: the caller, and with ``include="instance"`` Wix's instance data:
+    all of it for a USER, the ``WIXAPP_VISITOR_INSTANCE_FIELDS`` for anyone else
+    (:mod:`wixapp.identity.visibility`)."""
     body: dict[str, Any] = caller.public()
     if include == "instance":
         data = await state.wix.instance(caller.instance_id)
-        body["instance"] = _encoded_once(data.data, _dump_instance)
+        if caller.is_user:
+            body["instance"] = _encoded_once(data.data, _dump_instance)
+        else:
+            fields = state.settings.visitor_instance_fields
+            visible = functools.partial(_dump_visible, caller=caller, fields=fields)
+            body["instance"] = _encoded_once(data.data, visible, _VISIBLE)
         body["instanceStale"] = data.stale
     return JSONAnswer(orjson.dumps(body))
 
@@ -131,25 +140,35 @@ def _dump_instance(data: Any) -> bytes:
     return orjson.dumps(data.model_dump(by_alias=True, exclude_none=True))
 
 
+def _dump_visible(data: Any, *, caller: Caller, fields: list[str]) -> bytes:
+    document = data.model_dump(by_alias=True, exclude_none=True)
+    return orjson.dumps(visible_instance(document, caller, fields))
+
+
 def _dump_document(record: SettingsRecord) -> bytes:
     return orjson.dumps(record.document)
 
 
 _ENCODED: dict[int, tuple[object, orjson.Fragment]] = {}
+_VISIBLE: dict[int, tuple[object, orjson.Fragment]] = {}  # what visitors see of the same
 _MAX_ENCODED = 20_000
 
 
-def _encoded_once(value: Any, dump: Callable[[Any], bytes]) -> orjson.Fragment:
+def _encoded_once(
+    value: Any,
+    dump: Callable[[Any], bytes],
+    table: dict[int, tuple[object, orjson.Fragment]] = _ENCODED,
+) -> orjson.Fragment:
     """``value`` as JSON, encoded once per cached object. A cache serves the same object
     until it replaces it, so the object's identity is the key (the entry keeps it alive, so
     the identity cannot be reused meanwhile)."""
-    found = _ENCODED.get(id(value))
+    found = table.get(id(value))
     if found is not None and found[0] is value:
         return found[1]
-    if len(_ENCODED) >= _MAX_ENCODED:
-        _ENCODED.clear()
+    if len(table) >= _MAX_ENCODED:
+        table.clear()
     fragment = orjson.Fragment(dump(value))
-    _ENCODED[id(value)] = (value, fragment)
+    table[id(value)] = (value, fragment)
     return fragment
 
 

@@ -7,12 +7,17 @@ in the background. Every step is safe against Wix's habits:
   recorded before changes nothing and is acknowledged.
 - **Late and out-of-order events**: the store applies a lifecycle or plan event only when it
   is newer (by ``event_time``) than the last one applied, so ``Removed(t2)`` then
-  ``Installed(t1)`` leaves the instance removed.
+  ``Installed(t1)`` leaves the instance removed. **Ties** (two events in the same second,
+  Wix's timestamps' resolution) go to the one applied last: Wix sends an event when it
+  happens, so of two with the same time the later delivery is the later change
+  (``Installed(t)`` then ``Removed(t)`` ends removed; ``Removed(t)`` then ``Installed(t)``
+  ends installed, its settings kept).
 - **Failures**: if applying fails (the database went away), the record is undone and the
   error propagates, so the backend answers 5xx and Wix's retry is handled afresh.
 
-On ``AppRemoved`` the instance is marked removed, its cached app token and instance data are
-dropped, and its settings are purged: at once by default, or, with a retention of N seconds
+On ``AppRemoved`` the instance is marked removed, every process refuses its callers from
+then on (cached verdicts, app tokens, instance data, legacy values: ``removed``), its cached
+data is dropped, and its settings are purged: at once by default, or, with a retention of N seconds
 (``WIXAPP_REMOVED_RETENTION``), by ``sweep()`` once the instance has stayed removed that
 long; a reinstall within the retention keeps them. The backend runs ``sweep()`` periodically.
 """
@@ -78,8 +83,10 @@ class Outcome:
 class Lifecycle:
     """Applies lifecycle events to the store and keeps caches honest.
 
-    ``forget`` is called with the instance ID whenever its plan or installation changed
-    (the backend passes ``WixApp.forget_instance``). ``clock`` gives epoch seconds.
+    ``forget`` is called with the instance ID whenever its plan changed (the backend passes
+    ``WixApp.forget_instance``); ``removed`` when a removal was applied (cached data dropped
+    and the instance refused in every process: ``WixApp.instance_removed``); ``restored``
+    when an installation was (``WixApp.instance_restored``). ``clock`` gives epoch seconds.
     """
 
     def __init__(
@@ -87,6 +94,8 @@ class Lifecycle:
         store: Store,
         *,
         forget: Forget | None = None,
+        removed: Forget | None = None,
+        restored: Forget | None = None,
         retention: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -96,6 +105,8 @@ class Lifecycle:
         self.retention = retention
         self.clock = clock
         self._forget = forget
+        self._removed = removed or forget
+        self._restored = restored or forget
         self._telling: set[asyncio.Future[Any]] = set()
 
     async def handle(self, event: WebhookEvent) -> Outcome:
@@ -125,7 +136,7 @@ class Lifecycle:
         if purged:
             logger.info("purged the settings of %d removed instances", len(purged))
         for instance_id in purged:  # cached settings included
-            await self._forget_cached(instance_id)
+            await self._tell(self._forget, instance_id)
         return purged
 
     @contextlib.asynccontextmanager
@@ -149,10 +160,11 @@ class Lifecycle:
     async def _apply(self, event: WebhookEvent, at: datetime) -> Verdict:
         kind = event.kind
         instance_id = event.instance_id
+        tell = self._forget
         if kind == EventType.APP_INSTALLED:
-            changed = await self.store.mark_installed(instance_id, at=at)
+            changed, tell = await self.store.mark_installed(instance_id, at=at), self._restored
         elif kind == EventType.APP_REMOVED:
-            changed = await self.store.mark_removed(instance_id, at=at)
+            changed, tell = await self.store.mark_removed(instance_id, at=at), self._removed
             if changed and not self.retention:
                 await self.store.purge_settings_if_removed(instance_id)
         elif kind in PLAN_EVENTS:
@@ -162,7 +174,7 @@ class Lifecycle:
             return Verdict.RECORDED
         if not changed:
             return Verdict.OUTDATED
-        await self._forget_cached(instance_id)
+        await self._tell(tell, instance_id)
         return Verdict.APPLIED
 
     async def _apply_plan(self, event: WebhookEvent, at: datetime) -> bool:
@@ -190,13 +202,14 @@ class Lifecycle:
             return None
         return record.plan_expires_at
 
-    async def _forget_cached(self, instance_id: str) -> None:
-        """Drop the instance's cached data. A shared cache tells other processes in the
-        background: wait up to ``FORGET_WAIT`` for that, then let it finish on its own, so a
-        slow or absent Redis never costs Wix its 200 within 1250 ms."""
-        if self._forget is None:
+    async def _tell(self, hook: Forget | None, instance_id: str) -> None:
+        """Tell the caches (drop the instance's data, refuse or serve it again). A shared
+        cache tells other processes in the background: wait up to ``FORGET_WAIT`` for that,
+        then let it finish on its own, so a slow or absent Redis never costs Wix its 200
+        within 1250 ms. This process is told at once."""
+        if hook is None:
             return
-        result = self._forget(instance_id)
+        result = hook(instance_id)
         if not inspect.isawaitable(result):
             return
         told = asyncio.ensure_future(result)

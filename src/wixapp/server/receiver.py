@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 
 from wixapp.config import Settings
 from wixapp.errors import ConfigurationError, WebhookError, WixAppError
+from wixapp.logs import LogLimiter
 from wixapp.server.lifecycle import DRAIN_SECONDS, Forget, Lifecycle
 from wixapp.store import Store
 from wixapp.webhooks import WebhookEvent, WebhookRouter, load_public_key, verify_webhook
@@ -26,6 +27,18 @@ from wixapp.webhooks import WebhookEvent, WebhookRouter, load_public_key, verify
 __all__ = ["WebhookReceiver", "WebhooksNotConfiguredError"]
 
 logger = logging.getLogger("wixapp.server")
+
+REFUSAL_LOG_INTERVAL = 60.0
+"""Refused webhooks (anyone can post one) are logged at most once a minute per reason."""
+_refusals = LogLimiter(interval=REFUSAL_LOG_INTERVAL)
+
+
+def _log_refusal(error: WebhookError) -> None:
+    skipped = _refusals.allow(error.code)
+    if skipped is None:
+        return
+    more = f" ({skipped} more refused since the last line)" if skipped else ""
+    logger.warning("refused a webhook (%d %s): %s%s", error.status, error.code, error.detail, more)
 
 
 class WebhooksNotConfiguredError(WixAppError):
@@ -80,7 +93,7 @@ class WebhookReceiver:
         try:
             return verify_webhook(body, key, now=self.lifecycle.clock())
         except WebhookError as error:
-            logger.warning("refused a webhook (%d %s): %s", error.status, error.code, error.detail)
+            _log_refusal(error)
             raise
 
     async def receive(self, body: bytes | str) -> JSONResponse:

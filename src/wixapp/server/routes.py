@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -27,9 +28,11 @@ from wixapp.server.schemas import (
     SettingsBody,
     WidgetSettings,
 )
-from wixapp.server.state import server_state
+from wixapp.server.state import ServerState, server_state
 
 __all__ = ["caller_or_legacy_instance", "current_caller", "router"]
+
+logger = logging.getLogger("wixapp.server")
 
 router = APIRouter()
 
@@ -221,7 +224,12 @@ _READINESS = {
     "type": "object",
     "properties": {
         "status": {"type": "string", "enum": ["ready", "unavailable"]},
-        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        "checks": {
+            "type": "object",
+            "description": "states only (the reasons are logged): database ok | unavailable "
+            "| migrations_pending; redis (when configured) ok | degraded",
+            "additionalProperties": {"type": "string"},
+        },
     },
     "required": ["status", "checks"],
 }
@@ -233,27 +241,46 @@ _READINESS = {
     responses={
         200: {"content": {"application/json": {"schema": _READINESS}}},
         503: {
-            "description": "the database is unreachable",
+            "description": "the database is unreachable, or its migrations are pending",
             "content": {"application/json": {"schema": _READINESS}},
         },
     },
 )
 async def readyz(request: Request) -> JSONResponse:
     state = server_state(request)
-    checks: dict[str, str] = {}
-    try:
-        await state.store.ping()
-        checks["database"] = "ok"
-    except Exception as error:
-        checks["database"] = f"unavailable ({type(error).__name__})"
-    ready = all(value == "ok" for value in checks.values())
+    checks = {"database": await _database_state(state)}
+    ready = checks["database"] == "ok"
     shared_cache = await state.wix.shared_cache_status()
     if shared_cache is not None:  # not part of `ready`: without Redis requests still work
-        checks["redis"] = shared_cache
+        checks["redis"] = "ok" if shared_cache == "ok" else "degraded"
+        _log_state("redis", shared_cache)
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+async def _database_state(state: ServerState) -> str:
+    """ "ok", "unavailable" or "migrations_pending"; the reason goes to the log."""
+    try:
+        await state.store.ping()
+        pending = await state.store.pending_migrations()
+    except Exception as error:
+        _log_state("database", f"unavailable ({type(error).__name__}: {error})")
+        return "unavailable"
+    _log_state("database", "migrations_pending" if pending else "ok")
+    return "migrations_pending" if pending else "ok"
+
+
+_last_states: dict[str, str] = {}
+
+
+def _log_state(check: str, state: str) -> None:
+    """Readiness details are for operators: logged when they change, never answered."""
+    if _last_states.get(check) != state:
+        _last_states[check] = state
+        if state != "ok":
+            logger.warning("readiness: %s is %s", check, state)
 
 
 @router.get(

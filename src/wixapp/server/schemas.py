@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wixapp.config import DEFAULT_VISITOR_INSTANCE_FIELDS
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "CallerBody",
@@ -73,7 +75,14 @@ class CallerBody(BaseModel):
     subject_id: str | None = Field(alias="subjectId")
     site_id: str | None = Field(alias="siteId")
     instance: dict[str, Any] = Field(
-        default_factory=dict, description="with ?include=instance: Wix's instance and site data"
+        default_factory=dict,
+        description=(
+            "with ?include=instance: Wix's instance and site data (Get App Instance). USER "
+            "callers get all of it; VISITOR and MEMBER callers only the fields listed in "
+            "WIXAPP_VISITOR_INSTANCE_FIELDS, by default "
+            + ", ".join(DEFAULT_VISITOR_INSTANCE_FIELDS)
+            + ": never the owner's e-mail or owner info, billing, invoice or plan details"
+        ),
     )
     instance_stale: bool = Field(
         default=False,

@@ -2,7 +2,9 @@
 details (URL, locale) learnt from its instance data.
 
 A request only notes the instance in a dict (no I/O); a background task writes the notes
-in one batch. Each instance's last-seen is written at most once per ``interval``.
+in one batch. Each instance's last-seen is written at most once per ``interval``. Memory is
+bounded: what was written longer than ``interval`` ago is forgotten at each flush, and at
+most ``max_size`` instances are remembered in each table (the oldest dropped first).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 __all__ = ["LastSeenRecorder"]
 
@@ -31,8 +34,10 @@ class LastSeenRecorder:
         write_site: WriteSite | None = None,
         interval: float = 60.0,
         clock: Callable[[], float] = time.time,
+        max_size: int = 100_000,
     ) -> None:
         self._flush = flush
+        self._max_size = max_size
         self._write_site = write_site
         self._sites: dict[str, SiteDetails] = {}
         self._interval = interval
@@ -47,12 +52,19 @@ class LastSeenRecorder:
         last = self._written.get(instance_id)
         if last is not None and now - last < self._interval:
             return
+        self._written.pop(instance_id, None)  # re-inserted last: oldest first
         self._written[instance_id] = now
         self._pending[instance_id] = (site_id, now)
+        _bound(self._written, self._max_size)
+        _bound(self._pending, self._max_size)  # the database is away: keep the newest
 
     def note_site(self, instance_id: str, details: SiteDetails) -> None:
         """O(1), no I/O: the site details an instance read just returned."""
         self._sites[instance_id] = details
+        _bound(self._sites, self._max_size)
+
+    def __len__(self) -> int:
+        return len(self._written) + len(self._pending) + len(self._sites)
 
     def forget(self, instance_id: str) -> None:
         self._written.pop(instance_id, None)
@@ -60,6 +72,7 @@ class LastSeenRecorder:
         self._sites.pop(instance_id, None)
 
     async def flush(self) -> int:
+        self._forget_written_before(self._clock() - self._interval)
         await self._flush_sites()
         if not self._pending:
             return 0
@@ -86,6 +99,14 @@ class LastSeenRecorder:
                 self._sites.setdefault(instance_id, details)
                 return
 
+    def _forget_written_before(self, cutoff: float) -> None:
+        written = self._written
+        while written:
+            oldest = next(iter(written))
+            if written[oldest] >= cutoff:
+                return
+            del written[oldest]
+
     def start(self, period: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(period))
 
@@ -101,3 +122,8 @@ class LastSeenRecorder:
         while True:
             await asyncio.sleep(period)
             await self.flush()
+
+
+def _bound(table: dict[str, Any], max_size: int) -> None:
+    while len(table) > max_size:
+        del table[next(iter(table))]

@@ -37,9 +37,12 @@ class ServerStack:
 
 
 STACKS = {
-    "uvloop": ServerStack("uvloop", loop="uvloop", http="httptools"),
+    # Both protocols are guarded: slow headers and bodies are cut off (server/protocol.py).
+    "uvloop": ServerStack(
+        "uvloop", loop="uvloop", http="wixapp.server.protocol:GuardedHttpToolsProtocol"
+    ),
     "asyncio": ServerStack(
-        "asyncio", loop="asyncio", http="wixapp.server.stack:NoDelayH11Protocol"
+        "asyncio", loop="asyncio", http="wixapp.server.protocol:GuardedH11Protocol"
     ),
 }
 

@@ -7,6 +7,7 @@ same locked transaction, so the two histories never meet and either can grow on 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from wixapp.store._urls import is_sqlite, sync_database_url
 __all__ = [
     "alembic_config",
     "app_alembic_config",
+    "head_revisions",
     "migrate",
     "not_wixapp_table",
     "run_app_migrations",
@@ -71,6 +73,12 @@ def migrate(database_url: str, *, app_migrations: str | None = None) -> None:
                     command.upgrade(config, "head")
         finally:
             engine.dispose()
+
+
+@functools.cache
+def head_revisions() -> tuple[str, ...]:
+    """The revisions a database fully migrated to wixapp's schema is at (its heads)."""
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def alembic_config(*, connection: Connection | None = None, database_url: str = "") -> Config:

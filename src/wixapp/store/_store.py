@@ -13,10 +13,18 @@ from typing import Any, Self
 from sqlalchemy import ColumnElement, Table, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wixapp.errors import InstanceRemovedError, SchemaNotReadyError
 from wixapp.store._engine import make_engine
+from wixapp.store._migrate import head_revisions
 from wixapp.store._migrate import migrate as migrate_to_head
 from wixapp.store._records import (
     UNSET,
@@ -30,7 +38,7 @@ from wixapp.store._records import (
     etag_for,
     matching_versions,
 )
-from wixapp.store._schema import ID_LENGTH, instances, settings, webhook_events
+from wixapp.store._schema import ID_LENGTH, VERSION_TABLE, instances, settings, webhook_events
 
 __all__ = ["Store", "instance_filter"]
 
@@ -112,6 +120,17 @@ class Store:
         async with self._connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def pending_migrations(self) -> bool:
+        """Whether the schema is behind this version's migrations (``wixapp migrate``)."""
+        try:
+            async with self._connect() as conn:
+                versions = text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608 (a constant)
+                current = await conn.execute(versions)
+                applied = {str(row[0]) for row in current}
+        except SchemaNotReadyError:
+            return True
+        return applied != set(head_revisions())
+
     # Instances
 
     async def touch_instance(
@@ -185,6 +204,18 @@ class Store:
             "lifecycle_at": at,
         }
         return await self._upsert_instance(instance_id, changes, _newer("lifecycle_at", at))
+
+    async def removed_instances(self, limit: int) -> list[str]:
+        """The IDs of instances removed now, the most recently removed first, at most
+        ``limit``: what every process must refuse."""
+        stmt = (
+            select(instances.c.instance_id)
+            .where(instances.c.status == InstanceStatus.REMOVED.value)
+            .order_by(instances.c.removed_at.desc())
+            .limit(limit)
+        )
+        async with self._connect() as conn:
+            return [str(each) for each in (await conn.execute(stmt)).scalars()]
 
     async def mark_removed(self, instance_id: str, *, at: datetime) -> bool:
         """Removed at ``at``, unless a newer lifecycle event is stored."""
@@ -271,6 +302,7 @@ class Store:
             "updated_by": updated_by,
         }
         async with self.begin() as conn:
+            await self._refuse_if_removed(conn, instance_id)
             if create_only:
                 version = await self._insert_settings(conn, instance_id, values)
             elif if_match is None:
@@ -316,10 +348,19 @@ class Store:
             result = await conn.execute(stmt.returning(settings.c.instance_id))
             return sorted(str(instance_id) for instance_id in result.scalars())
 
+    async def _refuse_if_removed(self, conn: AsyncConnection, instance_id: str) -> None:
+        """No write creates data for a removed instance. The instance's row is created if
+        missing and locked, so a removal applied concurrently waits for this write and its
+        purge then sees it (SQLite: the write lock already serialises them)."""
+        await self._ensure_instance(conn, instance_id)
+        stmt = select(instances.c.status).where(instance_filter(instances, instance_id))
+        stmt = stmt.with_for_update()
+        if (await conn.execute(stmt)).scalar_one() == InstanceStatus.REMOVED.value:
+            raise InstanceRemovedError()
+
     async def _upsert_settings(
         self, conn: AsyncConnection, instance_id: str, values: dict[str, Any]
     ) -> int:
-        await self._ensure_instance(conn, instance_id)
         stmt = self._insert(settings).values(instance_id=instance_id, version=1, **values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[settings.c.instance_id],
@@ -330,7 +371,6 @@ class Store:
     async def _insert_settings(
         self, conn: AsyncConnection, instance_id: str, values: dict[str, Any]
     ) -> int:
-        await self._ensure_instance(conn, instance_id)
         stmt = self._insert(settings).values(instance_id=instance_id, version=1, **values)
         stmt = stmt.on_conflict_do_nothing(index_elements=[settings.c.instance_id])
         if (await conn.execute(stmt.returning(settings.c.version))).first() is None:
@@ -432,7 +472,11 @@ class Store:
 async def _translated_errors() -> AsyncIterator[None]:
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
+    except (OperationalError, InterfaceError, ProgrammingError) as exc:
+        if _missing_schema(exc):
+            raise SchemaNotReadyError() from exc
+        if isinstance(exc, ProgrammingError):
+            raise
         raise StoreUnavailableError() from exc
     except StatementError as exc:
         if isinstance(exc.orig, ValueError):  # a bad argument, e.g. a naive datetime
@@ -440,10 +484,19 @@ async def _translated_errors() -> AsyncIterator[None]:
         raise
 
 
+def _missing_schema(exc: DBAPIError) -> bool:
+    """A table or column the migrations create is missing (SQLite, PostgreSQL)."""
+    if getattr(exc.orig, "sqlstate", None) in ("42P01", "42703"):  # undefined table, column
+        return True
+    text = str(exc.orig).lower()
+    return "no such table" in text or "no such column" in text
+
+
 def _newer(marker: str, at: datetime) -> ColumnElement[bool]:
-    """Order tolerance: an event applies only if it is newer than the last one applied."""
+    """Order tolerance: an event applies only if it is not older than the last one applied.
+    A tie (the same second) goes to the event applied last: see ``wixapp.server.lifecycle``."""
     column = instances.c[marker]
-    return or_(column.is_(None), column < at)
+    return or_(column.is_(None), column <= at)
 
 
 def _as_datetime(at: datetime | float) -> datetime:

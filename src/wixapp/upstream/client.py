@@ -32,6 +32,7 @@ from wixapp.errors import (
     WixAppError,
     WixRequestError,
 )
+from wixapp.logs import LogLimiter
 from wixapp.models import AppInstance, AppToken, TokenInfo
 from wixapp.protocol import ENDPOINT_PATHS, REQUEST_ID_HEADER, Endpoint, parse_retry_after
 
@@ -141,7 +142,7 @@ class WixClient:
         response = await self._call(Endpoint.TOKEN_INFO, "POST", json={"token": token})
         if response.status_code >= 400:
             raise self._token_info_error(response)
-        info = _parse(TokenInfo, response)
+        info = self._parse(TokenInfo, response)
         if not info.active:
             raise InvalidTokenError("Wix says this access token is not active; get a fresh one.")
         return info
@@ -192,7 +193,7 @@ class WixClient:
         response = await self._call(Endpoint.INSTANCE, "GET", headers={"Authorization": app_token})
         if response.status_code >= 400:
             raise self._instance_error(response)
-        return _parse(AppInstance, response)
+        return self._parse(AppInstance, response)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -317,12 +318,30 @@ class WixClient:
 
     # -- error mapping ------------------------------------------------------------------
 
-    @staticmethod
-    def _token_info_error(response: httpx.Response) -> WixAPIError | InvalidTokenError:
-        # Any 4xx from token-info means "this token is not valid" (spec §2, UNCONFIRMED form).
+    def _token_info_error(self, response: httpx.Response) -> WixAPIError | InvalidTokenError:
+        # Any 4xx from token-info means "this token is not valid" (spec §2, UNCONFIRMED form),
+        # when it comes from Wix: an HTML page or a 404 without Wix's envelope comes from
+        # something else at WIX_API_BASE_URL, and must not make every caller a 401.
+        if not _looks_like_wix(response):
+            return self._not_wix(response)
         if 400 <= response.status_code < 500:
             return InvalidTokenError()
         return _unexpected(response)
+
+    def _parse(self, model: type[_M], response: httpx.Response) -> _M:
+        if not isinstance(_json_body(response), dict):
+            raise self._not_wix(response)
+        return _parse(model, response)
+
+    def _not_wix(self, response: httpx.Response) -> ProtocolError:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        detail = (
+            f"The server at WIX_API_BASE_URL ({self._base_url}) answered {response.status_code} "
+            f"{kind}, which is not Wix's API: check WIX_API_BASE_URL."
+        )
+        if _not_wix_logged.allow(self._base_url) is not None:
+            logger.error("%s (logged once)", detail)
+        return ProtocolError(detail)
 
     @staticmethod
     def _token_error(response: httpx.Response) -> WixAPIError:
@@ -456,6 +475,20 @@ def _str_or_none(value: object) -> str | None:
 def _is_credentials_error(code: str | None, message: str | None) -> bool:
     text = f"{code or ''} {message or ''}".lower()
     return any(word in text for word in ("invalid_client", "client", "secret", "unauthenticated"))
+
+
+_not_wix_logged = LogLimiter(interval=None)
+
+
+def _looks_like_wix(response: httpx.Response) -> bool:
+    """Wix answers errors as JSON objects (its envelope or RFC 6749's); a 404 or 405 only
+    with its envelope (an unknown path elsewhere is a 404 too)."""
+    body = _json_body(response)
+    if not isinstance(body, dict):
+        return response.status_code >= 500  # a bare 5xx is an outage, not a wrong server
+    if response.status_code in (404, 405):
+        return "details" in body or "message" in body
+    return True
 
 
 def _parse(model: type[_M], response: httpx.Response) -> _M:

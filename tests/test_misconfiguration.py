@@ -1,0 +1,183 @@
+"""A misconfigured deployment says what is wrong in one line naming the variable, and
+``wixapp serve`` guards its connections (slow senders are cut off, connections capped)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from wixapp.config import load_settings
+from wixapp.errors import ConfigurationError
+
+BASE = {"WIX_APP_ID": "app-id", "WIX_APP_SECRET": "secret"}
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"WIX_APP_SECRET": ""}, "WIX_APP_SECRET"),
+        ({"WIX_APP_SECRET": "   "}, "WIX_APP_SECRET"),
+        ({"WIXAPP_REDIS_URL": "htp://localhost:6379"}, "WIXAPP_REDIS_URL"),
+        ({"WIXAPP_REDIS_URL": "redis://:hunter2@"}, "WIXAPP_REDIS_URL"),
+        ({"WIX_API_BASE_URL": "www.wixapis.com"}, "WIX_API_BASE_URL"),
+        ({"WIX_API_BASE_URL": "ftp://www.wixapis.com"}, "WIX_API_BASE_URL"),
+        ({"WIXAPP_CORS_ORIGINS": "https://*.wixsite.com/"}, "WIXAPP_CORS_ORIGINS"),
+        ({"WIXAPP_CORS_ORIGINS": "*.wixsite.com"}, "WIXAPP_CORS_ORIGINS"),
+        ({"WIXAPP_FRAME_ANCESTORS": "https://a.example/path"}, "WIXAPP_FRAME_ANCESTORS"),
+        ({"WIXAPP_TOKEN_INFO_PER_INSTANCE": "250"}, "WIXAPP_TOKEN_INFO_PER_INSTANCE"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    for name, value in {**BASE, **variables}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    message = refused.value.detail
+    assert named in message
+    assert "\n" not in message
+    assert "hunter2" not in message
+
+
+def test_good_settings_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        **BASE,
+        "WIXAPP_REDIS_URL": "rediss://:pw@cache.example:6380/1",
+        "WIX_API_BASE_URL": "http://127.0.0.1:8765/",
+        "WIXAPP_CORS_ORIGINS": "https://*.wixsite.com,https://editor.wix.com,*",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.api_base_url == "http://127.0.0.1:8765"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _environment(**variables: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WIX_", "WIXAPP_"))}
+    return {**base, **BASE, **variables}
+
+
+def _serve(tmp_path: Path, port: int, **variables: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "wixapp", "serve", "--port", str(port)]
+    return subprocess.Popen(
+        command,
+        env=_environment(**variables),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"WIX_APP_SECRET": ""}, "WIX_APP_SECRET"),
+        ({"WIXAPP_REDIS_URL": "htp://localhost"}, "WIXAPP_REDIS_URL"),
+        ({"WIX_API_BASE_URL": "wixapis.com"}, "WIX_API_BASE_URL"),
+        (
+            {"WIXAPP_DATABASE_URL": "postgresql://postgres@127.0.0.1:{closed}/x"},
+            "WIXAPP_DATABASE_URL",
+        ),
+    ],
+)
+def test_wixapp_serve_refuses_to_start_with_one_line(
+    tmp_path: Path, variables: dict[str, str], named: str
+) -> None:
+    closed = _free_port()
+    variables = {name: value.format(closed=closed) for name, value in variables.items()}
+    process = _serve(tmp_path, _free_port(), **variables)
+    output, _ = process.communicate(timeout=60)
+    lines = [line for line in output.decode().splitlines() if line.strip()]
+    assert process.returncode != 0
+    mentions = [line for line in lines if named in line]
+    assert len(mentions) == 1, lines
+    assert "Traceback" not in output.decode()
+    problems = [line for line in lines if " INFO " not in line and not line.startswith("INFO")]
+    assert len(problems) <= 2, lines  # the line, and uvicorn's "startup failed" at most
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    process = _serve(
+        tmp_path,
+        port,
+        WIXAPP_DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
+        WIXAPP_HEADER_TIMEOUT="0.5",
+        WIXAPP_BODY_TIMEOUT="0.5",
+        WIXAPP_MAX_CONNECTIONS="20",
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, "wixapp serve exited"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        yield port, process
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)  # reads (and closes) its output
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes the connection (recv returns b"" or resets) in time."""
+    sock.settimeout(seconds)
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_slow_headers_and_bodies_are_cut_off_and_connections_capped(
+    served: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    port, _ = served
+    slow_headers = socket.create_connection(("127.0.0.1", port))
+    slow_headers.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never ends its headers
+    slow_body = socket.create_connection(("127.0.0.1", port))
+    slow_body.sendall(b'PUT /api/settings HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a"')
+    silent = socket.create_connection(("127.0.0.1", port))  # says nothing at all
+    try:
+        for sock in (slow_headers, slow_body, silent):
+            assert _closed_within(sock, 5.0)
+    finally:
+        for sock in (slow_headers, slow_body, silent):
+            sock.close()
+    # The cap: 20 connections held open, then a request over a new one is refused.
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.1)
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert answer.status_code == 503
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.6)
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200

@@ -176,6 +176,31 @@ async def fill(state: Any, settings: Any) -> dict[str, dict[str, float]]:
             wix.removals._remember(f"{index:08d}-gone-4dd2-9973-028705762b2c", now)
 
     measured("removed instances (WIXAPP_INSTANCE_CACHE_SIZE)", instances, fill_removed)
+    from datetime import UTC, datetime
+
+    from wixapp.server import lean
+    from wixapp.store import SettingsRecord
+
+    encoded = lean._MAX_ENCODED - 1
+
+    def fill_encoded() -> None:
+        # Answers encoded once per cached object: settings documents and instance data.
+        for index in range(encoded):
+            record = SettingsRecord(
+                instance_id=f"{index:08d}-3a6f-4dd2-9973-028705762b2c",
+                document={
+                    "greeting": f"Hello {index}",
+                    "accentColor": "#116dff",
+                    "showInstanceId": True,
+                    "theme": "light",
+                },
+                version=index,
+                updated_at=datetime.now(UTC),
+                updated_by=None,
+            )
+            lean._encoded_once(record, lean._dump_document)
+
+    measured("encoded answers (lean path, fixed at 20000)", encoded, fill_encoded)
     return figures
 
 

@@ -387,7 +387,8 @@ async def test_free_tokens_of_one_site_cannot_lock_out_another_or_its_elevated_c
         upstream_calls=wix_emulator_state.calls()["token-info"],
     )
     served = tally(flood)["200"]
-    assert 150 <= served <= 160  # the cap, plus what refilled while the flood ran
+    # The cap of 150 less the owner's own check, plus what refilled while the flood ran.
+    assert 149 <= served <= 160
     assert tally(flood)["429 instance_token_check_limit"] == 250 - served
     assert all(int(answer.headers["Retry-After"]) >= 1 for answer in refused)
     assert neighbour.status_code == 200

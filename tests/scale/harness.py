@@ -124,6 +124,7 @@ class Emulator:
 def emulator_process(directory: Path) -> Iterator[Emulator]:
     port = free_port()
     command = [sys.executable, "-m", "wixapp.cli", "-q", "emulator", "--port", str(port)]
+    command.append("--no-rate-limit")  # these tests count cache behaviour, not throttling
     with (directory / "emulator.log").open("ab") as sink:
         process = subprocess.Popen(
             command, env=worker_environment({}), stdout=sink, stderr=subprocess.STDOUT

@@ -24,7 +24,6 @@ __all__ = ["WIX_EDITOR_ORIGINS", "SecurityHeadersMiddleware", "panel_frame_ances
 WIX_EDITOR_ORIGINS = ("https://*.wix.com", "https://*.editorx.com")
 """Where Wix's editor and dashboard frame an app's settings panel."""
 
-PANEL_PATH = "/panel"
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -56,11 +55,12 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         connect = [_origin(settings.api_base_url)]
-        self._panel_policy = (
+        # Every HTML page may be an app's settings panel (wixapp's /panel, or the app's own
+        # from its static folder): each may be framed by the Wix editor, and by nothing else.
+        self._policy = (
             b"content-security-policy",
             _policy(panel_frame_ancestors(settings), connect),
         )
-        self._page_policy = (b"content-security-policy", _policy([], connect))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +69,7 @@ class SecurityHeadersMiddleware:
         path: str = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             scope = {**scope, "path": path.rstrip("/") or "/"}
-        policy = self._panel_policy if scope["path"] == PANEL_PATH else self._page_policy
+        policy = self._policy
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -329,9 +329,10 @@ class WixClient:
         return _unexpected(response)
 
     def _parse(self, model: type[_M], response: httpx.Response) -> _M:
-        if not isinstance(_json_body(response), dict):
+        # An answer carrying Wix's request id is Wix's, however unreadable.
+        if request_id(response) is None and not isinstance(_json_body(response), dict):
             raise self._not_wix(response)
-        return _parse(model, response)
+        return _parse(model, response)  # Wix's own answer, unreadable: keep its request id
 
     def _not_wix(self, response: httpx.Response) -> ProtocolError:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
@@ -341,7 +342,7 @@ class WixClient:
         )
         if _not_wix_logged.allow(self._base_url) is not None:
             logger.error("%s (logged once)", detail)
-        return ProtocolError(detail)
+        return ProtocolError(detail).with_request_id(request_id(response))
 
     @staticmethod
     def _token_error(response: httpx.Response) -> WixAPIError:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
-
-import httpx
+from collections.abc import Callable
 
 from wixapp.cache.memory import SingleFlight, TTLCache
 from wixapp.errors import InvalidTokenError
+from wixapp.identity.elevation import RenewingAuth
 from wixapp.models import AppToken
 from wixapp.upstream.client import WixClient
 
@@ -71,14 +70,12 @@ class CallerTokens:
         return unbound
 
 
-class CallerAuth(httpx.Auth):
+class CallerAuth(RenewingAuth):
     """An ``httpx.Auth`` that calls Wix as the caller behind ``token``.
 
     On a 401 it exchanges the token once more and resends; if Wix refuses the caller's
     token itself (expired, revoked), the exchange raises ``InvalidTokenError``.
     """
-
-    requires_response_body = False
 
     def __init__(self, tokens: CallerTokens, token: str) -> None:
         if not token:
@@ -89,23 +86,12 @@ class CallerAuth(httpx.Auth):
     def __repr__(self) -> str:  # never the token, not even in a traceback's locals
         return "CallerAuth(token=…)"
 
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("CallerAuth is async-only: use it with httpx.AsyncClient.")
-        yield request  # pragma: no cover
+    async def current(self) -> AppToken:
+        return await self._tokens.unbound(self._token)
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        unbound = await self._tokens.unbound(self._token)
-        request.headers["Authorization"] = unbound.access_token
-        response = yield request
-        if response.status_code == 401:
-            self._tokens.drop(self._token, unbound)
-            unbound = await self._tokens.unbound(self._token)
-            request.headers["Authorization"] = unbound.access_token
-            yield request
+    async def renew(self, refused: AppToken) -> AppToken:
+        self._tokens.drop(self._token, refused)
+        return await self._tokens.unbound(self._token)
 
 
 def _key(token: str) -> str:

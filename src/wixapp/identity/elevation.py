@@ -32,7 +32,7 @@ from wixapp.identity.removal import RemovedInstances
 from wixapp.models import AppInstance, AppToken
 from wixapp.upstream.client import WixClient
 
-__all__ = ["ElevatedAuth", "Elevation", "ElevationPolicy", "InstanceData"]
+__all__ = ["ElevatedAuth", "Elevation", "ElevationPolicy", "InstanceData", "RenewingAuth"]
 
 logger = logging.getLogger("wixapp.identity.elevation")
 
@@ -249,31 +249,48 @@ class Elevation:
         return ElevatedAuth(self, instance_id)
 
 
-class ElevatedAuth(httpx.Auth):
-    """The Python counterpart of the SDK's ``AppStrategy(...).elevated()``.
-
-    Injects the instance's cached app token; on a 401 it mints a new token once and resends.
-    """
+class RenewingAuth(httpx.Auth):
+    """An ``httpx.Auth`` that sends a cached Wix token and, when Wix answers 401, renews it
+    once and resends: the one flow behind ``ElevatedAuth`` and ``CallerAuth``."""
 
     requires_response_body = False
 
-    def __init__(self, elevation: Elevation, instance_id: str) -> None:
-        self._elevation = elevation
-        self._instance_id = instance_id
+    async def current(self) -> AppToken:
+        raise NotImplementedError
+
+    async def renew(self, refused: AppToken) -> AppToken:
+        raise NotImplementedError
 
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        raise RuntimeError("ElevatedAuth is async-only: use it with httpx.AsyncClient.")
+        raise RuntimeError(f"{type(self).__name__} is async-only: use it with httpx.AsyncClient.")
         yield request  # pragma: no cover
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._elevation.app_token(self._instance_id)
+        token = await self.current()
         request.headers["Authorization"] = token.access_token
         response = yield request
         if response.status_code == 401:
-            token = await self._elevation.renew_app_token(self._instance_id, token)
+            token = await self.renew(token)
             request.headers["Authorization"] = token.access_token
             yield request
+
+
+class ElevatedAuth(RenewingAuth):
+    """The Python counterpart of the SDK's ``AppStrategy(...).elevated()``.
+
+    Injects the instance's cached app token; on a 401 it mints a new token once and resends.
+    """
+
+    def __init__(self, elevation: Elevation, instance_id: str) -> None:
+        self._elevation = elevation
+        self._instance_id = instance_id
+
+    async def current(self) -> AppToken:
+        return await self._elevation.app_token(self._instance_id)
+
+    async def renew(self, refused: AppToken) -> AppToken:
+        return await self._elevation.renew_app_token(self._instance_id, refused)

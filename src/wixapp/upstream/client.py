@@ -157,13 +157,7 @@ class WixClient:
             "client_secret": client_secret,
             "instance_id": instance_id,
         }
-        response = await self._call(Endpoint.TOKEN, "POST", json=body)
-        if response.status_code >= 400:
-            raise self._token_error(response)
-        token = _parse(AppToken, response)
-        if not token.access_token:
-            raise ProtocolError("Wix answered client_credentials without an access_token.")
-        return token
+        return await self._token(body, self._token_error)
 
     async def strip_bound_session(
         self, *, client_id: str, client_secret: str, access_token: str
@@ -180,12 +174,22 @@ class WixClient:
             "client_secret": client_secret,
             "access_token": access_token,
         }
+        return await self._token(body, self._strip_error)
+
+    async def _token(
+        self,
+        body: Mapping[str, str],
+        refusal: Callable[[httpx.Response], WixAppError],
+    ) -> AppToken:
+        """One call to Wix's token endpoint (``POST /oauth2/token``), whatever the grant."""
         response = await self._call(Endpoint.TOKEN, "POST", json=body)
         if response.status_code >= 400:
-            raise self._strip_error(response)
+            raise refusal(response)
         token = _parse(AppToken, response)
         if not token.access_token:
-            raise ProtocolError("Wix answered strip_bound_session without an access_token.")
+            raise ProtocolError(
+                f"Wix answered {body['grant_type']} without an access_token."
+            ).with_request_id(request_id(response))
         return token
 
     async def get_app_instance(self, app_token: str) -> AppInstance:

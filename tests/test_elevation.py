@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,10 +21,9 @@ INSTANCE_PATH = "/apps/v1/instance"
 
 
 @pytest.fixture
-async def wix(wix_settings: Settings, wix_transport: httpx.ASGITransport) -> WixApp:
-    app = WixApp(wix_settings, transport=wix_transport)
-    async with app:
-        yield app  # type: ignore[misc]
+async def wix(wix_settings: Settings, wix_transport: httpx.ASGITransport) -> AsyncIterator[WixApp]:
+    async with WixApp(wix_settings, transport=wix_transport) as app:
+        yield app
 
 
 async def test_a_401_mints_one_new_app_token_and_retries_once(

@@ -129,12 +129,12 @@ async def test_a_closed_wixapp_refuses_to_start_again(monkeypatch: pytest.Monkey
         await wix.start()
 
 
-def test_collaborators_are_not_assignable(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_collaborators_are_not_assignable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WIX_APP_ID", "app")
     monkeypatch.setenv("WIX_APP_SECRET", "secret")
-    wix = wixapp.WixApp()
-    for name in ("settings", "metrics", "client"):
-        with pytest.raises(AttributeError):
-            setattr(wix, name, None)
-    public = {name for name in vars(wix) if not name.startswith("_")}
+    async with wixapp.WixApp() as wix:
+        for name in ("settings", "metrics", "client"):
+            with pytest.raises(AttributeError):
+                setattr(wix, name, None)
+        public = {name for name in vars(wix) if not name.startswith("_")}
     assert public == set()

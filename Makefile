@@ -1,16 +1,51 @@
 # One way to do each thing. Every target refreshes the virtual environment it needs.
 PYTHON ?= python3
+SHELL  := /bin/bash
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test check bench soak bounds serve emulator clean dist
 
-$(STAMP): pyproject.toml
+# The venv installs the exact versions of requirements/lock.txt (runtime and dev), so a new
+# release never changes what `make check` sees; pyproject.toml keeps the ranges users get.
+LOCK   := requirements/lock.txt
+EXTRAS := dev,testing,flask,django
+
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet 'pip==$(PIP_VERSION)'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
+
+PIP_VERSION := $(shell sed -n 's/^\# pip==//p' $(LOCK))
+
+.PHONY: lock newest
+# A new lock from the newest releases pyproject.toml admits; prints what changed.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet '.[$(EXTRAS)]'
+	{ sed -n '/^#/p' $(LOCK) | grep -v '^# pip=='; \
+	  echo "# pip==$$(.venv-lock/bin/python -m pip --version | cut -d' ' -f2)"; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -iv '^wixapp' | LC_ALL=C sort -f; \
+	} > $(LOCK).new
+	@diff <(grep -v '^#' $(LOCK)) <(grep -v '^#' $(LOCK).new) | sed -n 's/^[<>] //p' | sort -f \
+	  | awk -F'==' '{v[$$1]=v[$$1] ? v[$$1]" -> "$$2 : $$2} END {n=0; for (p in v) {print "  " p ": " v[p]; n++} if (!n) print "  nothing changed"}'
+	mv $(LOCK).new $(LOCK) && rm -rf .venv-lock
+
+# `make check` and the fast tests against the newest releases, in a throwaway venv: what an
+# upgrade would break, seen before the lock takes it. The project's venv is not touched.
+NEWEST_VENV := .venv-newest
+newest: $(BUNDLES)
+	rm -rf $(NEWEST_VENV) && $(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade -e '.[$(EXTRAS)]'
+	@$(NEWEST_VENV)/bin/python -m pip freeze --exclude-editable | grep -iv '^wixapp' | LC_ALL=C sort -f \
+	  | diff <(grep -v '^#' $(LOCK)) - | sed -n 's/^> /  newer: /p' || true
+	$(MAKE) --no-print-directory check-with BIN=$(NEWEST_VENV)/bin
+	$(NEWEST_VENV)/bin/python -m pytest -m "not slow and not browser and not multiprocess" -q -x
+	rm -rf $(NEWEST_VENV)
 
 demo: $(STAMP)
 	$(BIN)/wixapp demo $(DEMO_ARGS)
@@ -18,7 +53,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-check: $(STAMP)
+check: $(STAMP) check-with
+
+.PHONY: check-with
+check-with:
 	$(BIN)/ruff check src tests soak examples
 	$(BIN)/ruff format --check src tests soak examples
 	$(BIN)/mypy
@@ -53,7 +91,7 @@ bounds: $(STAMP)
 	$(BIN)/python soak/bounds.py $(BOUNDS_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) .venv-lock $(NEWEST_VENV) build dist src/*.egg-info
 
 # The sdist and the wheel in dist/, both with the built bundles (setup.py): the wheel is
 # built from the sdist, as an installer would; then both archives' contents are listed.

@@ -11,6 +11,7 @@ Self-contained so any conftest can use it::
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -24,8 +25,13 @@ from sqlalchemy.engine import make_url
 
 __all__ = ["DATABASE_KINDS", "DATABASE_PARAMS", "POSTGRES_ADMIN_URL", "make_database_url"]
 
-# Trust auth, no password; only used to create and drop the per-session databases.
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Trust auth, no password; only used to create and drop the per-session databases. Both are
+# environment settings, so the suite can share a server with others: WIXAPP_TEST_POSTGRES_URL
+# (the admin connection) and WIXAPP_TEST_DB_PREFIX (every throwaway database's name prefix).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "WIXAPP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+DB_PREFIX = os.environ.get("WIXAPP_TEST_DB_PREFIX", "wixapp_t_")
 DATABASE_KINDS = ("sqlite", "postgresql")
 DATABASE_PARAMS = [
     pytest.param("sqlite", id="sqlite"),
@@ -37,7 +43,7 @@ DATABASE_PARAMS = [
 def make_database_url(kind: str) -> Iterator[str]:
     """The URL of a new, empty database of ``kind``, removed again on exit."""
     if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="wixapp_t_") as directory:
+        with tempfile.TemporaryDirectory(prefix=DB_PREFIX) as directory:
             yield f"sqlite:///{Path(directory) / 'wixapp.db'}"
     elif kind == "postgresql":
         with _postgres_database() as url:
@@ -48,7 +54,7 @@ def make_database_url(kind: str) -> Iterator[str]:
 
 @contextmanager
 def _postgres_database() -> Iterator[str]:
-    name = f"wixapp_t_{secrets.token_hex(6)}"
+    name = f"{DB_PREFIX}{secrets.token_hex(6)}"
     _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)

@@ -21,7 +21,9 @@ import httpx
 import redis
 
 LOOPBACK = "127.0.0.1"
-LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+# The shared Redis the tests use (each under a prefix of its own, deleted after): set
+# WIXAPP_TEST_REDIS_URL to run them against another server or DB number.
+LOCAL_REDIS_URL = os.environ.get("WIXAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 START_TIMEOUT = 60.0  # several processes importing at once on a busy 2-core machine
 

@@ -454,7 +454,7 @@ class RedisBackend:
                     await self._flush_pending()
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     def _resync(self) -> None:
         for hook in self._resync_hooks:

@@ -4,6 +4,8 @@ The public API. ``WixApp`` identifies callers and reads instance data; ``create_
 :mod:`wixapp.server`) builds the ready backend on it; the emulator is :mod:`wixapp.emulator`.
 """
 
+from typing import Any
+
 from wixapp.__version__ import __version__
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
@@ -13,10 +15,11 @@ from wixapp.errors import (
     ConfigurationError,
     InstanceRemovedError,
     InvalidInstanceError,
+    InvalidRequestError,
     InvalidTokenError,
     PayloadTooLargeError,
     PermissionDeniedError,
-    PreconditionFailed,
+    PreconditionFailedError,
     ProtocolError,
     RateLimitedError,
     RetryAfterError,
@@ -29,6 +32,7 @@ from wixapp.errors import (
     WixAPIError,
     WixAppError,
     WixRequestError,
+    renamed,
 )
 from wixapp.identity import InstanceData, LegacyInstance, trust_token_info, verify_instance_param
 from wixapp.models import AppInstance, AppToken, Caller, SiteInfo, SubjectType, TokenInfo
@@ -53,11 +57,12 @@ __all__ = [
     "InstanceData",
     "InstanceRemovedError",
     "InvalidInstanceError",
+    "InvalidRequestError",
     "InvalidTokenError",
     "LegacyInstance",
     "PayloadTooLargeError",
     "PermissionDeniedError",
-    "PreconditionFailed",
+    "PreconditionFailedError",
     "ProtocolError",
     "RateLimitedError",
     "RetryAfterError",
@@ -91,3 +96,8 @@ for _name in __all__:
     if not _name.startswith("__"):
         globals()[_name].__module__ = "wixapp"
 del _name
+
+
+def __getattr__(name: str) -> Any:
+    """Renamed errors under their old names, with a DeprecationWarning."""
+    return renamed(__name__, name)

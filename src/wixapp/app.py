@@ -196,6 +196,11 @@ class WixApp:
         return self._metrics
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """Epoch seconds as this app sees them (the ``clock`` given, else the wall clock)."""
+        return self._clock
+
+    @property
     def client(self) -> WixClient:
         """The Wix client this app calls through (its breaker, its call counts)."""
         return self._client

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_VISITOR_INSTANCE_FIELDS),
         alias="WIXAPP_VISITOR_INSTANCE_FIELDS",
     )
+    # Path prefixes whose every request (but CORS preflights) is identified before the app's
+    # own code runs, by every front door; a comma-separated list, empty for none.
+    guard_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/api/"], alias="WIXAPP_GUARD_PATHS"
+    )
+    # Accept the legacy signed `instance` query parameter of Wix iframes and dashboards on a
+    # request without an Authorization header (every front door, every identified route).
+    legacy_instance: bool = Field(default=True, alias="WIXAPP_LEGACY_INSTANCE")
     # The oldest signDate accepted in a legacy `instance` value, in seconds.
     legacy_instance_max_age: float = Field(
         default=86_400.0, gt=0, alias="WIXAPP_LEGACY_INSTANCE_MAX_AGE"
@@ -145,6 +153,19 @@ class Settings(BaseSettings):
     @classmethod
     def _split_list(cls, value: object) -> object:
         return _split(value) if isinstance(value, str) else value
+
+    @field_validator("guard_paths", mode="before")
+    @classmethod
+    def _split_guard(cls, value: object) -> object:
+        return _split(value) if isinstance(value, str) else value
+
+    @field_validator("guard_paths")
+    @classmethod
+    def _path_prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.startswith("/"):
+                raise ValueError(f"{prefix!r} is not a path prefix: start it with '/', e.g. /api/")
+        return value
 
     @field_validator("cors_origins", "frame_ancestors")
     @classmethod

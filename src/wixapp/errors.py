@@ -11,8 +11,9 @@ boundary where they happen and never escape as themselves.
     │   ├── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
     │   └── InstanceRemovedError   401  the app was removed from this site
     ├── PermissionDeniedError      403  the identity may not do this
-    ├── PreconditionFailed         412  If-Match does not name the stored settings' version
+    ├── PreconditionFailedError    412  If-Match does not name the stored settings' version
     ├── PayloadTooLargeError       413  the request body is over a limit
+    ├── InvalidRequestError        422  the request does not match the schema (``problems``)
     ├── StoreUnavailableError      503  the database is down or busy
     │   └── SchemaNotReadyError    503  …or its schema is not migrated yet
     ├── RetryAfterError                 (mixin) carries ``retry_after``, sent as Retry-After
@@ -30,6 +31,8 @@ boundary where they happen and never escape as themselves.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
 
 from wixapp.protocol import retry_after_seconds
@@ -40,10 +43,11 @@ __all__ = [
     "ConfigurationError",
     "InstanceRemovedError",
     "InvalidInstanceError",
+    "InvalidRequestError",
     "InvalidTokenError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
-    "PreconditionFailed",
+    "PreconditionFailedError",
     "ProtocolError",
     "RateLimitedError",
     "RetryAfterError",
@@ -211,7 +215,7 @@ class WixRequestError(WixAPIError):
     default_detail = "Wix refused the request."
 
 
-class PreconditionFailed(WixAppError):
+class PreconditionFailedError(WixAppError):
     """If-Match did not match the stored settings; ``current_etag`` is None if none exist."""
 
     status_code = 412
@@ -243,6 +247,39 @@ class PayloadTooLargeError(WixAppError):
     def __init__(self, max_bytes: int, what: str = "The request body") -> None:
         super().__init__(f"{what} is over the limit of {max_bytes} bytes; send less.")
         self.max_bytes = max_bytes
+
+
+class InvalidRequestError(WixAppError):
+    """The request does not match its schema; ``problems`` names each field at fault.
+
+    Built from pydantic's errors (``ValidationError.errors()`` or FastAPI's), so the words
+    are pydantic's and no door has its own copy of them; ``location`` prefixes each field
+    (``query``), and a problem with no field is the whole ``(body)``.
+    """
+
+    status_code = 422
+    default_code = "invalid_request"
+    default_detail = "The request does not match the schema."
+
+    def __init__(
+        self,
+        errors: Iterable[Mapping[str, Any]],
+        *,
+        location: tuple[str, ...] = (),
+        detail: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.problems = [
+            {
+                "field": ".".join(str(part) for part in (*location, *error["loc"])) or "(body)",
+                "problem": str(error["msg"]),
+            }
+            for error in errors
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "problems": self.problems}
 
 
 class StoreUnavailableError(WixAppError):
@@ -288,3 +325,21 @@ class WebhookSignatureError(WebhookError):
         "The webhook is not signed with this app's key; check WIX_APP_PUBLIC_KEY against the "
         "app dashboard."
     )
+
+
+_RENAMED = {"PreconditionFailed": "PreconditionFailedError"}
+
+
+def renamed(module: str, name: str) -> Any:
+    """An old name of an error, with a DeprecationWarning (a module's ``__getattr__``)."""
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=3
+    )
+    return globals()[new]
+
+
+def __getattr__(name: str) -> Any:
+    return renamed(__name__, name)

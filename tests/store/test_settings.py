@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from wixapp.store import PreconditionFailed, SettingsRecord, Store, etag_for
+from wixapp.store import PreconditionFailedError, SettingsRecord, Store, etag_for
 
 
 async def test_first_write_creates_settings_and_the_instance(
@@ -27,7 +27,7 @@ async def test_etag_flow_and_stale_writes_fail(store: Store, instance_id: str) -
     second = await store.put_settings(instance_id, {"n": 2}, if_match=first.etag)
     assert (second.version, second.etag) == (2, etag_for(2))
 
-    with pytest.raises(PreconditionFailed) as failed:
+    with pytest.raises(PreconditionFailedError) as failed:
         await store.put_settings(instance_id, {"n": 3}, if_match=first.etag)
 
     assert failed.value.status == 412
@@ -44,7 +44,7 @@ async def test_etags_that_do_not_name_the_current_version_fail(
 ) -> None:
     await store.put_settings(instance_id, {"n": 1}, if_match=None)
 
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(PreconditionFailedError):
         await store.put_settings(instance_id, {"n": 2}, if_match=if_match)
 
 
@@ -59,7 +59,7 @@ async def test_an_if_match_list_naming_the_current_version_succeeds(
 
 
 async def test_star_needs_existing_settings(store: Store, instance_id: str) -> None:
-    with pytest.raises(PreconditionFailed) as failed:
+    with pytest.raises(PreconditionFailedError) as failed:
         await store.put_settings(instance_id, {"n": 1}, if_match="*")
     assert failed.value.current_etag is None
     assert failed.value.headers() == {}
@@ -72,7 +72,7 @@ async def test_create_only_writes_only_the_first_time(store: Store, instance_id:
     created = await store.put_settings(instance_id, {"n": 1}, if_match=None, create_only=True)
     assert created.version == 1
 
-    with pytest.raises(PreconditionFailed) as failed:
+    with pytest.raises(PreconditionFailedError) as failed:
         await store.put_settings(instance_id, {"n": 2}, if_match=None, create_only=True)
     assert failed.value.current_etag == created.etag
     with pytest.raises(ValueError, match="create_only"):
@@ -90,16 +90,16 @@ async def test_concurrent_writers_with_the_same_etag_exactly_one_wins(
 ) -> None:
     first = await store.put_settings(instance_id, {"writer": -1}, if_match=None)
 
-    async def write(writer: int) -> SettingsRecord | PreconditionFailed:
+    async def write(writer: int) -> SettingsRecord | PreconditionFailedError:
         try:
             return await store.put_settings(instance_id, {"writer": writer}, if_match=first.etag)
-        except PreconditionFailed as failed:
+        except PreconditionFailedError as failed:
             return failed
 
     results = await asyncio.gather(*(write(n) for n in range(20)))
 
     wins = [r for r in results if isinstance(r, SettingsRecord)]
-    losses = [r for r in results if isinstance(r, PreconditionFailed)]
+    losses = [r for r in results if isinstance(r, PreconditionFailedError)]
     assert (len(wins), len(losses)) == (1, 19)
     assert {loss.current_etag for loss in losses} == {wins[0].etag}
     assert await store.get_settings(instance_id) == wins[0]
@@ -121,9 +121,9 @@ async def test_instances_never_see_each_others_settings(
     mine = await store.put_settings(instance_id, {"owner": "a"}, if_match=None)
 
     assert await store.get_settings(other_instance_id) is None
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(PreconditionFailedError):
         await store.put_settings(other_instance_id, {"owner": "b"}, if_match=mine.etag)
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(PreconditionFailedError):
         await store.put_settings(other_instance_id, {"owner": "b"}, if_match="*")
     assert not await store.purge_settings(other_instance_id)
 

@@ -1,30 +1,21 @@
 """A plain ASGI middleware: wixapp for any ASGI framework (Starlette, Litestar, Quart, …).
 
-    app = WixMiddleware(app, guard=["/api/"])      # settings from the environment
+    app = WixMiddleware(app)      # settings from the environment; guards WIXAPP_GUARD_PATHS
 
-For each HTTP request it guards, it identifies the caller (the ``Authorization`` header or,
-without one, the legacy signed ``instance`` parameter) and puts the ``Caller`` in the scope:
-``caller_of(scope)``, or ``request.state.wix_caller`` in Starlette and its kin. A request
-that cannot be identified gets wixapp's JSON error (401, 429, 503 with Retry-After, …) from
-the middleware itself, as does any ``WixAppError`` the app lets escape before it starts its
-answer. Widget CORS follows the backend's rules; ``POST /webhooks`` (``webhook_path``) is
-received as the backend receives it (verified, applied to wixapp's store, then handlers).
-
-Given ``settings`` (or nothing: the environment) the middleware owns its ``WixApp``: it
-starts it with the ASGI lifespan and closes it, and the webhook store, at its end. Given
-``wix``, it only uses it.
+Each request under the guard (``WIXAPP_GUARD_PATHS``, default ``/api/``, or ``guard=``) is
+identified before the app sees it, and the ``Caller`` is put in the scope: ``caller_of(scope)``,
+or ``request.state.wix_caller`` in Starlette and its kin. What it does is the shared edge's
+(:class:`wixapp.web.Edge`): errors, CORS, webhooks (``POST /webhooks``) and the app's
+lifecycle, as the ready backend does them. Given ``settings`` (or nothing: the environment)
+the middleware owns its ``WixApp``, started and closed with the ASGI lifespan; given ``wix``,
+it only uses it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import time
 from collections.abc import Callable, Iterable
 
 import httpx
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,20 +23,13 @@ from wixapp.app import WixApp
 from wixapp.config import Settings
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
-from wixapp.server.cors import policy_for_any_routes
-from wixapp.server.lean import scope_client, scope_header
-from wixapp.server.receiver import WebhookReceiver
-from wixapp.server.responses import response_for
+from wixapp.web import Credentials, Edge, Guard, error_answer
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["CALLER_SCOPE_KEY", "WixMiddleware", "caller_of"]
 
-logger = logging.getLogger("wixapp.adapters")
-
 CALLER_SCOPE_KEY = "wixapp.caller"
 """Where the caller lives in the ASGI scope (also ``scope["state"]["wix_caller"]``)."""
-
-Guard = Callable[[str], bool]
 
 
 def caller_of(scope: Scope) -> Caller:
@@ -53,7 +37,8 @@ def caller_of(scope: Scope) -> Caller:
     caller = scope.get(CALLER_SCOPE_KEY)
     if not isinstance(caller, Caller):
         raise LookupError(
-            "No wixapp caller in this request: guard its path with WixMiddleware(guard=...)."
+            "No wixapp caller in this request: guard its path with WixMiddleware(guard=...) "
+            "or WIXAPP_GUARD_PATHS."
         )
     return caller
 
@@ -61,11 +46,9 @@ def caller_of(scope: Scope) -> Caller:
 class WixMiddleware:
     """Identify callers, answer wixapp's JSON errors, widget CORS and webhooks.
 
-    ``guard``: path prefixes to identify (``None``: every request but the webhook path), or
-    a predicate on the path. ``legacy``: accept the signed ``instance`` query parameter when
-    a request has no ``Authorization`` header. ``cors``: answer preflights and add CORS
-    headers (``WIXAPP_CORS_ORIGINS``). ``webhook_path``: where Wix posts (``None``: not
-    handled); ``webhooks``: the handlers that run after wixapp's own lifecycle handling.
+    ``guard``, ``legacy``: see :class:`wixapp.web.Edge`. ``cors``: answer preflights and add
+    CORS headers (``WIXAPP_CORS_ORIGINS``). ``webhook_path``: where Wix posts (``None``: not
+    handled); ``webhooks``: the handlers run after wixapp's own lifecycle handling.
     ``transport`` and ``clock`` reach the ``WixApp`` the middleware builds (tests).
     """
 
@@ -76,26 +59,20 @@ class WixMiddleware:
         wix: WixApp | None = None,
         settings: Settings | None = None,
         guard: Iterable[str] | Guard | None = None,
-        legacy: bool = True,
+        legacy: bool | None = None,
         cors: bool = True,
         webhook_path: str | None = "/webhooks",
         webhooks: WebhookRouter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._owns_wix = wix is None
         self.wix = wix if wix is not None else WixApp(settings, transport=transport, clock=clock)
-        self.webhooks = webhooks if webhooks is not None else WebhookRouter()
-        self._guarded = _guard_of(guard)
-        self._legacy = legacy
+        self.edge = Edge(self.wix, guard=guard, legacy=legacy, webhooks=webhooks)
+        self.webhooks = self.edge.webhooks
         self._webhook_path = webhook_path
-        self._clock = clock
-        self._receiver: WebhookReceiver | None = None
-        self._receiver_lock = asyncio.Lock()
-        self._closing = contextlib.AsyncExitStack()
-        inner = _Identifying(app, self)
-        cors_policy = policy_for_any_routes(self.wix.settings)
-        self._app: ASGIApp = cors_policy.middleware(inner) if cors else inner
+        inner = _Identifying(app, self.edge, webhook_path)
+        self._app: ASGIApp = self.edge.cors.middleware(inner) if cors else inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -105,8 +82,10 @@ class WixMiddleware:
 
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete" and self._owns_wix:
-                await self.wix.start()
+            if message["type"] == "lifespan.startup.complete":
+                if self._owns_wix:
+                    await self.wix.start()
+                await self.edge.start()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.aclose()
             await send(message)
@@ -114,46 +93,19 @@ class WixMiddleware:
         return lifespan_send
 
     async def aclose(self) -> None:
-        """Drain webhook handlers, close the webhook store and (if owned) the ``WixApp``."""
-        await self._closing.aclose()
-        self._receiver = None
+        """Drain webhook handlers, stop the lifecycle and (if owned) close the ``WixApp``."""
+        await self.edge.aclose()
         if self._owns_wix:
             await self.wix.aclose()
-
-    async def identify(self, scope: Scope) -> Caller:
-        """The request's caller, read from the scope as the backend's lean path reads it."""
-        query = scope.get("query_string", b"")
-        instance = QueryParams(query).get("instance") if self._legacy and query else None
-        return await self.wix.identify_request(
-            scope_header(scope, b"authorization"), instance=instance, client=scope_client(scope)
-        )
-
-    def guards(self, scope: Scope) -> bool:
-        return bool(scope["method"] != "OPTIONS" and self._guarded(scope["path"]))
-
-    def is_webhook(self, scope: Scope) -> bool:
-        return bool(scope["method"] == "POST" and scope["path"] == self._webhook_path)
-
-    async def receiver(self) -> WebhookReceiver:
-        """The webhook receiver; its store is opened on the first webhook."""
-        async with self._receiver_lock:
-            if self._receiver is None:
-                opened = WebhookReceiver.opened(
-                    self.wix.settings,
-                    routes=self.webhooks,
-                    forget=self.wix.forget_instance,
-                    clock=self._clock,
-                )
-                self._receiver = await self._closing.enter_async_context(opened)
-            return self._receiver
 
 
 class _Identifying:
     """The inner layer: webhooks, identification into the scope, wixapp's errors."""
 
-    def __init__(self, app: ASGIApp, owner: WixMiddleware) -> None:
+    def __init__(self, app: ASGIApp, edge: Edge, webhook_path: str | None) -> None:
         self.app = app
-        self.owner = owner
+        self.edge = edge
+        self.webhook_path = webhook_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,22 +113,22 @@ class _Identifying:
             return
         answer = _Answer(send)
         try:
-            if self.owner.is_webhook(scope):
+            if scope["method"] == "POST" and scope["path"] == self.webhook_path:
                 await self._webhook(scope, receive, send)
                 return
-            if self.owner.guards(scope):
-                scope = _with_caller(scope, await self.owner.identify(scope))
+            if self.edge.guards(scope["method"], scope["path"]):
+                caller = await self.edge.identify(Credentials.from_scope(scope))
+                scope = _with_caller(scope, caller)
             await self.app(scope, receive, answer.send)
         except WixAppError as error:
             if answer.started:
                 raise
-            await answer.error(error, scope, receive)
+            await error_answer(error)(scope, receive, send)
 
     async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await Request(scope, receive).body()
-        receiver = await self.owner.receiver()
-        response = await receiver.receive(body)
-        await response(scope, receive, send)
+        receiver = await self.edge.started_receiver()
+        await (await receiver.receive(body))(scope, receive, send)
 
 
 class _Answer:
@@ -190,23 +142,7 @@ class _Answer:
         self.started = self.started or message["type"] == "http.response.start"
         await self._send(message)
 
-    async def error(self, error: WixAppError, scope: Scope, receive: Receive) -> None:
-        if error.status >= 500:
-            logger.warning("answering %d %s: %s", error.status, error.code, error.detail)
-        await response_for(error)(scope, receive, self._send)
-
 
 def _with_caller(scope: Scope, caller: Caller) -> Scope:
     state = {**scope.get("state", {}), "wix_caller": caller}
     return {**scope, CALLER_SCOPE_KEY: caller, "state": state}
-
-
-def _guard_of(guard: Iterable[str] | Guard | None) -> Guard:
-    if guard is None:
-        return lambda _path: True
-    if callable(guard):
-        return guard
-    prefixes = tuple(guard)
-    if not prefixes or not all(isinstance(p, str) and p.startswith("/") for p in prefixes):
-        raise ValueError("guard: give path prefixes starting with '/', or a predicate")
-    return lambda path: path.startswith(prefixes)

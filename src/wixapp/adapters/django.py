@@ -3,7 +3,7 @@
     # settings.py
     MIDDLEWARE = ["wixapp.adapters.django.WixMiddleware", *MIDDLEWARE]
     WIX_APP_ID = "…"; WIX_APP_SECRET = "…"    # or the environment, as for the backend
-    WIXAPP_GUARD_PATHS = ["/api/"]              # identify every request under these
+    WIXAPP_GUARD_PATHS = ["/api/"]              # identified before the view (the default)
     WIXAPP_WEBHOOK_HANDLERS = "myapp.hooks.router"   # optional: a WebhookRouter's path
 
     # urls.py
@@ -38,11 +38,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from wixapp.adapters._config import SETTING_NAMES, settings_from
-from wixapp.adapters._http import Answer, error_answer
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.errors import ConfigurationError, WixAppError
 from wixapp.models import Caller
-from wixapp.server.cors import CorsPolicy, policy_for_any_routes
+from wixapp.web import Answer, Credentials, error_answer
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["WixMiddleware", "close_wix", "get_wix", "wix_caller_required", "wix_webhook"]
@@ -51,12 +50,17 @@ View = Callable[..., HttpResponse]
 AsyncView = Callable[..., Awaitable[HttpResponse]]
 
 _lock = threading.Lock()
-_current: tuple[SyncWixApp, CorsPolicy] | None = None
+_current: SyncWixApp | None = None
 
 
 def get_wix() -> SyncWixApp:
     """This process's :class:`SyncWixApp`, built from Django's settings on first use."""
-    return _runtime()[0]
+    global _current
+    with _lock:
+        if _current is None:
+            settings = settings_from(_django_settings())
+            _current = SyncWixApp(settings, webhooks=_handlers(), **_options())
+        return _current
 
 
 def close_wix() -> None:
@@ -65,17 +69,7 @@ def close_wix() -> None:
     with _lock:
         current, _current = _current, None
     if current is not None:
-        current[0].close()
-
-
-def _runtime() -> tuple[SyncWixApp, CorsPolicy]:
-    global _current
-    with _lock:
-        if _current is None:
-            settings = settings_from(_django_settings())
-            facade = SyncWixApp(settings, webhooks=_handlers(), **_options())
-            _current = (facade, policy_for_any_routes(settings))
-        return _current
+        current.close()
 
 
 def _django_settings() -> dict[str, Any]:
@@ -119,32 +113,26 @@ setting_changed.connect(_on_setting_changed)
 # -- identification
 
 
-def _credentials(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
-    """The request's Authorization header, legacy ``instance`` value and client address."""
-    legacy = getattr(django_settings, "WIXAPP_LEGACY_INSTANCE", True)
-    instance = request.GET.get("instance") if legacy else None
-    return request.headers.get("Authorization"), instance, request.META.get("REMOTE_ADDR")
+def _credentials(request: HttpRequest) -> Credentials:
+    return Credentials(
+        request.headers.get("Authorization"),
+        request.GET.get("instance"),
+        request.META.get("REMOTE_ADDR"),
+    )
 
 
 def _identify(request: HttpRequest) -> Caller:
-    known = getattr(request, "wix_caller", None)
-    if isinstance(known, Caller):
-        return known
-    authorization, instance, client = _credentials(request)
-    caller = get_wix().identify_request(authorization, instance=instance, client=client)
-    request.wix_caller = caller
+    caller = getattr(request, "wix_caller", None)
+    if not isinstance(caller, Caller):
+        caller = request.wix_caller = get_wix().identify_credentials(_credentials(request))
     return caller
 
 
 async def _aidentify(request: HttpRequest) -> Caller:
-    known = getattr(request, "wix_caller", None)
-    if isinstance(known, Caller):
-        return known
-    authorization, instance, client = _credentials(request)
-    caller = await get_wix().arun(
-        lambda wix: wix.identify_request(authorization, instance=instance, client=client)
-    )
-    request.wix_caller = caller
+    caller = getattr(request, "wix_caller", None)
+    if not isinstance(caller, Caller):
+        caller = await get_wix().aidentify_credentials(_credentials(request))
+        request.wix_caller = caller
     return caller
 
 
@@ -189,7 +177,6 @@ class WixMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.guard = tuple(getattr(django_settings, "WIXAPP_GUARD_PATHS", ()))
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -197,22 +184,22 @@ class WixMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._acall(request)
-        preflight = self._preflight(request)
+        preflight = _preflight(request)
         if preflight is not None:
             return preflight
         try:
-            if self._guards(request):
+            if get_wix().edge.guards(request.method or "", request.path):
                 _identify(request)
         except WixAppError as error:
             return _with_cors(request, render_error(error))
         return _with_cors(request, self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        preflight = self._preflight(request)
+        preflight = _preflight(request)
         if preflight is not None:
             return preflight
         try:
-            if self._guards(request):
+            if get_wix().edge.guards(request.method or "", request.path):
                 await _aidentify(request)
         except WixAppError as error:
             return _with_cors(request, render_error(error))
@@ -221,19 +208,16 @@ class WixMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         return render_error(exception) if isinstance(exception, WixAppError) else None
 
-    def _preflight(self, request: HttpRequest) -> HttpResponse | None:
-        answer = _runtime()[1].preflight(request.method or "", request.headers.items())
-        return None if answer is None else _response(Answer.of(answer))
 
-    def _guards(self, request: HttpRequest) -> bool:
-        return (
-            bool(self.guard) and request.method != "OPTIONS" and request.path.startswith(self.guard)
-        )
+def _preflight(request: HttpRequest) -> HttpResponse | None:
+    answer = get_wix().edge.cors.preflight(request.method or "", request.headers.items())
+    return None if answer is None else _response(Answer.of(answer))
 
 
 def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if "Origin" in request.headers:
-        for name, value in _runtime()[1].headers_for(request.headers.items(), response.items()):
+        cors = get_wix().edge.cors
+        for name, value in cors.headers_for(request.headers.items(), response.items()):
             response[name] = value
     return response
 
@@ -256,7 +240,7 @@ to wixapp's store, then the handlers run. POST only, exempt from CSRF (Wix signs
 
 def render_error(error: WixAppError) -> HttpResponse:
     """wixapp's JSON error as a Django response."""
-    return _response(error_answer(error))
+    return _response(Answer.of(error_answer(error)))
 
 
 def _response(answer: Answer) -> HttpResponse:

@@ -17,12 +17,10 @@ event loop (a Django async view) awaits the same calls without blocking its loop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import threading
-import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
@@ -33,7 +31,7 @@ from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
 from wixapp.identity import InstanceData
 from wixapp.models import AppToken, Caller
-from wixapp.server.receiver import WebhookReceiver
+from wixapp.web import Credentials, Edge, Guard
 from wixapp.webhooks import WebhookEvent, WebhookRouter
 
 __all__ = ["BackgroundLoop", "SyncWixApp"]
@@ -158,13 +156,16 @@ class SyncWixApp:
         settings: Settings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         webhooks: WebhookRouter | None = None,
+        guard: Iterable[str] | Guard | None = None,
+        legacy: bool | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.webhooks = webhooks if webhooks is not None else WebhookRouter()
         self._transport = transport
         self._clock = clock
+        self._edge_options: dict[str, Any] = {"guard": guard, "legacy": legacy}
         self._closed = False
         self._lock = threading.Lock()
         self._core = self._open_core()
@@ -212,6 +213,25 @@ class SyncWixApp:
             lambda wix: wix.identify_request(authorization, instance=instance, client=client)
         )
 
+    # -- the shared request edge (what the Flask and Django adapters call)
+
+    @property
+    def edge(self) -> Edge:
+        """The request edge on the core's loop: its guard, legacy switch and CORS policy are
+        plain data any thread may read; call its coroutines through ``identify_credentials``
+        and ``receive_webhook``."""
+        return self._live_core().edge
+
+    def identify_credentials(self, credentials: Credentials) -> Caller:
+        """A request's caller, by the edge's rules (see :class:`wixapp.web.Edge`)."""
+        core = self._live_core()
+        return core.loop.run(core.edge.identify(credentials))
+
+    async def aidentify_credentials(self, credentials: Credentials) -> Caller:
+        """The same, awaited from another event loop (a Django async view)."""
+        core = self._live_core()
+        return await core.loop.arun(core.edge.identify(credentials))
+
     def instance(self, instance_id: str) -> InstanceData:
         return self.run(lambda wix: wix.instance(instance_id))
 
@@ -250,13 +270,13 @@ class SyncWixApp:
 
     def verify_webhook(self, body: bytes | str) -> WebhookEvent:
         """Check a webhook's signature (``WIX_APP_PUBLIC_KEY``) and decode it; no side effect."""
-        return self._live_core().receiver().verify(body)
+        return self._live_core().edge.receiver.verify(body)
 
     def receive_webhook(self, body: bytes | str) -> JSONResponse:
         """Verify, apply to wixapp's store (``Lifecycle``), then start ``webhooks``' handlers;
         the answer for Wix."""
         core = self._live_core()
-        return core.loop.run(core.receiver().receive(body))
+        return core.loop.run(core.edge.receiver.receive(body))
 
     # -- lifetime
 
@@ -278,49 +298,28 @@ class SyncWixApp:
 
 
 class _Core:
-    """One process's loop, ``WixApp`` and webhook receiver (apart from the facade, so that
-    a finalizer can close them without keeping the facade alive)."""
+    """One process's loop, ``WixApp`` and started request edge (apart from the facade, so
+    that a finalizer can close them without keeping the facade alive)."""
 
-    def __init__(self, loop: BackgroundLoop, wix: WixApp, facade: SyncWixApp) -> None:
+    def __init__(self, loop: BackgroundLoop, edge: Edge) -> None:
         self.pid = os.getpid()
         self.loop = loop
-        self.wix = wix
+        self.edge = edge
+        self.wix = edge.wix
         self.closed = False
-        self._settings = facade.settings
-        self._webhooks = facade.webhooks
-        self._clock = facade._clock
-        self._receiver: WebhookReceiver | None = None
-        self._receiver_lock = threading.Lock()
-        self._owned = contextlib.AsyncExitStack()
 
     @classmethod
     def open(cls, facade: SyncWixApp) -> _Core:
         loop = BackgroundLoop()
         try:
-            wix = loop.run(_started(facade.settings, facade._transport, facade._clock))
+            edge = loop.run(_started(facade))
         except BaseException:
             loop.close()
             raise
-        return cls(loop, wix, facade)
+        return cls(loop, edge)
 
     async def call(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
         return await work(self.wix)
-
-    def receiver(self) -> WebhookReceiver:
-        """The webhook receiver; its store is opened on first use (migrated if configured)."""
-        with self._receiver_lock:
-            if self._receiver is None:
-                self._receiver = self.loop.run(self._open_receiver())
-            return self._receiver
-
-    async def _open_receiver(self) -> WebhookReceiver:
-        opened = WebhookReceiver.opened(
-            self._settings,
-            routes=self._webhooks,
-            forget=self.wix.forget_instance,
-            clock=self._clock,
-        )
-        return await self._owned.enter_async_context(opened)
 
     def close(self) -> None:
         # In a forked child the loop's thread does not exist: nothing here to close.
@@ -334,18 +333,23 @@ class _Core:
 
     async def _aclose(self) -> None:
         try:
-            await self._owned.aclose()
+            await self.edge.aclose()
         finally:
             await self.wix.aclose()
 
 
-async def _started(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None, clock: Callable[[], float]
-) -> WixApp:
-    # Built on the loop it runs on: whatever it binds to a loop binds to this one.
-    wix = WixApp(settings, transport=transport, clock=clock)
-    await wix.start()
-    return wix
+async def _started(facade: SyncWixApp) -> Edge:
+    # Built on the loop it runs on: whatever it binds to a loop binds to this one. The edge
+    # starts with the app (the removals loaded, the lifecycle running), as the backend's.
+    wix = WixApp(facade.settings, transport=facade._transport, clock=facade._clock)
+    try:
+        await wix.start()
+        edge = Edge(wix, webhooks=facade.webhooks, **facade._edge_options)
+        await edge.start()
+    except BaseException:
+        await wix.aclose()
+        raise
+    return edge
 
 
 class LoopTransport(httpx.BaseTransport):

@@ -4,7 +4,7 @@ An app's own routes use ``current_caller`` (who is calling) and ``InstanceDB`` (
 connection bound to the caller's instance); its background work uses ``database_engine``.
 """
 
-from wixapp.server.app import Lifespan, create_app
+from wixapp.server.backend import Lifespan, create_app
 from wixapp.server.database import InstanceConnection, InstanceDB, database_engine
 from wixapp.server.routes import current_caller
 from wixapp.server.state import ServerState

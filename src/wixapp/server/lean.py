@@ -1,53 +1,57 @@
-"""The lean hot path: the widget's GET requests answered without FastAPI's per-request work.
+"""The lean route table: the backend's GET routes of page views, implemented once.
 
-``GET /get-instance`` (and ``/api/get-instance``) and ``GET /api/settings`` are what page
-views ask. FastAPI declares them (their OpenAPI description, and the answers to every other
-method) and its route functions give the answers built here; but
-:class:`~wixapp.server.middleware.EdgeMiddleware` answers a GET of these paths itself,
-straight from the ASGI scope: no dependency resolution, no parameter models, no ``Request``
-object, JSON written by orjson. The caller is identified by the same code as
-:func:`wixapp.server.routes.current_caller`, and an error is the same JSON answer the
-exception handlers give.
+``GET /get-instance`` (and ``/api/get-instance``) and ``GET /api/settings`` are what page views
+ask. Each :class:`LeanRoute` here is the only implementation of its route:
+:class:`~wixapp.server.middleware.EdgeMiddleware` answers a GET of its path straight from the
+ASGI scope (no dependency resolution, no ``Request`` object, JSON written by orjson), and the
+FastAPI declaration of the same path (its OpenAPI entry, and the 405 to other methods) is
+generated from the route's :class:`Declaration` by :func:`declare_routes`, calling the same
+code. The query parameters are one pydantic model: it validates them, and its JSON schema is
+what OpenAPI shows, so the two cannot drift.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from wixapp.errors import WixAppError
+from wixapp.errors import InvalidRequestError, WixAppError
 from wixapp.identity.visibility import visible_instance
 from wixapp.models import Caller
-from wixapp.server.responses import error_response, response_for
-from wixapp.server.schemas import DEFAULT_SETTINGS
+from wixapp.server.schemas import DEFAULT_SETTINGS, CallerBody, ErrorBody, SettingsBody
 from wixapp.server.state import ServerState
 from wixapp.store import SettingsRecord
+from wixapp.web import Credentials, error_answer, unexpected_answer
 
 __all__ = [
+    "AUTHORIZATION_PARAMETER",
+    "CALLER_SCOPE_KEY",
     "LEAN_ROUTES",
     "NEVER_SAVED_ETAG",
+    "Declaration",
+    "InstanceQuery",
     "JSONAnswer",
     "LeanRoute",
-    "caller_of",
+    "caller_in",
+    "declare_routes",
+    "error_statuses",
     "identify",
-    "instance_answer",
-    "invalid_include",
-    "scope_client",
-    "scope_header",
-    "settings_answer",
+    "settings_json",
 ]
 
-logger = logging.getLogger("wixapp.server")
-
 NEVER_SAVED_ETAG = '"v0"'
+
+CALLER_SCOPE_KEY = "wixapp.caller"
+"""Where a guarded request's caller waits in the scope (the ASGI adapter uses the same key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,30 +72,41 @@ class JSONAnswer:
         return 200
 
     def response(self) -> Response:
-        """The same answer for a FastAPI route."""
+        """The same answer as a Starlette response (for a FastAPI route)."""
         return Response(self.body, media_type="application/json", headers=dict(self.headers))
 
 
 # -- who is calling -----------------------------------------------------------------------
 
 
-async def identify(state: ServerState, authorization: str | None, client: str | None) -> Caller:
-    """The caller behind an Authorization header value, noted as seen."""
-    return await caller_of(state, authorization, None, client)
-
-
-async def caller_of(
-    state: ServerState, authorization: str | None, instance: str | None, client: str | None
-) -> Caller:
-    """The token's caller or, when the request has no Authorization header at all, the
-    legacy signed ``instance`` value's (:meth:`wixapp.WixApp.identify_request`); noted as
-    seen."""
-    caller = await state.wix.identify_request(authorization, instance=instance, client=client)
+async def identify(state: ServerState, credentials: Credentials) -> Caller:
+    """The caller behind a request's credentials, by the edge's rules; noted as seen."""
+    caller = await state.edge.identify(credentials)
     state.seen.note(caller.instance_id, caller.site_id)
     return caller
 
 
-# -- the answers (the FastAPI routes give these too) --------------------------------------
+async def caller_in(state: ServerState, scope: Scope) -> Caller:
+    """The caller the edge identified for this request (a guarded path), or identified now."""
+    caller = scope.get(CALLER_SCOPE_KEY)
+    if isinstance(caller, Caller):
+        return caller
+    return await identify(state, Credentials.from_scope(scope))
+
+
+# -- the answers --------------------------------------------------------------------------
+
+
+class InstanceQuery(BaseModel):
+    """The query parameters of ``/get-instance``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    include: Literal["instance"] | None = None
+    instance: str | None = Field(
+        default=None,
+        description="The legacy signed `instance` value of Wix iframes (no header).",
+    )
 
 
 async def instance_answer(state: ServerState, caller: Caller, include: str | None) -> JSONAnswer:
@@ -126,14 +141,6 @@ def settings_json(caller: Caller, record: SettingsRecord | None) -> JSONAnswer:
         version, etag = record.version, record.etag
     body = {"instanceId": caller.instance_id, "settings": document, "version": version}
     return JSONAnswer(orjson.dumps(body), (("etag", etag), ("cache-control", "no-store")))
-
-
-def invalid_include() -> Response:
-    """The 422 FastAPI's validation gives for an ``include`` other than "instance"."""
-    problem = {"field": "query.include", "problem": "Input should be 'instance'"}
-    return error_response(
-        422, "invalid_request", "The request does not match the schema.", problems=[problem]
-    )
 
 
 def _dump_instance(data: Any) -> bytes:
@@ -175,77 +182,170 @@ def _encoded_once(
 _DEFAULT_SETTINGS = orjson.Fragment(orjson.dumps(DEFAULT_SETTINGS))
 
 
-# -- the ASGI side ------------------------------------------------------------------------
+# -- the route table ----------------------------------------------------------------------
+
+LeanAnswer = Callable[[ServerState, Scope], Awaitable[JSONAnswer]]
+
+
+def error_statuses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route gives (all in ErrorBody's shape)."""
+    return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
+
+
+_MEANING = {
+    400: "the body is not JSON",
+    401: "missing, malformed, invalid or expired token (WWW-Authenticate says which)",
+    403: "this caller may not do this",
+    412: "If-Match does not name the current version (ETag: the current one)",
+    413: "the body is too large",
+    422: "the request does not match the schema",
+    428: "If-Match is required",
+    429: "Wix throttles this instance, or too many unknown tokens (Retry-After)",
+    502: "Wix answered something wixapp cannot use",
+    503: "Wix, or the database, is unavailable (Retry-After)",
+}
+IDENTIFIED_ERRORS = (401, 422, 429, 502, 503)
+
+AUTHORIZATION_PARAMETER: dict[str, Any] = {
+    "description": "The Wix access token, raw (as fetchWithAuth sends it) or `Bearer <token>`.",
+    "in": "header",
+    "name": "Authorization",
+    "required": False,
+    "schema": {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "description": "The Wix access token, raw (as fetchWithAuth sends it) or "
+        "`Bearer <token>`.",
+        "title": "Authorization",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """How FastAPI declares a lean route: its operation's name and description, its query
+    model and its documented answers."""
+
+    name: str
+    description: str | None
+    responses: dict[int | str, dict[str, Any]]
+    query: type[BaseModel] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """OpenAPI's parameters: the query model's fields, then the Authorization header."""
+        query = [] if self.query is None else _query_parameters(self.query)
+        return [*query, AUTHORIZATION_PARAMETER]
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = {key: value for key, value in field_schema.items() if key != "default"}
+        parameter = {"in": "query", "name": name, "required": False, "schema": field_schema}
+        if "description" in field_schema:
+            parameter = {"description": field_schema["description"], **parameter}
+        parameters.append(parameter)
+    return parameters
 
 
 class LeanRoute:
-    """One path's GET answered from the scope (see the module's doc)."""
+    """One path's GET, answered from the scope; ``declaration`` (None: undocumented) is how
+    FastAPI declares it."""
 
-    def __init__(
-        self, path: str, answer: Callable[[ServerState, Scope], Awaitable[JSONAnswer | Response]]
-    ) -> None:
+    def __init__(self, path: str, answer: LeanAnswer, declaration: Declaration | None = None):
         self.path = path
+        self.declaration = declaration
         self._answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer the request; the status sent."""
-        state: ServerState = scope["app"].state.wixapp
-        try:
-            answer = await self._answer(state, scope)
-        except WixAppError as error:
-            if error.status >= 500:
-                logger.warning("answering %d %s: %s", error.status, error.code, error.detail)
-            answer = response_for(error)
-        except Exception as error:
-            logger.error("unexpected %s while answering a request", type(error).__name__)
-            answer = error_response(500, "internal_error", "Something went wrong on our side.")
+        answer = await self.respond(scope["app"].state.wixapp, scope)
         if isinstance(answer, JSONAnswer):
             return await answer.send(send)
         await answer(scope, receive, send)
         return answer.status_code
 
-
-def scope_header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a request header (names are lower-case in ASGI)."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def scope_client(scope: Scope) -> str | None:
-    """The client's address, for the token-check budget."""
-    client = scope.get("client")
-    return str(client[0]) if client else None
+    async def respond(self, state: ServerState, scope: Scope) -> JSONAnswer | Response:
+        try:
+            answer: JSONAnswer = await self._answer(state, scope)
+            return answer
+        except WixAppError as error:
+            return error_answer(error)
+        except Exception as error:
+            return unexpected_answer(error)
 
 
-async def _get_instance(state: ServerState, scope: Scope) -> JSONAnswer | Response:
-    query = scope["query_string"]
-    params = QueryParams(query) if query else None
-    instance = params.get("instance") if params is not None else None
-    caller = await caller_of(
-        state, scope_header(scope, b"authorization"), instance, scope_client(scope)
-    )
-    include = params.get("include") if params is not None else None
-    if include is not None and include != "instance":
-        return invalid_include()
-    return await instance_answer(state, caller, include)
+def declare_routes(router: APIRouter, routes: Iterable[LeanRoute]) -> None:
+    """Declare each documented lean route on ``router``: OpenAPI from its declaration, and
+    the route's own code should FastAPI ever be the one to call it."""
+    for route in routes:
+        declared = route.declaration
+        if declared is None:
+            continue
+        router.add_api_route(
+            route.path,
+            _endpoint(route, declared),
+            methods=["GET"],
+            response_model=None,
+            responses=declared.responses,
+            openapi_extra={"parameters": declared.parameters(), **declared.extra},
+        )
+
+
+def _endpoint(route: LeanRoute, declared: Declaration) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        answer = await route.respond(request.app.state.wixapp, request.scope)
+        return answer.response() if isinstance(answer, JSONAnswer) else answer
+
+    endpoint.__name__ = declared.name
+    endpoint.__doc__ = declared.description
+    return endpoint
+
+
+def _query(model: type[BaseModel], scope: Scope) -> Any:
+    raw = scope["query_string"]
+    if not raw:
+        return model()
+    try:  # a repeated parameter: the last value counts, as in Starlette and FastAPI
+        return model.model_validate(dict(QueryParams(raw)))
+    except ValidationError as error:
+        raise InvalidRequestError(error.errors(), location=("query",)) from None
+
+
+async def _get_instance(state: ServerState, scope: Scope) -> JSONAnswer:
+    caller = await caller_in(state, scope)
+    query: InstanceQuery = _query(InstanceQuery, scope)
+    return await instance_answer(state, caller, query.include)
 
 
 async def _read_settings(state: ServerState, scope: Scope) -> JSONAnswer:
-    caller = await identify(state, scope_header(scope, b"authorization"), scope_client(scope))
-    return await settings_answer(state, caller)
+    return await settings_answer(state, await caller_in(state, scope))
 
 
-def _routes(routes: Iterable[LeanRoute]) -> dict[str, LeanRoute]:
-    return {route.path: route for route in routes}
-
-
-LEAN_ROUTES = _routes(
-    [
-        LeanRoute("/get-instance", _get_instance),
-        LeanRoute("/api/get-instance", _get_instance),
-        LeanRoute("/api/settings", _read_settings),
-    ]
+_CALLER_ANSWER = {200: {"model": CallerBody}, **error_statuses(*IDENTIFIED_ERRORS)}
+SETTINGS_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": SettingsBody,
+        "headers": {"ETag": {"description": 'the version, "v<n>"', "schema": {"type": "string"}}},
+    }
+}
+_GET_INSTANCE = Declaration(
+    "get_instance",
+    "Who is calling: the app instance (tenant) and the subject behind the token.",
+    _CALLER_ANSWER,
+    InstanceQuery,
 )
+_READ_SETTINGS = Declaration(
+    "read_settings", None, {**SETTINGS_ANSWER, **error_statuses(*IDENTIFIED_ERRORS)}
+)
+
+LEAN_ROUTES: dict[str, LeanRoute] = {
+    route.path: route
+    for route in [
+        LeanRoute("/get-instance", _get_instance, _GET_INSTANCE),
+        LeanRoute("/api/get-instance", _get_instance, _GET_INSTANCE),
+        LeanRoute("/api/settings", _read_settings, _READ_SETTINGS),
+    ]
+}
 """The GET paths EdgeMiddleware answers itself, by path."""

@@ -7,12 +7,15 @@ Everything every HTTP request needs, in the order it runs:
 2. query-string hygiene: raw non-ASCII bytes percent-encoded, as a browser would (some ASGI
    servers pass them through, and parts of Starlette decode the query string as strict
    UTF-8: a stray byte was a 500);
-3. the lean answers of the widget's GET requests (:mod:`wixapp.server.lean`), which skip the
+3. the guard: a request under ``WIXAPP_GUARD_PATHS`` is identified by the shared edge
+   (:class:`wixapp.web.Edge`) and its caller put in the scope (``current_caller`` and the
+   lean routes take it from there), or answered with wixapp's JSON error;
+4. the lean answers of the widget's GET requests (:mod:`wixapp.server.lean`), which skip the
    rest of the stack;
-4. the request body limit: 413 by ``Content-Length`` or by counting what arrives;
-5. timing: each request's latency by route template and status class, in ``/metrics``.
+5. the request body limit: 413 by ``Content-Length`` or by counting what arrives;
+6. timing: each request's latency by route template and status class, in ``/metrics``.
 
-One layer instead of four: each layer costs a coroutine and a wrapped ``send`` per request,
+One layer instead of five: each layer costs a coroutine and a wrapped ``send`` per request,
 which on the hot path was a measurable share of the time.
 """
 
@@ -27,11 +30,12 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.config import Settings
-from wixapp.errors import PayloadTooLargeError
+from wixapp.errors import PayloadTooLargeError, WixAppError
 from wixapp.metrics import Metrics
-from wixapp.server.cors import RouteCORSMiddleware
-from wixapp.server.lean import LeanRoute
-from wixapp.server.responses import response_for
+from wixapp.server.lean import CALLER_SCOPE_KEY, LeanRoute, identify
+from wixapp.server.state import ServerState
+from wixapp.web import Credentials, error_answer
+from wixapp.web.cors import RouteCORSMiddleware
 
 __all__ = ["EdgeMiddleware"]
 
@@ -77,6 +81,17 @@ class EdgeMiddleware:
             scope = {**scope, "query_string": _percent_encoded(query)}
         started = time.perf_counter()
         lean = self.lean.get(scope["path"]) if scope["method"] == "GET" else None
+        state: ServerState = scope["app"].state.wixapp
+        if state.edge.guards(scope["method"], scope["path"]):
+            try:
+                scope[CALLER_SCOPE_KEY] = await identify(state, Credentials.from_scope(scope))
+            except WixAppError as error:
+                refusal = error_answer(error)
+                await refusal(scope, receive, send)
+                # Refused before routing: no route template to count it under.
+                where = lean.path if lean is not None else "guarded"
+                self.metrics.request_done(where, refusal.status_code, time.perf_counter() - started)
+                return
         if lean is not None:
             status = await lean(scope, receive, send)
             self.metrics.request_done(lean.path, status, time.perf_counter() - started)
@@ -119,7 +134,7 @@ class EdgeMiddleware:
             self.metrics.request_done(path, status, time.perf_counter() - started)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await response_for(PayloadTooLargeError(self.max_bytes))(scope, receive, send)
+        await error_answer(PayloadTooLargeError(self.max_bytes))(scope, receive, send)
 
 
 def _declared_length(scope: Scope) -> int:

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
-from wixapp.errors import PayloadTooLargeError, PermissionDeniedError, WixAppError
+from wixapp.errors import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    WixAppError,
+)
 from wixapp.metrics import CONTENT_TYPE_LATEST
 from wixapp.models import Caller
 from wixapp.server.lean import (
+    AUTHORIZATION_PARAMETER,
+    IDENTIFIED_ERRORS,
+    LEAN_ROUTES,
     NEVER_SAVED_ETAG,
-    caller_of,
-    identify,
-    instance_answer,
-    settings_answer,
+    SETTINGS_ANSWER,
+    caller_in,
+    declare_routes,
+    error_statuses,
     settings_json,
 )
-from wixapp.server.responses import error_response
-from wixapp.server.schemas import (
-    CallerBody,
-    ErrorBody,
-    SettingsBody,
-    WidgetSettings,
-)
+from wixapp.server.schemas import WidgetSettings
 from wixapp.server.state import ServerState, server_state
+from wixapp.web import error_response
 
 __all__ = ["caller_or_legacy_instance", "current_caller", "router"]
 
@@ -37,89 +40,31 @@ logger = logging.getLogger("wixapp.server")
 router = APIRouter()
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error answers a route gives (all in ErrorBody's shape)."""
-    meaning = {
-        400: "the body is not JSON",
-        401: "missing, malformed, invalid or expired token (WWW-Authenticate says which)",
-        403: "this caller may not do this",
-        412: "If-Match does not name the current version (ETag: the current one)",
-        413: "the body is too large",
-        422: "the request does not match the schema",
-        428: "If-Match is required",
-        429: "Wix throttles this instance, or too many unknown tokens (Retry-After)",
-        502: "Wix answered something wixapp cannot use",
-        503: "Wix, or the database, is unavailable (Retry-After)",
-    }
-    return {status: {"model": ErrorBody, "description": meaning[status]} for status in statuses}
-
-
-_IDENTIFIED = (401, 422, 429, 502, 503)
-
 AuthorizationHeader = Annotated[
     str | None,
-    Header(
-        alias="Authorization",
-        description="The Wix access token, raw (as fetchWithAuth sends it) or `Bearer <token>`.",
-    ),
+    Header(alias="Authorization", description=AUTHORIZATION_PARAMETER["description"]),
 ]
 
 
 async def current_caller(request: Request, authorization: AuthorizationHeader = None) -> Caller:
-    """The identified caller of this request (a FastAPI dependency).
+    """The identified caller of this request (a FastAPI dependency): the edge's, when the
+    path is guarded (``WIXAPP_GUARD_PATHS``), else identified now by the same rules (the
+    token, or while ``WIXAPP_LEGACY_INSTANCE`` allows, the legacy ``instance`` parameter).
 
     ``authorization`` only documents the header: it is read from ``request`` so that a
     direct call, ``await current_caller(request)``, sees it too.
     """
-    client = request.client.host if request.client else None
-    return await identify(server_state(request), request.headers.get("authorization"), client)
+    return await caller_in(server_state(request), request.scope)
 
+
+caller_or_legacy_instance = current_caller
+"""The same dependency (every identified route accepts the legacy parameter alike)."""
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
+# The page views' GETs: generated from the lean route table (their one implementation).
+declare_routes(router, LEAN_ROUTES.values())
 
-async def caller_or_legacy_instance(
-    request: Request,
-    instance: Annotated[
-        str | None,
-        Query(description="The legacy signed `instance` value of Wix iframes (no header)."),
-    ] = None,
-    authorization: AuthorizationHeader = None,
-) -> Caller:
-    """``current_caller``, or, when the request has no Authorization header, the legacy
-    signed ``?instance=`` value of Wix iframes and dashboards (spec §8), checked locally
-    with the app secret in constant time. OWNER permissions make a USER, anything else a
-    VISITOR (``LegacyInstance.caller``). A bad value is a 401."""
-    client = request.client.host if request.client else None
-    header = request.headers.get("authorization")
-    return await caller_of(server_state(request), header, instance, client)
-
-
-_CALLER_ANSWER = {200: {"model": CallerBody}, **_errors(*_IDENTIFIED)}
-
-
-# GET of these paths is answered by the lean path (wixapp.server.lean) before FastAPI sees
-# it; the routes declare them (OpenAPI, other methods) and give the same answers.
-
-
-@router.get("/get-instance", response_model=None, responses=_CALLER_ANSWER)
-@router.get("/api/get-instance", response_model=None, responses=_CALLER_ANSWER)
-async def get_instance(
-    request: Request,
-    caller: Annotated[Caller, Depends(caller_or_legacy_instance)],
-    include: Annotated[Literal["instance"] | None, Query()] = None,
-) -> Response:
-    """Who is calling: the app instance (tenant) and the subject behind the token."""
-    answer = await instance_answer(server_state(request), caller, include)
-    return answer.response()
-
-
-_SETTINGS_ANSWER: dict[int | str, dict[str, Any]] = {
-    200: {
-        "model": SettingsBody,
-        "headers": {"ETag": {"description": 'the version, "v<n>"', "schema": {"type": "string"}}},
-    }
-}
 _SETTINGS_REQUEST = {
     "requestBody": {
         "required": True,
@@ -129,15 +74,12 @@ _SETTINGS_REQUEST = {
 }
 
 
-@router.get("/api/settings", responses={**_SETTINGS_ANSWER, **_errors(*_IDENTIFIED)})
-async def read_settings(request: Request, caller: CallerDep) -> Response:
-    answer = await settings_answer(server_state(request), caller)
-    return answer.response()
-
-
 @router.put(
     "/api/settings",
-    responses={**_SETTINGS_ANSWER, **_errors(*_IDENTIFIED, 400, 403, 412, 413, 422, 428)},
+    responses={
+        **SETTINGS_ANSWER,
+        **error_statuses(*IDENTIFIED_ERRORS, 400, 403, 412, 413, 422, 428),
+    },
     openapi_extra=_SETTINGS_REQUEST,
 )
 async def write_settings(
@@ -165,7 +107,7 @@ async def write_settings(
             "precondition_required",
             "Send If-Match with the ETag from GET /api/settings, so no change is lost.",
         )
-    record = await state.store.put_settings(  # a stale If-Match raises PreconditionFailed
+    record = await state.store.put_settings(  # a stale If-Match raises PreconditionFailedError
         caller.instance_id,
         document,
         if_match=None if if_match == NEVER_SAVED_ETAG else if_match,
@@ -191,28 +133,17 @@ async def _read_settings_body(request: Request, max_bytes: int) -> dict[str, Any
     try:
         return WidgetSettings.model_validate(raw).document()
     except ValidationError as error:
-        raise _InvalidSettings(error) from None
+        raise InvalidRequestError(
+            error.errors(),
+            code="invalid_settings",
+            detail="The settings do not match the schema; fix the fields listed.",
+        ) from None
 
 
 class _InvalidJSON(WixAppError):
     status_code = 400
     default_code = "invalid_json"
     default_detail = "The body is not JSON: send the settings as a JSON object."
-
-
-class _InvalidSettings(WixAppError):
-    status_code = 422
-    default_code = "invalid_settings"
-
-    def __init__(self, error: ValidationError) -> None:
-        self.problems = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
-            for e in error.errors()
-        ]
-        super().__init__("The settings do not match the schema; fix the fields listed.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "problems": self.problems}
 
 
 @router.get("/healthz")

@@ -39,10 +39,10 @@ class ServerStack:
 STACKS = {
     # Both protocols are guarded: slow headers and bodies are cut off (server/protocol.py).
     "uvloop": ServerStack(
-        "uvloop", loop="uvloop", http="wixapp.server.protocol:GuardedHttpToolsProtocol"
+        "uvloop", loop="uvloop", http="wixapp.server.guarded_protocols:GuardedHttpToolsProtocol"
     ),
     "asyncio": ServerStack(
-        "asyncio", loop="asyncio", http="wixapp.server.protocol:GuardedH11Protocol"
+        "asyncio", loop="asyncio", http="wixapp.server.guarded_protocols:GuardedH11Protocol"
     ),
 }
 

@@ -9,10 +9,9 @@ from starlette.requests import Request
 from wixapp.app import WixApp
 from wixapp.cache import InstanceCache
 from wixapp.config import Settings
-from wixapp.server.lifecycle import Lifecycle
-from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.seen import LastSeenRecorder
 from wixapp.store import SettingsRecord, Store
+from wixapp.web import Edge, Lifecycle, WebhookReceiver
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["ServerState", "server_state"]
@@ -26,10 +25,20 @@ class ServerState:
     wix: WixApp
     store: Store
     seen: LastSeenRecorder
-    lifecycle: Lifecycle
-    webhooks: WebhookRouter
-    webhook_receiver: WebhookReceiver
+    edge: Edge
     settings_cache: InstanceCache[SettingsRecord | None]
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.edge.lifecycle
+
+    @property
+    def webhooks(self) -> WebhookRouter:
+        return self.edge.webhooks
+
+    @property
+    def webhook_receiver(self) -> WebhookReceiver:
+        return self.edge.receiver
 
 
 def server_state(request: Request) -> ServerState:

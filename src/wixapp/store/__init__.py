@@ -6,6 +6,9 @@ is owned by the Alembic migrations shipped in ``migrations/``: run ``migrate(url
 ``Store.create(url)`` do both.
 """
 
+from typing import Any
+
+from wixapp.errors import renamed
 from wixapp.store._engine import make_engine
 from wixapp.store._migrate import (
     alembic_config,
@@ -19,7 +22,7 @@ from wixapp.store._records import (
     EventRecord,
     InstanceRecord,
     InstanceStatus,
-    PreconditionFailed,
+    PreconditionFailedError,
     SettingsRecord,
     StoreUnavailableError,
     Unset,
@@ -33,7 +36,7 @@ __all__ = [
     "EventRecord",
     "InstanceRecord",
     "InstanceStatus",
-    "PreconditionFailed",
+    "PreconditionFailedError",
     "SettingsRecord",
     "Store",
     "StoreUnavailableError",
@@ -49,3 +52,8 @@ __all__ = [
     "run_app_migrations",
     "sync_database_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Renamed errors under their old names, with a DeprecationWarning."""
+    return renamed(__name__, name)

@@ -8,14 +8,14 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Final
 
-from wixapp.errors import PreconditionFailed, StoreUnavailableError
+from wixapp.errors import PreconditionFailedError, StoreUnavailableError
 
 __all__ = [
     "UNSET",
     "EventRecord",
     "InstanceRecord",
     "InstanceStatus",
-    "PreconditionFailed",
+    "PreconditionFailedError",
     "SettingsRecord",
     "StoreUnavailableError",
     "Unset",

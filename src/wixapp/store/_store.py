@@ -31,7 +31,7 @@ from wixapp.store._records import (
     EventRecord,
     InstanceRecord,
     InstanceStatus,
-    PreconditionFailed,
+    PreconditionFailedError,
     SettingsRecord,
     StoreUnavailableError,
     Unset,
@@ -288,7 +288,7 @@ class Store:
         create_only: bool = False,
         updated_by: str | None = None,
     ) -> SettingsRecord:
-        """Write the document, or raise PreconditionFailed when the condition does not hold.
+        """Write the document, or raise PreconditionFailedError when the condition does not hold.
 
         ``if_match``: None writes unconditionally, "*" needs existing settings, ETags (one
         or an If-Match list) must include the current one. ``create_only`` (If-None-Match:
@@ -374,7 +374,7 @@ class Store:
         stmt = self._insert(settings).values(instance_id=instance_id, version=1, **values)
         stmt = stmt.on_conflict_do_nothing(index_elements=[settings.c.instance_id])
         if (await conn.execute(stmt.returning(settings.c.version))).first() is None:
-            raise PreconditionFailed(current_etag=await self._current_etag(conn, instance_id))
+            raise PreconditionFailedError(current_etag=await self._current_etag(conn, instance_id))
         return 1
 
     async def _ensure_instance(self, conn: AsyncConnection, instance_id: str) -> None:
@@ -391,7 +391,7 @@ class Store:
         stmt = stmt.values(version=settings.c.version + 1, **values)
         version = (await conn.execute(stmt.returning(settings.c.version))).scalar_one_or_none()
         if version is None:
-            raise PreconditionFailed(current_etag=await self._current_etag(conn, instance_id))
+            raise PreconditionFailedError(current_etag=await self._current_etag(conn, instance_id))
         return int(version)
 
     async def _current_etag(self, conn: AsyncConnection, instance_id: str) -> str | None:

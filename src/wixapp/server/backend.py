@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -14,7 +13,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -23,24 +21,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wixapp.__version__ import __version__
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
-from wixapp.errors import ConfigurationError, StoreUnavailableError, WixAppError
-from wixapp.logs import LogLimiter, ensure_wixapp_logging
+from wixapp.errors import ConfigurationError, InvalidRequestError, WixAppError
+from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
 from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.headers import SecurityHeadersMiddleware
 from wixapp.server.lean import LEAN_ROUTES
-from wixapp.server.lifecycle import DRAIN_SECONDS, Lifecycle
 from wixapp.server.middleware import EdgeMiddleware
-from wixapp.server.receiver import WebhookReceiver
 from wixapp.server.redaction import redact_access_log
-from wixapp.server.responses import error_response, response_for
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
 from wixapp.server.settings_cache import settings_cache
 from wixapp.server.state import ServerState
 from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
+from wixapp.web import Edge, error_answer, error_response, open_store, unexpected_answer
 from wixapp.webhooks import WebhookRouter
 
 __all__ = ["Lifespan", "create_app"]
@@ -48,7 +44,6 @@ __all__ = ["Lifespan", "create_app"]
 logger = logging.getLogger("wixapp.server")
 
 MAX_REQUEST_BYTES = 1_048_576
-REMOVALS_POLL_SECONDS = 2.0
 
 # The app's own start-up and shutdown, run inside wixapp's (the store and WixApp are open).
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]]
@@ -97,7 +92,7 @@ def create_app(
     async def wixapp_lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         async with _open_state(parts) as state:
             app.state.wixapp = state
-            async with state.lifecycle.sweeping(), _app_lifespan(lifespan, app) as app_state:
+            async with _app_lifespan(lifespan, app) as app_state:
                 yield app_state
 
     app = FastAPI(
@@ -185,7 +180,7 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
     async with AsyncExitStack() as owned:
         store = parts.store
         if store is None:
-            store = await _open_store(settings, parts.migrate, parts.migrations)
+            store = await open_store(settings, migrate=parts.migrate, migrations=parts.migrations)
             owned.push_async_callback(store.close)
         wix = parts.wix
         if wix is None:
@@ -201,23 +196,11 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             max_size=settings.instance_cache_size,
         )
         wix.on_instance_fetched(lambda instance_id, data: seen.note_site(instance_id, _site(data)))
-        lifecycle = Lifecycle(
-            store,
-            forget=wix.forget_instance,
-            removed=wix.instance_removed,
-            restored=wix.instance_restored,
-            retention=settings.removed_retention_seconds,
-            clock=clock,
-        )
-        wix.removals.use_loader(store.removed_instances)
-        await _load_removals(wix)
-        if settings.redis_url is None or not settings.cache_enabled:
-            # No shared tier to broadcast removals: each process reads them from the store.
-            following = asyncio.create_task(wix.removals.follow(REMOVALS_POLL_SECONDS))
-            owned.callback(following.cancel)
+        edge = Edge(wix, webhooks=parts.webhooks)
+        await edge.start(store)  # the lifecycle every front door runs
+        owned.push_async_callback(edge.aclose)
         seen.start()
         owned.push_async_callback(seen.stop)
-        owned.push_async_callback(parts.webhooks.shutdown, DRAIN_SECONDS)
         await wix.start()  # with Redis: listen for the other processes' invalidations
         logger.info(
             "backend ready: app %s, %s database%s",
@@ -230,52 +213,9 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             wix=wix,
             store=store,
             seen=seen,
-            lifecycle=lifecycle,
-            webhooks=parts.webhooks,
-            webhook_receiver=WebhookReceiver(
-                settings=settings, lifecycle=lifecycle, routes=parts.webhooks
-            ),
+            edge=edge,
             settings_cache=settings_cache(wix, store, settings),
         )
-
-
-async def _open_store(settings: Settings, migrate: bool, migrations: str | None) -> Store:
-    """The store, reachable (and migrated, if asked), or one ConfigurationError line."""
-    try:
-        store = await Store.open(settings.database_url, migrate=migrate, app_migrations=migrations)
-        await store.ping()
-    except (StoreUnavailableError, SQLAlchemyError, OSError) as error:
-        raise ConfigurationError(
-            "WIXAPP_DATABASE_URL: the database cannot be reached "
-            f"({_cause(error)}); check the URL and that the database is up."
-        ) from None
-    if await store.pending_migrations():
-        logger.warning(
-            "the database schema is not up to date: /readyz answers 503 and requests that "
-            "need the database 503 migrations_pending until `wixapp migrate` has run"
-        )
-    return store
-
-
-async def _load_removals(wix: WixApp) -> None:
-    """The removals applied before this process started (none to load while the schema is
-    not migrated: /readyz says so)."""
-    try:
-        await wix.removals.load()
-    except StoreUnavailableError as error:
-        logger.warning("could not load the removed instances at start: %s", error.code)
-
-
-def _cause(error: BaseException) -> str:
-    cause: BaseException = error
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [""])[0]
-    return f"{type(cause).__name__}: {text[:200]}" if text else type(cause).__name__
-
-
-# 5xx answers are logged, at most once a minute per code (a dead upstream is one line).
-_answered_5xx = LogLimiter(interval=60.0)
 
 
 def _site(data: AppInstance) -> SiteDetails:
@@ -293,24 +233,11 @@ def _site_writer(store: Store) -> Callable[[str, SiteDetails], Awaitable[None]]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WixAppError)
     async def wixapp_error(_request: Request, error: WixAppError) -> JSONResponse:
-        if error.status >= 500:
-            skipped = _answered_5xx.allow(error.code)
-            if skipped is not None:
-                more = f" ({skipped} more since the last line)" if skipped else ""
-                logger.warning(
-                    "answering %d %s: %s%s", error.status, error.code, error.detail, more
-                )
-        return response_for(error)
+        return error_answer(error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-            for e in error.errors()
-        ]
-        return error_response(
-            422, "invalid_request", "The request does not match the schema.", problems=problems
-        )
+        return error_answer(InvalidRequestError(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> Response:
@@ -319,5 +246,4 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
-        logger.error("unexpected %s while answering a request", type(error).__name__)
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return unexpected_answer(error)

@@ -35,12 +35,26 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from wixapp.app import WixApp
+from wixapp.errors import StoreUnavailableError
 from wixapp.store import Store
-from wixapp.webhooks import EventType, PlanEvent, WebhookEvent
+from wixapp.webhooks import EventType, PlanEvent, WebhookEvent, WebhookRouter
 
-__all__ = ["DRAIN_SECONDS", "FORGET_WAIT", "PLAN_EVENTS", "Lifecycle", "Outcome", "Verdict"]
+__all__ = [
+    "DRAIN_SECONDS",
+    "FORGET_WAIT",
+    "PLAN_EVENTS",
+    "REMOVALS_POLL_SECONDS",
+    "Lifecycle",
+    "Outcome",
+    "Verdict",
+    "running_lifecycle",
+]
 
-logger = logging.getLogger("wixapp.server.lifecycle")
+logger = logging.getLogger("wixapp.web.lifecycle")
+
+REMOVALS_POLL_SECONDS: Final = 2.0
+"""Without a shared cache tier, how often each process rereads the removals from the store."""
 
 DRAIN_SECONDS: Final = 10.0
 """How long shutdown waits for background webhook handlers before cancelling them."""
@@ -245,3 +259,51 @@ class Lifecycle:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
+
+
+@contextlib.asynccontextmanager
+async def running_lifecycle(
+    wix: WixApp, store: Store, *, webhooks: WebhookRouter
+) -> AsyncIterator[Lifecycle]:
+    """The one way every front door wires the app's lifecycle, for as long as the block runs.
+
+    Applied events reach ``wix``: a removal refuses the instance's callers in every process,
+    a reinstall serves them again, a plan change drops cached data. The removals applied
+    before this process started are loaded now; without a shared cache tier to broadcast
+    them, they are reread from the store every ``REMOVALS_POLL_SECONDS``. Removed settings
+    are swept (``WIXAPP_REMOVED_RETENTION``); at the end the user's webhook handlers are
+    drained for up to ``DRAIN_SECONDS``, then cancelled.
+    """
+    settings = wix.settings
+    lifecycle = Lifecycle(
+        store,
+        forget=wix.forget_instance,
+        removed=wix.instance_removed,
+        restored=wix.instance_restored,
+        retention=settings.removed_retention_seconds,
+        clock=wix.clock,
+    )
+    wix.removals.use_loader(store.removed_instances)
+    await _load_removals(wix)
+    async with contextlib.AsyncExitStack() as running:
+        running.push_async_callback(webhooks.shutdown, DRAIN_SECONDS)
+        if settings.redis_url is None or not settings.cache_enabled:
+            following = asyncio.create_task(wix.removals.follow(REMOVALS_POLL_SECONDS))
+            running.push_async_callback(_cancelled, following)
+        await running.enter_async_context(lifecycle.sweeping())
+        yield lifecycle
+
+
+async def _load_removals(wix: WixApp) -> None:
+    """The removals applied before this process started (none to load while the schema is
+    not migrated: /readyz says so)."""
+    try:
+        await wix.removals.load()
+    except StoreUnavailableError as error:
+        logger.warning("could not load the removed instances at start: %s", error.code)
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

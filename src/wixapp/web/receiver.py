@@ -9,10 +9,7 @@ applies the event, and the user's handlers run in the background so Wix gets its
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -20,13 +17,12 @@ from starlette.responses import JSONResponse
 from wixapp.config import Settings
 from wixapp.errors import ConfigurationError, WebhookError, WixAppError
 from wixapp.logs import LogLimiter
-from wixapp.server.lifecycle import DRAIN_SECONDS, Forget, Lifecycle
-from wixapp.store import Store
+from wixapp.web.lifecycle import Lifecycle
 from wixapp.webhooks import WebhookEvent, WebhookRouter, load_public_key, verify_webhook
 
 __all__ = ["WebhookReceiver", "WebhooksNotConfiguredError"]
 
-logger = logging.getLogger("wixapp.server")
+logger = logging.getLogger("wixapp.web")
 
 REFUSAL_LOG_INTERVAL = 60.0
 """Refused webhooks (anyone can post one) are logged at most once a minute per reason."""
@@ -63,29 +59,6 @@ class WebhookReceiver:
         self.lifecycle = lifecycle
         self.routes = routes
         self._key_warned = False
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def opened(
-        cls,
-        settings: Settings,
-        *,
-        routes: WebhookRouter,
-        forget: Forget | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> AsyncIterator[WebhookReceiver]:
-        """A receiver on its own store (``WIXAPP_DATABASE_URL``, migrated if configured):
-        the store is closed, and background handlers drained, when the block ends."""
-        store = await Store.open(settings.database_url, migrate=settings.migrate_on_start)
-        lifecycle = Lifecycle(
-            store, forget=forget, retention=settings.removed_retention_seconds, clock=clock
-        )
-        try:
-            async with lifecycle.sweeping():
-                yield cls(settings=settings, lifecycle=lifecycle, routes=routes)
-        finally:
-            await routes.shutdown(DRAIN_SECONDS)
-            await store.close()
 
     def verify(self, body: bytes | str) -> WebhookEvent:
         """The verified event; ``WebhookError`` (400/401) or a 503 while the key is missing."""

@@ -1,0 +1,97 @@
+"""CPU per request of the backend's own edge, with no HTTP server in the way.
+
+Drives the ASGI app that ``create_app()`` builds directly, in-process, with the emulator as
+Wix: each measured request is one warm call (token and data cached), so what is counted is
+wixapp's and Starlette's work per request, not the server's parsing or the kernel's. Run it
+before and after a change to the request path, in the same shell:
+
+    .venv/bin/python bench/edge_cpu.py            # prints µs of CPU per request per route
+
+Numbers vary with the machine; compare runs taken side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import httpx
+
+from wixapp.emulator import EmulatorState, create_emulator
+from wixapp.server import create_app
+from wixapp.emulator.settings import settings_for_emulator
+
+ROUTES = ("/get-instance", "/get-instance?include=instance", "/api/settings")
+
+
+def _scope(path: str, token: str) -> dict[str, Any]:
+    route, _, query = path.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", token.encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _request(app: Any, scope: dict[str, Any]) -> int:
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def measure(requests: int) -> dict[str, float]:
+    state = EmulatorState(rate_limit=False)
+    registered = state.register_app()
+    site = state.create_site()
+    installation = state.install(registered.app_id, site.site_id)
+    token = state.mint_token(installation.instance_id, "USER").token
+    transport = httpx.ASGITransport(app=create_emulator(state=state))
+    results: dict[str, float] = {}
+    with TemporaryDirectory() as directory:
+        settings = settings_for_emulator(
+            registered, database_url=f"sqlite:///{Path(directory) / 'edge.db'}"
+        )
+        app = create_app(settings, wix_transport=transport)
+        async with app.router.lifespan_context(app):
+            for path in ROUTES:
+                scope = _scope(path, token)
+                assert await _request(app, scope) == 200, path  # warm: token and data cached
+                started = time.process_time()
+                for _ in range(requests):
+                    await _request(app, scope)
+                results[path] = (time.process_time() - started) / requests * 1e6
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    args = parser.parse_args()
+    for path, micros in asyncio.run(measure(args.requests)).items():
+        print(f"{path:36} {micros:7.1f} µs CPU per request")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""What a request carries to identify its caller, read the same way by every front door."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.datastructures import QueryParams
+from starlette.types import Scope
+
+__all__ = ["Credentials", "scope_client", "scope_header"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A request's ``Authorization`` header, its legacy signed ``instance`` query value and
+    the client's address (for the token-check budget); each None when absent."""
+
+    authorization: str | None
+    instance: str | None
+    client: str | None
+
+    @classmethod
+    def from_scope(cls, scope: Scope) -> Credentials:
+        """From an ASGI HTTP scope, without building a request object (the hot path)."""
+        query: bytes = scope.get("query_string", b"")
+        instance = QueryParams(query).get("instance") if b"instance" in query else None
+        return cls(scope_header(scope, b"authorization"), instance, scope_client(scope))
+
+
+def scope_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (names are lower-case in ASGI)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def scope_client(scope: Scope) -> str | None:
+    """The client's address, for the token-check budget."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+

@@ -75,8 +75,13 @@ def test_a_guard_can_be_a_predicate(
         assert client.get("/public").status_code == 200
 
 
-def test_without_a_guard_every_request_is_identified(adapter: AdapterSetup) -> None:
-    with TestClient(app_with(adapter)) as client:
+def test_without_a_guard_the_settings_guard_applies(adapter: AdapterSetup) -> None:
+    with TestClient(app_with(adapter)) as client:  # WIXAPP_GUARD_PATHS, default /api/
+        assert client.get("/public").status_code == 200
+        assert client.get("/api/whoami").status_code == 401
+    settings = adapter.settings.model_copy(update={"guard_paths": ["/"]})
+    everything = Starlette(routes=[Route("/public", public)])
+    with TestClient(WixMiddleware(everything, settings=settings, **adapter.options)) as client:
         assert client.get("/public").status_code == 401
 
 

@@ -179,11 +179,11 @@ async def test_refused_webhooks_are_logged_at_a_bounded_rate(
     wix_emulator_state: EmulatorState,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from wixapp.server import receiver
+    from wixapp.web import receiver
 
     receiver._refusals._last.clear()  # another test may have logged already
     app = make_app(WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key())
-    with caplog.at_level(logging.WARNING, logger="wixapp.server"):
+    with caplog.at_level(logging.WARNING, logger="wixapp.web"):
         async with open_backend(app) as client:
             answers = [await client.post("/webhooks", content=f"not.a.jwt{n}") for n in range(200)]
     assert {answer.status_code for answer in answers} <= {400, 401}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wixapp.errors import InstanceRemovedError
-from wixapp.server.lifecycle import FORGET_WAIT, Lifecycle, Verdict
+from wixapp.web.lifecycle import FORGET_WAIT, Lifecycle, Verdict
 from wixapp.store import InstanceStatus, Store, StoreUnavailableError
 from wixapp.testing import MovableClock
 from wixapp.webhooks import WebhookEvent

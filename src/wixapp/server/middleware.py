@@ -2,17 +2,18 @@
 
 Everything every HTTP request needs, in the order it runs:
 
-1. CORS (:class:`~wixapp.server.cors.RouteCORSMiddleware`'s rules, Starlette's code:
+1. CORS (:class:`~wixapp.web.cors.RouteCORSMiddleware`'s rules, Starlette's code:
    preflights answered here, the response headers added to every answer);
 2. query-string hygiene: raw non-ASCII bytes percent-encoded, as a browser would (some ASGI
    servers pass them through, and parts of Starlette decode the query string as strict
    UTF-8: a stray byte was a 500);
-3. the guard: a request under ``WIXAPP_GUARD_PATHS`` is identified by the shared edge
+3. the request body limit: 413 by ``Content-Length`` (before anyone is identified) or by
+   counting what arrives;
+4. the guard: a request under ``WIXAPP_GUARD_PATHS`` is identified by the shared edge
    (:class:`wixapp.web.Edge`) and its caller put in the scope (``current_caller`` and the
    lean routes take it from there), or answered with wixapp's JSON error;
-4. the lean answers of the widget's GET requests (:mod:`wixapp.server.lean`), which skip the
+5. the lean answers of the widget's GET requests (:mod:`wixapp.server.lean`), which skip the
    rest of the stack;
-5. the request body limit: 413 by ``Content-Length`` or by counting what arrives;
 6. timing: each request's latency by route template and status class, in ``/metrics``.
 
 One layer instead of five: each layer costs a coroutine and a wrapped ``send`` per request,
@@ -81,6 +82,9 @@ class EdgeMiddleware:
             scope = {**scope, "query_string": _percent_encoded(query)}
         started = time.perf_counter()
         lean = self.lean.get(scope["path"]) if scope["method"] == "GET" else None
+        if lean is None and _declared_length(scope) > self.max_bytes:
+            await self._refuse(scope, receive, send)  # no identification for a body refused
+            return
         state: ServerState = scope["app"].state.wixapp
         if state.edge.guards(scope["method"], scope["path"]):
             try:
@@ -95,9 +99,6 @@ class EdgeMiddleware:
         if lean is not None:
             status = await lean(scope, receive, send)
             self.metrics.request_done(lean.path, status, time.perf_counter() - started)
-            return
-        if _declared_length(scope) > self.max_bytes:
-            await self._refuse(scope, receive, send)
             return
         await self._forward(scope, receive, send, started)
 

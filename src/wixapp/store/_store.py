@@ -494,7 +494,7 @@ def _missing_schema(exc: DBAPIError) -> bool:
 
 def _newer(marker: str, at: datetime) -> ColumnElement[bool]:
     """Order tolerance: an event applies only if it is not older than the last one applied.
-    A tie (the same second) goes to the event applied last: see ``wixapp.server.lifecycle``."""
+    A tie (the same second) goes to the event applied last: see ``wixapp.web.lifecycle``."""
     column = instances.c[marker]
     return or_(column.is_(None), column <= at)
 

@@ -195,6 +195,28 @@ async def test_a_flood_of_addresses_cannot_grow_memory() -> None:
     assert len(limited) == 2000  # 1000 addresses and 1000 instances, no more
 
 
+@pytest.mark.redis
+async def test_every_budget_entry_on_redis_expires() -> None:
+    """On Redis the entries are bounded by their time to live, not by a table size."""
+    prefix = unique_prefix()
+    maker = BudgetMaker("redis", prefix)
+    client = aioredis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=5)
+    try:
+        limited = maker(per_minute=100, per_client=5, per_instance=5)
+        await limited.spend("203.0.113.5", "site-a")
+        await limited.rejected("203.0.113.5")
+        await limited.confirmed("site-a")
+        await limited.settled()
+        names = [name async for name in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        assert len(names) == 4  # overall, client, network, instance
+        for name in names:
+            assert 0 < await client.pttl(name) <= 180_000  # a full refill, tainted: 3 min
+    finally:
+        await client.aclose()
+        await maker.close()
+        delete_prefix(LOCAL_REDIS_URL, prefix)
+
+
 async def test_rejected_tokens_cost_their_address_more_and_taint_it(
     make_budget: BudgetMaker,
 ) -> None:
@@ -240,6 +262,32 @@ async def test_a_reserved_share_stays_for_addresses_without_rejections(
         except TokenCheckBudgetError:
             break
     assert clean >= 10  # new visitors still get checked
+
+
+async def test_a_rejected_token_taints_its_network_for_a_minute(make_budget: BudgetMaker) -> None:
+    refusals: list[str] = []
+    limited = make_budget(refusals.append, per_minute=20, per_client=120, reserved_share=0.5)
+    for junk in ("203.0.113.1", "2001:db8:1:2::1"):  # one junk token each: 18 of 20 left
+        await limited.spend(junk)
+        await limited.rejected(junk)
+        await limited.settled()
+
+    async def clean_spends(count: int) -> None:
+        for index in range(count):
+            await limited.spend(f"198.51.100.{index}")
+
+    await clean_spends(8)  # the overall budget is down to its reserved half, 10
+    for neighbour in ("203.0.113.2", "2001:db8:1:3::1"):  # the same /24, the same /48
+        with pytest.raises(TokenCheckBudgetError):
+            await limited.spend(neighbour)
+    assert refusals == ["overall", "overall"]
+    await limited.spend("203.0.114.2")  # other networks may draw on the reserve
+    await limited.spend("2001:db8:2::1")
+    make_budget.clock.now += 60.5  # the taint is over, and the overall budget refilled
+    await clean_spends(10)
+    await limited.spend("203.0.113.2")
+    await limited.spend("2001:db8:1:3::1")
+    assert refusals == ["overall", "overall"]
 
 
 async def test_an_instance_that_spent_its_budget_refuses_its_new_tokens_only(

@@ -8,7 +8,6 @@ import json
 import logging
 import socket
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -729,25 +728,38 @@ def test_on_without_event_types_is_an_error() -> None:
 
 async def test_background_dispatch_returns_before_a_slow_handler_finishes() -> None:
     router = WebhookRouter()
+    loop = asyncio.get_running_loop()
+    running = asyncio.Event()  # set from the handler's thread, through the loop
+    release = threading.Event()  # the handler blocks on it until the test lets it finish
     finished = threading.Event()
+    threads: list[int] = []
 
     @router.on("AppInstalled")
     def slow(event: WebhookEvent) -> None:
-        time.sleep(2)
-        finished.set()
+        threads.append(threading.get_ident())
+        loop.call_soon_threadsafe(running.set)
+        if release.wait(timeout=10):
+            finished.set()
 
-    started = time.monotonic()
     task = router.dispatch_in_background(_event())
-    assert time.monotonic() - started < 0.2
-    assert router.pending == 1
-    await asyncio.sleep(0.1)  # the loop stays free while the handler sleeps in a thread
-    assert time.monotonic() - started < 0.5
-    assert not finished.is_set()
-
-    await router.drain()
+    try:
+        assert not finished.is_set()  # it returned while the handler cannot have finished
+        assert router.pending == 1
+        # The loop stays free while the handler blocks in its thread: it runs the callback
+        # the handler scheduled, and the drain below waits without finishing.
+        await asyncio.wait_for(running.wait(), timeout=10)
+        assert len(threads) == 1
+        assert threads[0] != threading.get_ident()
+        draining = asyncio.create_task(router.drain())
+        done, _ = await asyncio.wait({draining}, timeout=0.05)
+        assert not done
+        assert router.pending == 1
+        assert not finished.is_set()
+    finally:
+        release.set()
+    await asyncio.wait_for(draining, timeout=10)
     assert finished.is_set()
     assert router.pending == 0
-    assert time.monotonic() - started >= 2
     assert task.result().ok
 
 

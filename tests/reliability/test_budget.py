@@ -1,6 +1,9 @@
 """Abuse: a client cycling made-up, well-formed tokens cannot push token-info calls past the
 budget (per client address and overall), while callers whose tokens are cached keep being
-served: a cache hit spends nothing."""
+served: a cache hit spends nothing.
+
+The budget's behaviour is tested on both of its implementations, in the process and on
+Redis (Lua scripts), through the ``make_budget`` fixture and one movable clock."""
 
 from __future__ import annotations
 
@@ -9,16 +12,22 @@ import base64
 import json
 import math
 import secrets
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
+from scale.harness import LOCAL_REDIS_URL, delete_prefix, unique_prefix
+from wixapp.cache.redis import RedisBackend, RedisOptions
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import TokenCheckBudgetError
 from wixapp.identity.budget import (
     REJECTION_PENALTY,
     BudgetPolicy,
+    RefusalObserver,
     TokenCheckBudget,
     client_key,
     instance_hint,
@@ -37,17 +46,83 @@ def forged_token() -> str:
     return f"OauthNG.JWS.{piece(24)}.{piece(60)}.{piece(32)}"
 
 
-# ---- the budget itself ------------------------------------------------------------------
+# ---- the budget itself, in the process and on Redis -------------------------------------
+
+NO_LIMITS: dict[str, Any] = {"per_minute": 0, "per_client": 0, "per_instance": 0}
+BUDGET_KEYS = (":budget:c:", ":budget:i:", ":budget:n:")  # per client, instance, network
 
 
-def budget(clock: MovableClock, **policy: object) -> TokenCheckBudget:
-    defaults: dict[str, object] = {"per_minute": 0, "per_client": 0, "per_instance": 0}
-    return TokenCheckBudget(BudgetPolicy(**{**defaults, **policy}), clock=clock)  # type: ignore[arg-type]
+class BudgetMaker:
+    """Builds budgets on one implementation ("memory" or "redis"), all on ``clock``. On
+    Redis each budget gets a scope of its own, and any Redis error fails the test: the
+    budget would otherwise fall back to the process and hide what Redis did."""
+
+    def __init__(self, kind: str, prefix: str) -> None:
+        self.kind = kind
+        # An epoch time with digits below the millisecond, as time.time() gives.
+        self.clock = MovableClock(1_715_081_667.123456)
+        self.redis_errors: list[str] = []
+        self._prefix = prefix
+        self._made: dict[int, tuple[TokenCheckBudget, RedisBackend | None]] = {}
+
+    def __call__(self, observer: RefusalObserver | None = None, **policy: Any) -> TokenCheckBudget:
+        backend = None
+        if self.kind == "redis":
+            backend = RedisBackend(
+                LOCAL_REDIS_URL,
+                prefix=self._prefix,
+                scope=f"budget-{len(self._made)}",
+                secret="s",
+                options=RedisOptions(socket_timeout=5.0, connect_timeout=5.0),
+                on_error=self.redis_errors.append,
+            )
+        made = TokenCheckBudget(
+            BudgetPolicy(**{**NO_LIMITS, **policy}),
+            clock=self.clock,
+            observer=observer,
+            shared=backend,
+        )
+        self._made[id(made)] = (made, backend)
+        return made
+
+    async def entries(self, budget: TokenCheckBudget) -> int:
+        """Per-client, per-network and per-instance entries the budget keeps, wherever."""
+        backend = self._made[id(budget)][1]
+        if backend is None:
+            return len(budget)
+        base = backend.name("budget", "")
+        client = aioredis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=5)
+        try:
+            names = [name async for name in client.scan_iter(match=f"{base}*", count=1000)]
+        finally:
+            await client.aclose()
+        return len(budget) + sum(
+            1 for name in names if any(k in name.decode() for k in BUDGET_KEYS)
+        )
+
+    async def close(self) -> None:
+        for made, backend in self._made.values():
+            await made.settled()
+            if backend is not None:
+                await backend.aclose()
+                assert len(made) == 0  # every decision and booking went to Redis
+        assert self.redis_errors == []
 
 
-async def test_a_client_gets_its_budget_then_a_retry_after() -> None:
-    clock = MovableClock()
-    limited = budget(clock, per_client=6)
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def make_budget(request: pytest.FixtureRequest) -> AsyncIterator[BudgetMaker]:
+    prefix = unique_prefix()
+    maker = BudgetMaker(request.param, prefix)
+    try:
+        yield maker
+    finally:
+        await maker.close()
+        if request.param == "redis":
+            delete_prefix(LOCAL_REDIS_URL, prefix)
+
+
+async def test_a_client_gets_its_budget_then_a_retry_after(make_budget: BudgetMaker) -> None:
+    limited = make_budget(per_client=6)
     for _ in range(6):
         await limited.spend("198.51.100.7")
     with pytest.raises(TokenCheckBudgetError) as refused:
@@ -56,17 +131,14 @@ async def test_a_client_gets_its_budget_then_a_retry_after() -> None:
     assert refused.value.code == "token_check_budget_exhausted"
     assert refused.value.headers() == {"Retry-After": "10"}  # 6 a minute: one per 10 s
     await limited.spend("198.51.100.8")  # another client is not affected
-    clock.now += 10
+    make_budget.clock.now += 10
     await limited.spend("198.51.100.7")  # refilled evenly
 
 
-async def test_the_overall_budget_caps_every_client_together() -> None:
-    clock = MovableClock()
+async def test_the_overall_budget_caps_every_client_together(make_budget: BudgetMaker) -> None:
     refusals: list[str] = []
-    limited = TokenCheckBudget(
-        BudgetPolicy(per_minute=10, per_client=4, per_instance=0, reserved_share=0),
-        clock=clock,
-        observer=refusals.append,
+    limited = make_budget(
+        refusals.append, per_minute=10, per_client=4, per_instance=0, reserved_share=0
     )
     spent = 0
     for index in range(40):
@@ -79,8 +151,8 @@ async def test_the_overall_budget_caps_every_client_together() -> None:
     assert set(refusals) == {"overall"}
 
 
-async def test_a_refusal_takes_nothing_from_the_other_budget() -> None:
-    limited = budget(MovableClock(), per_minute=3, per_client=2, reserved_share=0)
+async def test_a_refusal_takes_nothing_from_the_other_budget(make_budget: BudgetMaker) -> None:
+    limited = make_budget(per_minute=3, per_client=2, reserved_share=0)
     await limited.spend("198.51.100.1")
     await limited.spend("198.51.100.1")
     for _ in range(5):
@@ -89,16 +161,20 @@ async def test_a_refusal_takes_nothing_from_the_other_budget() -> None:
     await limited.spend("198.51.100.2")
 
 
-async def test_zero_means_no_limit_and_loopback_is_budgeted_overall_only() -> None:
-    unlimited = budget(MovableClock())
-    for _ in range(10_000):
+async def test_zero_means_no_limit_and_loopback_is_budgeted_overall_only(
+    make_budget: BudgetMaker,
+) -> None:
+    unlimited = make_budget()
+    for _ in range(2_000):
         await unlimited.spend("198.51.100.1")
-    local = budget(MovableClock(), per_client=1)
+    local = make_budget(per_client=1)
     for _ in range(100):
         await local.spend("127.0.0.1")
         await local.spend("::1")
         await local.spend(None)
-    assert len(local) == 0
+    assert await make_budget.entries(local) == 0
+    await local.spend("198.51.100.1")  # a remote address is budgeted: it has an entry
+    assert await make_budget.entries(local) == 1
 
 
 def test_ipv6_clients_share_a_budget_per_64() -> None:
@@ -111,18 +187,43 @@ def test_ipv6_clients_share_a_budget_per_64() -> None:
 
 
 async def test_a_flood_of_addresses_cannot_grow_memory() -> None:
-    limited = budget(MovableClock(), per_client=5, per_instance=5, max_entries=1000)
+    policy = BudgetPolicy(per_minute=0, per_client=5, per_instance=5, max_entries=1000)
+    limited = TokenCheckBudget(policy, clock=MovableClock())
     for index in range(20_000):
         await limited.spend(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
         await limited.confirmed(f"instance-{index}")
     assert len(limited) == 2000  # 1000 addresses and 1000 instances, no more
 
 
-async def test_rejected_tokens_cost_their_address_more_and_taint_it() -> None:
-    clock = MovableClock()
-    limited = budget(clock, per_client=12)
+@pytest.mark.redis
+async def test_every_budget_entry_on_redis_expires() -> None:
+    """On Redis the entries are bounded by their time to live, not by a table size."""
+    prefix = unique_prefix()
+    maker = BudgetMaker("redis", prefix)
+    client = aioredis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=5)
+    try:
+        limited = maker(per_minute=100, per_client=5, per_instance=5)
+        await limited.spend("203.0.113.5", "site-a")
+        await limited.rejected("203.0.113.5")
+        await limited.confirmed("site-a")
+        await limited.settled()
+        names = [name async for name in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        assert len(names) == 4  # overall, client, network, instance
+        for name in names:
+            assert 0 < await client.pttl(name) <= 180_000  # a full refill, tainted: 3 min
+    finally:
+        await client.aclose()
+        await maker.close()
+        delete_prefix(LOCAL_REDIS_URL, prefix)
+
+
+async def test_rejected_tokens_cost_their_address_more_and_taint_it(
+    make_budget: BudgetMaker,
+) -> None:
+    limited = make_budget(per_client=12)
     await limited.spend("203.0.113.9")
     await limited.rejected("203.0.113.9")  # Wix said no: 1 + REJECTION_PENALTY spent
+    await limited.settled()
     spent = 1
     while True:
         try:
@@ -130,15 +231,17 @@ async def test_rejected_tokens_cost_their_address_more_and_taint_it() -> None:
         except TokenCheckBudgetError:
             break
         await limited.rejected("203.0.113.9")
+        await limited.settled()
         spent += 1
     assert spent == 2  # 12 a minute buys two junk tokens, not twelve
     for _ in range(12):
         await limited.spend("198.51.100.3")  # a clean address keeps its whole budget
 
 
-async def test_a_reserved_share_stays_for_addresses_without_rejections() -> None:
-    clock = MovableClock()
-    limited = budget(clock, per_minute=100, per_client=120, reserved_share=0.5)
+async def test_a_reserved_share_stays_for_addresses_without_rejections(
+    make_budget: BudgetMaker,
+) -> None:
+    limited = make_budget(per_minute=100, per_client=120, reserved_share=0.5)
     junk = 0
     for index in range(40):  # 40 addresses, each inside its own budget, all junk
         address = f"203.0.113.{index}"
@@ -148,6 +251,7 @@ async def test_a_reserved_share_stays_for_addresses_without_rejections() -> None
             except TokenCheckBudgetError:
                 break
             await limited.rejected(address)
+            await limited.settled()
             junk += 1
     assert junk <= 50 + 40  # the open half, plus one first try per address before its taint
     clean = 0
@@ -160,19 +264,47 @@ async def test_a_reserved_share_stays_for_addresses_without_rejections() -> None
     assert clean >= 10  # new visitors still get checked
 
 
-async def test_an_instance_that_spent_its_budget_refuses_its_new_tokens_only() -> None:
-    clock = MovableClock()
-    limited = budget(clock, per_instance=150)
+async def test_a_rejected_token_taints_its_network_for_a_minute(make_budget: BudgetMaker) -> None:
+    refusals: list[str] = []
+    limited = make_budget(refusals.append, per_minute=20, per_client=120, reserved_share=0.5)
+    for junk in ("203.0.113.1", "2001:db8:1:2::1"):  # one junk token each: 18 of 20 left
+        await limited.spend(junk)
+        await limited.rejected(junk)
+        await limited.settled()
+
+    async def clean_spends(count: int) -> None:
+        for index in range(count):
+            await limited.spend(f"198.51.100.{index}")
+
+    await clean_spends(8)  # the overall budget is down to its reserved half, 10
+    for neighbour in ("203.0.113.2", "2001:db8:1:3::1"):  # the same /24, the same /48
+        with pytest.raises(TokenCheckBudgetError):
+            await limited.spend(neighbour)
+    assert refusals == ["overall", "overall"]
+    await limited.spend("203.0.114.2")  # other networks may draw on the reserve
+    await limited.spend("2001:db8:2::1")
+    make_budget.clock.now += 60.5  # the taint is over, and the overall budget refilled
+    await clean_spends(10)
+    await limited.spend("203.0.113.2")
+    await limited.spend("2001:db8:1:3::1")
+    assert refusals == ["overall", "overall"]
+
+
+async def test_an_instance_that_spent_its_budget_refuses_its_new_tokens_only(
+    make_budget: BudgetMaker,
+) -> None:
+    limited = make_budget(per_instance=150)
     for _ in range(150):
         await limited.spend(None, "site-a")
         await limited.confirmed("site-a")
+    await limited.settled()
     with pytest.raises(TokenCheckBudgetError) as refused:
         await limited.spend(None, "site-a")
     assert refused.value.code == "instance_token_check_limit"
     assert int(refused.value.headers()["Retry-After"]) >= 1
     await limited.spend(None, "site-b")  # another instance is unaffected
     await limited.spend(None, None)  # a token that names no instance is not refused by it
-    clock.now += 1
+    make_budget.clock.now += 1
     await limited.spend(None, "site-a")  # 150 a minute: one more after 0.4 s
 
 

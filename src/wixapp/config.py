@@ -83,12 +83,14 @@ class Settings(BaseSettings):
         alias="WIXAPP_VISITOR_INSTANCE_FIELDS",
     )
     # Path prefixes whose every request (but CORS preflights) is identified before the app's
-    # own code runs, by every front door; a comma-separated list, empty for none.
+    # own code runs, by every front door (a comma-separated list, e.g. "/api/"). By default
+    # none: routes ask for the caller themselves (a dependency, a decorator).
     guard_paths: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["/api/"], alias="WIXAPP_GUARD_PATHS"
+        default_factory=list, alias="WIXAPP_GUARD_PATHS"
     )
     # Accept the legacy signed `instance` query parameter of Wix iframes and dashboards on a
-    # request without an Authorization header (every front door, every identified route).
+    # GET or HEAD without an Authorization header (every front door, every identified route;
+    # a write always needs a token: a value in a URL leaks through logs and referrers).
     legacy_instance: bool = Field(default=True, alias="WIXAPP_LEGACY_INSTANCE")
     # The oldest signDate accepted in a legacy `instance` value, in seconds.
     legacy_instance_max_age: float = Field(

@@ -117,9 +117,14 @@ async def test_an_invalid_value_is_a_401(
     assert "WWW-Authenticate" in response.headers
 
 
-async def test_settings_routes_do_not_take_the_legacy_value(
+async def test_a_legacy_value_reads_settings_but_never_writes_them(
     backend: httpx.AsyncClient, wix_instance: Installation, wix_emulator_state: EmulatorState
 ) -> None:
-    value = wix_emulator_state.sign_legacy_instance(wix_instance.instance_id)
-    response = await backend.get("/api/settings", params={"instance": value})
-    assert response.status_code == 401
+    value = wix_emulator_state.sign_legacy_instance(wix_instance.instance_id)  # OWNER
+    read = await backend.get("/api/settings", params={"instance": value})
+    assert read.status_code == 200
+    assert read.json()["instanceId"] == wix_instance.instance_id
+    write = await backend.put(
+        "/api/settings", params={"instance": value}, json={}, headers={"If-Match": '"v0"'}
+    )
+    assert (write.status_code, write.json()["error"]) == (401, "missing_token")

@@ -1,8 +1,8 @@
 """A plain ASGI middleware: wixapp for any ASGI framework (Starlette, Litestar, Quart, …).
 
-    app = WixMiddleware(app)      # settings from the environment; guards WIXAPP_GUARD_PATHS
+    app = WixMiddleware(app, guard=["/api/"])   # settings from the environment
 
-Each request under the guard (``WIXAPP_GUARD_PATHS``, default ``/api/``, or ``guard=``) is
+Each request under the guard (``guard=``, else ``WIXAPP_GUARD_PATHS``) is
 identified before the app sees it, and the ``Caller`` is put in the scope: ``caller_of(scope)``,
 or ``request.state.wix_caller`` in Starlette and its kin. What it does is the shared edge's
 (:class:`wixapp.web.Edge`): errors, CORS, webhooks (``POST /webhooks``) and the app's

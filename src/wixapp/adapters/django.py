@@ -3,7 +3,7 @@
     # settings.py
     MIDDLEWARE = ["wixapp.adapters.django.WixMiddleware", *MIDDLEWARE]
     WIX_APP_ID = "…"; WIX_APP_SECRET = "…"    # or the environment, as for the backend
-    WIXAPP_GUARD_PATHS = ["/api/"]              # identified before the view (the default)
+    WIXAPP_GUARD_PATHS = ["/api/"]              # identified before the view
     WIXAPP_WEBHOOK_HANDLERS = "myapp.hooks.router"   # optional: a WebhookRouter's path
 
     # urls.py
@@ -118,6 +118,7 @@ def _credentials(request: HttpRequest) -> Credentials:
         request.headers.get("Authorization"),
         request.GET.get("instance"),
         request.META.get("REMOTE_ADDR"),
+        request.method or "GET",
     )
 
 

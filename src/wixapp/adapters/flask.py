@@ -5,7 +5,8 @@
     app.config.from_prefixed_env()        # or app.config["WIX_APP_ID"] = …; else the environment
     wix.init_app(app)
 
-    @app.get("/api/hello")                # under WIXAPP_GUARD_PATHS: identified first
+    @app.get("/api/hello")
+    @wix.caller_required                  # or WIXAPP_GUARD_PATHS="/api/" for every view there
     def hello():
         return {"instance": g.wix_caller.instance_id}
 
@@ -128,7 +129,10 @@ def _identify() -> Caller:
     caller = g.get("wix_caller")
     if not isinstance(caller, Caller):
         credentials = Credentials(
-            request.headers.get("Authorization"), request.args.get("instance"), request.remote_addr
+            request.headers.get("Authorization"),
+            request.args.get("instance"),
+            request.remote_addr,
+            request.method,
         )
         caller = g.wix_caller = _facade().identify_credentials(credentials)
     return caller

@@ -13,18 +13,26 @@ __all__ = ["Credentials", "scope_client", "scope_header"]
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """A request's ``Authorization`` header, its legacy signed ``instance`` query value and
-    the client's address (for the token-check budget); each None when absent."""
+    the client's address (for the token-check budget); each None when absent. ``method``
+    decides whether the legacy value may count (a read only: see ``Edge.identify``)."""
 
     authorization: str | None
     instance: str | None
     client: str | None
+    method: str = "GET"
 
     @classmethod
     def from_scope(cls, scope: Scope) -> Credentials:
         """From an ASGI HTTP scope, without building a request object (the hot path)."""
         query: bytes = scope.get("query_string", b"")
-        instance = QueryParams(query).get("instance") if b"instance" in query else None
-        return cls(scope_header(scope, b"authorization"), instance, scope_client(scope))
+        instance = QueryParams(query).get("instance") if query else None
+        header = scope_header(scope, b"authorization")
+        return cls(header, instance, scope_client(scope), scope["method"])
+
+    @property
+    def safe(self) -> bool:
+        """A read (GET, HEAD): the only requests a legacy ``instance`` value may identify."""
+        return self.method in ("GET", "HEAD")
 
 
 def scope_header(scope: Scope, name: bytes) -> str | None:

@@ -4,10 +4,11 @@ The FastAPI backend, the ASGI middleware, Flask and Django only translate their 
 request and answer; what they do with them is decided here, once:
 
 - **which requests are identified** before the app's code runs: ``guards(method, path)``,
-  the path prefixes of ``WIXAPP_GUARD_PATHS`` (default ``/api/``) or the door's own
-  ``guard``; CORS preflights never;
-- **how**: ``identify(credentials)``, the ``Authorization`` header or, on a request without
-  one and while ``WIXAPP_LEGACY_INSTANCE`` allows it, the legacy signed ``instance`` value;
+  the path prefixes of ``WIXAPP_GUARD_PATHS`` (default none) or the door's own ``guard``;
+  CORS preflights never. Any route may also ask for its caller (dependency, decorator);
+- **how**: ``identify(credentials)``, the ``Authorization`` header or, on a GET or HEAD
+  without one and while ``WIXAPP_LEGACY_INSTANCE`` allows it, the legacy signed
+  ``instance`` value;
 - **CORS** for widgets and panels (``cors``, Starlette's rules);
 - **webhooks**: ``receiver`` verifies, applies to wixapp's store and runs the handlers;
 - **the lifecycle**, started by ``start()``: the store opened (or shared), the removals
@@ -82,10 +83,12 @@ class Edge:
         return method != "OPTIONS" and self._guarded(path)
 
     async def identify(self, credentials: Credentials) -> Caller:
-        """The request's caller: its token, else (if allowed) its legacy ``instance`` value."""
+        """The request's caller: its token, else its legacy ``instance`` value, on a read
+        (GET, HEAD) while ``legacy`` allows it; a write always needs the token."""
+        legacy = self.legacy and credentials.safe
         return await self.wix.identify_request(
             credentials.authorization,
-            instance=credentials.instance if self.legacy else None,
+            instance=credentials.instance if legacy else None,
             client=credentials.client,
         )
 

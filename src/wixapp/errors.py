@@ -335,9 +335,7 @@ def renamed(module: str, name: str) -> Any:
     new = _RENAMED.get(name)
     if new is None:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    warnings.warn(
-        f"{module}.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=3
-    )
+    warnings.warn(f"{module}.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
     return globals()[new]
 
 

@@ -79,6 +79,7 @@ class AdapterSetup:
 
     def open(self, framework: str) -> contextlib.AbstractAsyncContextManager[Any]:
         openers: dict[str, Callable[[], contextlib.AbstractAsyncContextManager[Any]]] = {
+            "fastapi": lambda: frameworks.open_fastapi(self.settings, Notes(), **self.options),
             "starlette": lambda: frameworks.open_starlette(self.settings, Notes(), **self.options),
             "quart": lambda: frameworks.open_quart(self.settings, Notes(), **self.options),
             "flask": lambda: frameworks.open_flask(self.config, Notes(), **self.options),

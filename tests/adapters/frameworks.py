@@ -3,16 +3,80 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
+from fastapi import Request
 
 from wixapp.config import Settings
+from wixapp.models import Caller
 
 from .apps import Notes, Reply, in_thread, reply
 
 Config = dict[str, Any]
+
+
+# -- FastAPI (the ready backend, with the app's own routes) ------------------------------
+
+
+def fastapi_app(settings: Settings, notes: Notes, **options: Any) -> Any:
+    from fastapi import Depends
+
+    from wixapp.server import create_app, current_caller
+
+    app = create_app(
+        settings,
+        wix_transport=options["transport"],
+        clock=options["clock"],
+        webhooks=options["webhooks"],
+    )
+
+    @app.get("/api/whoami")
+    async def whoami(caller: Caller = Depends(current_caller)) -> dict[str, Any]:  # noqa: B008
+        return dict(caller.public())
+
+    @app.get("/api/notes")
+    async def read_notes(caller: Caller = Depends(current_caller)) -> dict[str, Any]:  # noqa: B008
+        return {"instanceId": caller.instance_id, "notes": notes.of(caller.instance_id)}
+
+    @app.post("/api/notes")
+    async def add_note(
+        request: Request,
+        caller: Caller = Depends(current_caller),  # noqa: B008
+    ) -> dict[str, Any]:
+        body = json.loads(await request.body())
+        return {"notes": notes.add(caller.instance_id, str(body["text"]))}
+
+    # The backend's CORS allows the methods its routes answer: this one makes DELETE one.
+    @app.delete("/api/notes", status_code=204)
+    async def clear_notes(caller: Caller = Depends(current_caller)) -> None:  # noqa: B008
+        notes.of(caller.instance_id).clear()
+
+    return app
+
+
+class HttpxProbe:
+    def __init__(self, name: str, client: httpx.AsyncClient) -> None:
+        self.name = name
+        self._client = client
+
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
+        response = await self._client.request(
+            method, path, headers=dict(headers or {}), content=body
+        )
+        return reply(response.status_code, response.headers, response.content)
+
+
+@contextlib.asynccontextmanager
+async def open_fastapi(settings: Settings, notes: Notes, **options: Any) -> AsyncIterator[Any]:
+    from wixapp.testing import open_backend
+
+    async with open_backend(fastapi_app(settings, notes, **options)) as client:
+        yield HttpxProbe("fastapi", client)
 
 
 # -- Starlette (the plain ASGI middleware) ----------------------------------------------
@@ -21,7 +85,6 @@ Config = dict[str, Any]
 def starlette_app(settings: Settings, notes: Notes, **options: Any) -> Any:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
-    from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 

@@ -1,14 +1,16 @@
 """Every adapter, driven by its framework's own test client against the in-process emulator.
 
-The same eight behaviours on Starlette and Quart (the plain ASGI middleware), Flask and
-Django (sync and async clients): identification, tenant isolation, another app's token,
-an expired token, Wix down, webhook verification, the legacy ``instance`` parameter and
-the CORS preflight of a widget.
+The same behaviours on the FastAPI backend (with an app's own routes), Starlette and Quart
+(the plain ASGI middleware), Flask and Django (sync and async clients): identification,
+tenant isolation, another app's token, an expired token, Wix down (answered 503, logged
+once), webhook verification, a removed app refused at once (its cached token and its legacy
+value), the legacy ``instance`` parameter and the CORS preflight of a widget.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,13 +18,14 @@ import pytest
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.testing import InstallFactory, TokenFactory
+from wixapp.web import answers
 
 from .apps import Probe
 from .conftest import SITE_ORIGIN, AdapterSetup
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-FRAMEWORKS = ["starlette", "quart", "flask", "django", "django-async"]
+FRAMEWORKS = ["fastapi", "starlette", "quart", "flask", "django", "django-async"]
 
 
 @pytest.fixture(params=FRAMEWORKS)
@@ -124,6 +127,51 @@ async def test_wix_down_is_a_503_with_retry_after(
     assert reply.status == 503
     assert reply.body["error"] == "upstream_unavailable"
     assert int(reply.header("retry-after") or 0) >= 1
+
+
+async def test_wix_down_is_logged_once_whatever_the_door(
+    probe: Probe,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers._answered_5xx._last.clear()  # another test may have logged it this minute
+    wix_emulator_state.add_fault("token-info", status=503)
+    with caplog.at_level(logging.WARNING, logger="wixapp"):
+        for _ in range(20):
+            token = wix_token(wix_instance.instance_id)  # a new token: a Wix call each
+            reply = await probe.request("GET", "/api/whoami", headers=auth(token))
+            assert reply.status == 503
+    lines = [r.getMessage() for r in caplog.records if "answering 503" in r.getMessage()]
+    codes = [line.split()[2].rstrip(":") for line in lines]  # "answering 503 <code>: …"
+    # One line per code (Wix's 503, then the open circuit), not one per request.
+    assert 1 <= len(lines) == len(set(codes)) <= 2, lines
+
+
+# -- removal -------------------------------------------------------------------------------
+
+
+async def test_a_removed_app_is_refused_at_once_its_cached_token_and_legacy_value_too(
+    probe: Probe,
+    adapter: AdapterSetup,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    token = wix_token(wix_instance.instance_id)
+    legacy = wix_emulator_state.sign_legacy_instance(wix_instance.instance_id)
+    assert (await probe.request("GET", "/api/whoami", headers=auth(token))).status == 200
+    assert (await probe.request("GET", f"/api/whoami?instance={legacy}")).status == 200
+
+    removed = adapter.signed("AppRemoved", wix_instance.instance_id, {})
+    applied = await probe.request("POST", "/webhooks", body=removed.encode())
+    assert applied.body == {"status": "applied", "eventType": "AppRemoved"}
+
+    cached = await probe.request("GET", "/api/whoami", headers=auth(token))
+    signed = await probe.request("GET", f"/api/whoami?instance={legacy}")
+    assert (cached.status, cached.body["error"]) == (401, "app_removed")
+    assert (signed.status, signed.body["error"]) == (401, "app_removed")
 
 
 # -- webhooks ------------------------------------------------------------------------------

@@ -28,6 +28,19 @@ MARGIN = 0.5  # seconds a refusal may take beyond the configured deadline (sched
 STORM_MARGIN = 0.8
 
 
+class LoopLag:
+    """The longest the event loop ran a 10 ms timer late (the machine's load, not ours)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+
+    async def probe(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, time.perf_counter() - started - 0.01)
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": token}
 
@@ -278,12 +291,15 @@ async def test_a_hanging_wix_cannot_exhaust_the_server(
     async with open_backend(app) as client:
         assert (await client.get("/get-instance?include=instance", headers=auth(warm))).is_success
         wix_emulator_state.add_fault("*", hang=True)
+        lag = LoopLag()
+        probing = asyncio.create_task(lag.probe())
         storm = asyncio.gather(*(timed_get(client, "/get-instance", t) for t in cold))
         await asyncio.sleep(0.1)  # the storm is under way, its calls hanging
         warm_during = await asyncio.gather(
             *(timed_get(client, "/get-instance?include=instance", warm) for _ in range(100))
         )
         timed = await storm
+        probing.cancel()
     responses = [r for r, _ in timed]
     seconds = sorted(s for _, s in timed)
     slowest = seconds[-1]
@@ -305,7 +321,8 @@ async def test_a_hanging_wix_cannot_exhaust_the_server(
     assert {r.status_code for r in responses} == {503}
     assert set(tally(responses)) <= {"503 upstream_timeout", "503 circuit_open"}
     retry_after_on_refusals(responses)
-    assert slowest <= deadline + STORM_MARGIN
+    # The deadline is the server's; how late this busy machine ran the loop is not.
+    assert slowest <= deadline + STORM_MARGIN + lag.worst, f"loop lag {lag.worst:.3f} s"
     assert tally([r for r, _ in warm_during]) == {"200": 100}
     assert max(s for _, s in warm_during) < 0.5
 

@@ -15,9 +15,9 @@ from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import InstanceRemovedError
 from wixapp.server import ServerState
-from wixapp.web.lifecycle import REMOVALS_POLL_SECONDS
 from wixapp.store import InstanceStatus
 from wixapp.testing import open_backend
+from wixapp.web.lifecycle import REMOVALS_POLL_SECONDS
 from wixapp.webhooks import generate_rsa_keypair, sign_webhook
 
 from .conftest import AppFactory

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from wixapp.errors import InstanceRemovedError
-from wixapp.web.lifecycle import FORGET_WAIT, Lifecycle, Verdict
 from wixapp.store import InstanceStatus, Store, StoreUnavailableError
 from wixapp.testing import MovableClock
+from wixapp.web.lifecycle import FORGET_WAIT, Lifecycle, Verdict
 from wixapp.webhooks import WebhookEvent
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -213,8 +213,7 @@ AUTHORIZATION_PARAMETER: dict[str, Any] = {
     "required": False,
     "schema": {
         "anyOf": [{"type": "string"}, {"type": "null"}],
-        "description": "The Wix access token, raw (as fetchWithAuth sends it) or "
-        "`Bearer <token>`.",
+        "description": "The Wix access token, raw (as fetchWithAuth sends it) or `Bearer <token>`.",
         "title": "Authorization",
     },
 }

@@ -47,4 +47,3 @@ def scope_client(scope: Scope) -> str | None:
     """The client's address, for the token-check budget."""
     client = scope.get("client")
     return str(client[0]) if client else None
-

@@ -8,7 +8,9 @@ starts the example (``examples/<framework>/app.py``) as its own process pointed 
 emulator through the usual variables (WIX_APP_ID, WIX_APP_SECRET, WIX_API_BASE_URL, …),
 and prints a token and a curl command per site; the emulator's webhooks go to the example's
 ``/webhooks``. ``--once`` calls the example for each site, checks that each sees only its own
-notes, removes the app from one site (a signed ``AppRemoved`` webhook), and exits.
+notes, removes the app from one site (a signed ``AppRemoved`` webhook), checks that the
+site's cached token and legacy ``instance`` value are then refused (401 app_removed), and
+exits.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ async def _run(framework: str, once: bool, port: int) -> int:
                 print(f"{name}: curl -H 'Authorization: {token}' {url}/api/notes")
             if once:
                 notes_ok = await _check(url, tokens)
-                return notes_ok or await _check_webhook(control, sites[-1][1])
+                removed = sites[-1]
+                return notes_ok or await _check_removal(control, url, removed, tokens[removed[0]])
             print(f"\n{framework} example at {url}, Wix emulator at {emulator_url}; Ctrl-C stops.")
             await asyncio.Event().wait()
     return 0
@@ -134,15 +137,30 @@ async def _check(url: str, tokens: dict[str, str]) -> int:
         return 0 if refused.status_code == 401 else 1
 
 
-async def _check_webhook(control: EmulatorControl, instance_id: str) -> int:
-    """Remove the app from one site: the emulator's signed AppRemoved reaches the example."""
-    await control.uninstall(instance_id)
-    deliveries = await control.flush_webhooks()
-    for delivery in deliveries:
-        status = delivery.attempts[-1].status if delivery.attempts else None
-        print(f"webhook {delivery.event_type}: {delivery.state} (HTTP {status})")
-    delivered = [d for d in deliveries if d.event_type == "AppRemoved" and d.state == "delivered"]
-    return 0 if delivered else 1
+async def _check_removal(
+    control: EmulatorControl, url: str, site: tuple[str, str], token: str
+) -> int:
+    """Remove the app from one site (the emulator's signed AppRemoved reaches the example):
+    its cached token and its legacy ``instance`` value are refused at once."""
+    name, instance_id = site
+    legacy = await control.sign_legacy_instance(instance_id)
+    async with httpx.AsyncClient(base_url=url) as client:
+        before = await client.get("/api/notes", params={"instance": legacy})
+        print(f"{name} legacy value: {before.status_code}")
+        await control.uninstall(instance_id)
+        deliveries = await control.flush_webhooks()
+        for delivery in deliveries:
+            status = delivery.attempts[-1].status if delivery.attempts else None
+            print(f"webhook {delivery.event_type}: {delivery.state} (HTTP {status})")
+        refused = [
+            await client.get("/api/notes", headers={"Authorization": token}),
+            await client.get("/api/notes", params={"instance": legacy}),
+        ]
+    answers = [f"{r.status_code} {r.json().get('error')}" for r in refused]
+    print(f"{name} after removal: token {answers[0]}, legacy value {answers[1]}")
+    delivered = any(d.event_type == "AppRemoved" and d.state == "delivered" for d in deliveries)
+    removed = answers == ["401 app_removed"] * 2
+    return 0 if before.status_code == 200 and delivered and removed else 1
 
 
 if __name__ == "__main__":

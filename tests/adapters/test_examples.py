@@ -26,3 +26,7 @@ def test_the_example_serves_each_site_its_own_notes_and_takes_webhooks(framework
     assert "'notes': ['hello from Florist']" in run.stdout
     assert "no token: 401 missing_token" in run.stdout
     assert "webhook AppRemoved: delivered (HTTP 200)" in run.stdout
+    assert "Florist legacy value: 200" in run.stdout
+    assert "Florist after removal: token 401 app_removed, legacy value 401 app_removed" in (
+        run.stdout
+    )

@@ -22,11 +22,12 @@ PUBLIC_NAMES = {
     "InstanceData",
     "InstanceRemovedError",
     "InvalidInstanceError",
+    "InvalidRequestError",
     "InvalidTokenError",
     "LegacyInstance",
     "PayloadTooLargeError",
     "PermissionDeniedError",
-    "PreconditionFailed",
+    "PreconditionFailedError",
     "ProtocolError",
     "RateLimitedError",
     "RetryAfterError",
@@ -138,3 +139,24 @@ async def test_collaborators_are_not_assignable(monkeypatch: pytest.MonkeyPatch)
                 setattr(wix, name, None)
         public = {name for name in vars(wix) if not name.startswith("_")}
     assert public == set()
+
+
+@pytest.mark.parametrize(
+    "adapter", ["wixapp.adapters.asgi", "wixapp.adapters.flask", "wixapp.adapters.django"]
+)
+def test_a_framework_adapter_loads_neither_fastapi_nor_the_backend(adapter: str) -> None:
+    heavy = ("fastapi", "wixapp.server", "wixapp.emulator", "wixapp.testing", "pytest")
+    code = f"import sys, {adapter}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module", ["wixapp", "wixapp.errors", "wixapp.store"])
+def test_the_old_name_of_a_renamed_error_still_works_with_a_warning(module: str) -> None:
+    namespace = __import__(module, fromlist=["_"])
+    with pytest.warns(DeprecationWarning, match="use PreconditionFailedError"):
+        old = namespace.PreconditionFailed
+    assert old is wixapp.PreconditionFailedError
+    with pytest.raises(AttributeError):
+        _ = namespace.NoSuchError

@@ -19,6 +19,7 @@ PUBLIC_NAMES = {
     "ConfigurationError",
     "DispatchResult",
     "EventType",
+    "InstanceCache",
     "InstanceData",
     "InstanceRemovedError",
     "InvalidInstanceError",

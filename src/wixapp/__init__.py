@@ -8,6 +8,7 @@ from typing import Any
 
 from wixapp.__version__ import __version__
 from wixapp.app import WixApp
+from wixapp.cache import InstanceCache
 from wixapp.config import Settings, load_settings
 from wixapp.errors import (
     AppCredentialsError,
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigurationError",
     "DispatchResult",
     "EventType",
+    "InstanceCache",
     "InstanceData",
     "InstanceRemovedError",
     "InvalidInstanceError",

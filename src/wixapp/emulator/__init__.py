@@ -1,8 +1,9 @@
 """An offline emulator of the Wix APIs wixapp talks to (see docs: spec §2 to §8).
 
-It shares with the library only Wix's wire formats (``wixapp.protocol``, the models, the
-webhook signing and the legacy ``instance`` codec), never its behaviour: identification,
-caching, elevation and the server stay out, so the emulator judges them as an oracle.
+It shares with the library only Wix's wire conventions (``wixapp.protocol``, the models and
+the error tree), never its behaviour: it signs legacy ``instance`` values and webhooks with
+its own code, and identification, caching, elevation and the server stay out (an
+import-linter contract says so), so the emulator judges the library as an oracle.
 
 A real ASGI app: use it in-process through ``httpx.ASGITransport`` or serve it on a port.
 Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorControl`` (HTTP,

@@ -20,6 +20,7 @@ from typing import Any
 from wixapp.emulator.delivery import WebhookDeliverer
 from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.faults import FaultBook, FaultPlan
+from wixapp.emulator.instance_param import LegacyValue, read_unverified, sign_instance
 from wixapp.emulator.ratelimit import SlidingWindowLimiter
 from wixapp.emulator.records import (
     APP_TOKEN_LIFETIME,
@@ -42,13 +43,6 @@ from wixapp.emulator.records import (
     build,
 )
 from wixapp.emulator.tokens import TokenClaims, TokenSigner
-from wixapp.errors import InvalidInstanceError
-from wixapp.identity.legacy import (
-    LegacyInstance,
-    decode_instance_param,
-    sign_instance_param,
-    verify_instance_param,
-)
 from wixapp.models import SubjectType
 
 __all__ = ["Clock", "EmulatorState", "LifecycleListener", "wix_time"]
@@ -481,7 +475,7 @@ class EmulatorState:
             "demoMode": False,
         }
         present = {key: value for key, value in data.items() if value is not None}
-        return sign_instance_param(present, self.app(installation.app_id).app_secret)
+        return sign_instance(present, self.app(installation.app_id).app_secret)
 
     def introspect(self, token: str) -> TokenClaims | None:
         """The claims of a token that is active right now (on the emulator clock), else None."""
@@ -625,31 +619,31 @@ class EmulatorState:
         return self._uuid()
 
     def _read_legacy(self, value: str) -> TokenClaims | None:
-        try:
-            legacy = decode_instance_param(value)
-            app = self._apps.get(str(legacy.app_def_id))
-            installation = self._installations.get(legacy.instance_id)
-            if app is None or installation is None or installation.app_id != app.app_id:
-                return None
-            verify_instance_param(value, app.app_secret)
-        except InvalidInstanceError:
+        legacy = read_unverified(value)
+        if legacy is None:
             return None
-        return self._legacy_claims(legacy, installation)
+        app = self._apps.get(legacy.app_id or "")
+        installation = self._installations.get(legacy.instance_id)
+        if app is None or installation is None or installation.app_id != app.app_id:
+            return None
+        return (
+            self._legacy_claims(legacy, installation)
+            if legacy.signed_with(app.app_secret)
+            else None
+        )
 
-    def _legacy_claims(self, legacy: LegacyInstance, installation: Installation) -> TokenClaims:
-        """The subject as the library reads it (``LegacyInstance.caller``). Legacy values
-        carry no expiry: signDate + 4 h here."""
+    def _legacy_claims(self, legacy: LegacyValue, installation: Installation) -> TokenClaims:
+        """The caller the value names. Legacy values carry no expiry: signDate + 4 h here."""
         site = self.site(installation.site_id)
-        caller = legacy.caller()
-        signed = legacy.sign_date
-        iat = int(signed.timestamp()) if signed is not None else int(self.now())
-        subject = caller.subject_type
+        signed = legacy.signed_at
+        iat = int(signed) if signed is not None else int(self.now())
+        subject = legacy.subject_type
         return TokenClaims(
             token_id="",
             instance_id=installation.instance_id,
             client_id=installation.app_id,
             subject_type=subject,
-            subject_id=caller.subject_id or self._subject_id(subject, installation, site),
+            subject_id=legacy.subject_id or self._subject_id(subject, installation, site),
             site_id=site.site_id,
             account_id=site.owner_id if subject is SubjectType.USER else None,
             iat=iat,

@@ -1,5 +1,5 @@
-"""Access tokens, as the emulator issues and checks them (legacy ``instance`` values use the
-library's codec, :mod:`wixapp.identity.legacy`).
+"""Access tokens, as the emulator issues and checks them (legacy ``instance`` values are
+``instance_param``'s).
 
 Access tokens look like Wix's (spec §5): ``OauthNG.JWS.<header>.<payload>.<signature>``,
 HS256 with a key only this emulator knows, so, as at Wix, token-info is the only way to

@@ -17,7 +17,7 @@ pages that play the Wix site and editor, ``app`` the entry points.
 """
 
 from wixapp.emulator.app import EmulatorServer, create_emulator, serve
-from wixapp.emulator.control import EmulatorControl
+from wixapp.emulator.control import EMULATOR_BASE_URL, EmulatorControl
 from wixapp.emulator.delivery import DeliveryAttempt, WebhookDeliverer, WebhookDelivery
 from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import (
@@ -33,6 +33,7 @@ from wixapp.emulator.records import (
 from wixapp.emulator.state import EmulatorState
 
 __all__ = [
+    "EMULATOR_BASE_URL",
     "Behaviour",
     "DeliveryAttempt",
     "EmulatorConflictError",

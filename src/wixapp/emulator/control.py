@@ -53,7 +53,10 @@ from wixapp.emulator.requests import (
 from wixapp.emulator.routes_control import CONTROL_PREFIX
 from wixapp.models import SubjectType
 
-__all__ = ["EmulatorControl"]
+__all__ = ["EMULATOR_BASE_URL", "EmulatorControl"]
+
+EMULATOR_BASE_URL = "http://wix-emulator.invalid"
+"""The base URL of an in-process emulator (reached through ``httpx.ASGITransport``)."""
 
 _ERRORS: dict[int, type[EmulatorError]] = {404: EmulatorNotFoundError, 409: EmulatorConflictError}
 
@@ -67,7 +70,7 @@ class EmulatorControl:
         self._owns_client = False
 
     @classmethod
-    def for_app(cls, app: ASGIApp, *, base_url: str = "http://wix-emulator.invalid") -> Self:
+    def for_app(cls, app: ASGIApp, *, base_url: str = EMULATOR_BASE_URL) -> Self:
         """In-process: talk to the ASGI app directly, no socket."""
         transport = httpx.ASGITransport(app=app)
         return cls._owning(httpx.AsyncClient(transport=transport, base_url=base_url))

@@ -36,9 +36,9 @@ import pytest
 from wixapp.config import Settings
 from wixapp.emulator import EmulatorState, create_emulator
 from wixapp.emulator.records import Installation, RegisteredApp
-from wixapp.emulator.settings import settings_for_emulator
 from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
 from wixapp.testing.clock import EmulatorClock
+from wixapp.testing.settings import settings_for_emulator
 
 __all__: list[str] = []  # fixtures only; the helpers are in wixapp.testing
 

@@ -16,10 +16,8 @@ machine and puts ``x-wix-request-id`` on every answer, ``hostpages`` and ``index
 pages that play the Wix site and editor, ``app`` the entry points.
 """
 
-from wixapp.emulator.app import EmulatorServer, create_emulator, serve
 from wixapp.emulator.control import EMULATOR_BASE_URL, EmulatorControl
 from wixapp.emulator.delivery import DeliveryAttempt, WebhookDeliverer, WebhookDelivery
-from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import (
     Behaviour,
     Endpoint,
@@ -30,7 +28,9 @@ from wixapp.emulator.records import (
     RegisteredApp,
     Site,
 )
+from wixapp.emulator.service import EmulatorServer, create_emulator, serve
 from wixapp.emulator.state import EmulatorState
+from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 
 __all__ = [
     "EMULATOR_BASE_URL",

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from wixapp.emulator.delivery import WebhookDelivery
-from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import (
     APP_TOKEN_LIFETIME,
     DEFAULT_CURRENCY,
@@ -51,6 +50,7 @@ from wixapp.emulator.requests import (
     WebhookConfig,
 )
 from wixapp.emulator.routes_control import CONTROL_PREFIX
+from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.models import SubjectType
 
 __all__ = ["EMULATOR_BASE_URL", "EmulatorControl"]

@@ -35,9 +35,9 @@ from typing import Any, Final, Literal
 import httpx
 from pydantic import Field
 
-from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import LifecycleEvent, Record
 from wixapp.emulator.webhook_signing import WEBHOOK_TTL, WebhookSigner
+from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 
 __all__ = [
     "DELIVERY_TIMEOUT",

@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from wixapp.emulator.errors import EmulatorError
 from wixapp.emulator.protojson import FieldConflict, snake_fields
 from wixapp.emulator.requests import (
     AdvanceClock,
@@ -38,6 +37,7 @@ from wixapp.emulator.requests import (
 )
 from wixapp.emulator.routes_wix import state_of
 from wixapp.emulator.state import EmulatorState
+from wixapp.emulator.wix_errors import EmulatorError
 
 __all__ = ["CONTROL_PREFIX", "control_routes"]
 

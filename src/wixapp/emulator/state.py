@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wixapp.emulator.delivery import WebhookDeliverer
-from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.faults import FaultBook, FaultPlan
 from wixapp.emulator.instance_param import LegacyValue, read_unverified, sign_instance
 from wixapp.emulator.ratelimit import SlidingWindowLimiter
@@ -43,6 +42,7 @@ from wixapp.emulator.records import (
     build,
 )
 from wixapp.emulator.tokens import TokenClaims, TokenSigner
+from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.models import SubjectType
 
 __all__ = ["Clock", "EmulatorState", "LifecycleListener", "wix_time"]

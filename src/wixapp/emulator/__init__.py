@@ -29,8 +29,8 @@ from wixapp.emulator.records import (
     Site,
 )
 from wixapp.emulator.service import EmulatorServer, create_emulator, serve
-from wixapp.emulator.state import EmulatorState
 from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
+from wixapp.emulator.world import EmulatorState
 
 __all__ = [
     "EMULATOR_BASE_URL",

@@ -47,6 +47,7 @@ __all__ = [
     "DeliveryState",
     "WebhookDeliverer",
     "WebhookDelivery",
+    "WebhookTarget",
 ]
 
 logger = logging.getLogger("wixapp.emulator")
@@ -83,6 +84,13 @@ class DeliveryAttempt(Record):
     error: str | None = None  # timeout or connection error, if it did not
     ok: bool
     seconds: float  # real time the attempt took
+
+
+class WebhookTarget(Record):
+    """Where an app's lifecycle webhooks go; ``url`` None: nowhere."""
+
+    app_id: str
+    url: str | None
 
 
 class WebhookDelivery(Record):

@@ -36,8 +36,8 @@ from wixapp.emulator.requests import (
     WebhookConfig,
 )
 from wixapp.emulator.routes_wix import state_of
-from wixapp.emulator.state import EmulatorState
 from wixapp.emulator.wix_errors import EmulatorError
+from wixapp.emulator.world import EmulatorState
 
 __all__ = ["CONTROL_PREFIX", "control_routes"]
 

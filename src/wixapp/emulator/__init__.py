@@ -7,13 +7,16 @@ import-linter contract says so), so the emulator judges the library as an oracle
 
 A real ASGI app: use it in-process through ``httpx.ASGITransport`` or serve it on a port.
 Set it up and steer it through ``EmulatorState`` (in-process) or ``EmulatorControl`` (HTTP,
-under ``/_emulator/``). Module map: ``state`` holds everything, ``tokens`` signs and reads
-tokens, ``routes_wix`` plays Wix, ``routes_control`` is the control API and ``control`` its
-client (``requests``: the bodies both use), ``faults`` and ``ratelimit`` the injected
-misbehaviour, ``delivery`` signs and delivers lifecycle webhooks, ``protojson`` reads
-request field names as Wix's gateway does, ``guard`` keeps the control API and pages to this
-machine and puts ``x-wix-request-id`` on every answer, ``hostpages`` and ``index`` serve the
-pages that play the Wix site and editor, ``app`` the entry points.
+under ``/_emulator/``). Module map: ``world`` holds ``EmulatorState``, composed of
+``registry`` (apps, sites, installations), ``tokens`` (access tokens and legacy values, with
+``instance_param``), ``traffic`` (call counts, ``faults``, ``ratelimit``, behaviours) and
+``event_log`` + ``delivery`` (lifecycle webhooks, signed by ``webhook_signing``);
+``timekeeping`` is its clock. ``routes_wix`` plays Wix; ``operations`` declares the control
+API once (``control_api``: how an operation travels, ``requests``: its bodies), which
+``routes_control`` serves and ``control`` calls; ``protojson`` reads request field names as
+Wix's gateway does, ``guard`` keeps the control API and pages to this machine and puts
+``x-wix-request-id`` on every answer, ``hostpages`` and ``index`` serve the pages that play
+the Wix site and editor, ``wix_errors`` the errors, ``service`` the entry points.
 """
 
 from wixapp.emulator.control import EMULATOR_BASE_URL, EmulatorControl

@@ -23,7 +23,7 @@ import httpx
 
 from wixapp.emulator import EmulatorState, create_emulator
 from wixapp.server import create_app
-from wixapp.emulator.settings import settings_for_emulator
+from wixapp.testing.settings import settings_for_emulator
 
 ROUTES = ("/get-instance", "/get-instance?include=instance", "/api/settings")
 

@@ -215,7 +215,7 @@ class Bench:
             PYTHON,
             "-m",
             "uvicorn",
-            "wixapp.emulator.app:create_emulator",
+            "wixapp.emulator.service:create_emulator",
             "--factory",
             "--host",
             LOOPBACK,

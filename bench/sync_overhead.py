@@ -24,7 +24,7 @@ from wixapp import WixApp
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.config import Settings
 from wixapp.emulator import create_emulator
-from wixapp.emulator.settings import settings_for_emulator
+from wixapp.testing import settings_for_emulator
 
 
 def _setup(folder: Path) -> tuple[Settings, httpx.ASGITransport, str]:

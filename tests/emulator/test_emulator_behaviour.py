@@ -345,6 +345,7 @@ def test_secrets_stay_out_of_repr(state: EmulatorState, world: World) -> None:
 
 def test_exported_names() -> None:
     assert set(wixapp.emulator.__all__) == {
+        "EMULATOR_BASE_URL",
         "Behaviour",
         "DeliveryAttempt",
         "EmulatorConflictError",

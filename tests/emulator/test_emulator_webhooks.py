@@ -12,7 +12,7 @@ from emulator_testkit import World
 
 from wixapp.emulator import EmulatorControl, EmulatorState, WebhookDelivery
 from wixapp.emulator.delivery import DELIVERY_TIMEOUT, RETRY_SCHEDULE
-from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
+from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.webhooks import WebhookEvent, load_public_key, verify_webhook
 
 HOOK_URL = "http://backend.test/webhooks"

@@ -2,11 +2,12 @@
 
 ``WebhookDeliverer`` listens to the emulator's lifecycle events. For an app with a webhook
 URL (``configure``) each event becomes a delivery: a POST whose whole body is the JWT,
-signed with the emulator's RSA key (``public_key_pem`` is what a backend configures as
-WIX_APP_PUBLIC_KEY). A 2xx within ``DELIVERY_TIMEOUT`` is a success; any other status, a
-timeout or a connection error is a failure, retried after ``RETRY_SCHEDULE[n]`` seconds on
-the *emulator* clock, so ``advance_clock`` makes due retries fire. Every attempt of a
-delivery carries the same ``iat`` (the backend's dedupe key stays equal) and a fresh ``exp``.
+signed with the emulator's RSA key by ``webhook_signing`` (``public_key_pem`` is what a
+backend configures as WIX_APP_PUBLIC_KEY). A 2xx within ``DELIVERY_TIMEOUT`` is a success;
+any other status, a timeout or a connection error is a failure, retried after
+``RETRY_SCHEDULE[n]`` seconds on the *emulator* clock, so ``advance_clock`` makes due
+retries fire. Every attempt of a delivery carries the same ``iat`` (the backend's dedupe key
+stays equal) and a fresh ``exp``.
 
 Deliveries run in a background task ("the pump") on the event loop that emitted the event
 or moved the clock; it checks for due deliveries whenever woken and every ``POLL_SECONDS``,
@@ -29,15 +30,14 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Final, Literal
 
 import httpx
 from pydantic import Field
 
-from wixapp.emulator.errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.records import LifecycleEvent, Record
-from wixapp.webhooks import DEFAULT_TTL, generate_rsa_keypair, sign_webhook
+from wixapp.emulator.webhook_signing import WEBHOOK_TTL, WebhookSigner
+from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 
 __all__ = [
     "DELIVERY_TIMEOUT",
@@ -47,6 +47,7 @@ __all__ = [
     "DeliveryState",
     "WebhookDeliverer",
     "WebhookDelivery",
+    "WebhookTarget",
 ]
 
 logger = logging.getLogger("wixapp.emulator")
@@ -83,6 +84,13 @@ class DeliveryAttempt(Record):
     error: str | None = None  # timeout or connection error, if it did not
     ok: bool
     seconds: float  # real time the attempt took
+
+
+class WebhookTarget(Record):
+    """Where an app's lifecycle webhooks go; ``url`` None: nowhere."""
+
+    app_id: str
+    url: str | None
 
 
 class WebhookDelivery(Record):
@@ -138,13 +146,6 @@ class _Delivery:
         )
 
 
-@cache
-def _shared_keypair() -> tuple[str, str]:
-    """One RSA key per process: generating one costs about 0.1 s, and every test makes an
-    emulator. It is not derived from the emulator's seed (RSA generation cannot be)."""
-    return generate_rsa_keypair()
-
-
 class _KeepOpen(httpx.AsyncBaseTransport):
     """An injected transport, lent to a short-lived client that must not close it."""
 
@@ -161,11 +162,10 @@ class _KeepOpen(httpx.AsyncBaseTransport):
 class WebhookDeliverer:
     """Signs, sends, retries and logs the emulator's webhooks; see the module docstring."""
 
-    def __init__(
-        self, *, clock: Callable[[], float], keypair: tuple[str, str] | None = None
-    ) -> None:
+    def __init__(self, *, clock: Callable[[], float], signer: WebhookSigner | None = None) -> None:
         self._clock = clock
-        self._private_pem, self.public_key_pem = keypair or _shared_keypair()
+        self._signer = signer or WebhookSigner()
+        self.public_key_pem = self._signer.public_key_pem
         self._transport: httpx.AsyncBaseTransport | None = None
         self._pump: asyncio.Task[None] | None = None
         self._pump_loop: asyncio.AbstractEventLoop | None = None
@@ -337,14 +337,13 @@ class WebhookDeliverer:
     async def _post(
         self, client: httpx.AsyncClient, delivery: _Delivery, at: float
     ) -> tuple[int | None, str | None]:
-        body = sign_webhook(
+        body = self._signer.sign(
             delivery.event_type,
             delivery.instance_id,
             delivery.data,
-            private_key_pem=self._private_pem,
             identity=delivery.identity or None,
             iat=delivery.issued_at,
-            exp=math.ceil(at) + DEFAULT_TTL,
+            exp=math.ceil(at) + WEBHOOK_TTL,
         )
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         try:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from wixapp.emulator.state import EmulatorState
+from wixapp.emulator.world import EmulatorState
 
 __all__ = ["index_route"]
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from wixapp.emulator.errors import EmulatorError
+from wixapp.emulator.wix_errors import EmulatorError
 from wixapp.models import SubjectType
 from wixapp.protocol import Endpoint
 

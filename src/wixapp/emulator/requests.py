@@ -3,7 +3,7 @@ them and ``EmulatorControl`` builds what it sends with them (camelCase on the wi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -34,9 +34,13 @@ class ControlRequest(BaseModel):
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
 
+    nullable: ClassVar[frozenset[str]] = frozenset()
+    """Fields whose null is passed on as None rather than taking the state's default."""
+
     def arguments(self) -> dict[str, Any]:
         """The fields the caller sent, so defaults live in one place: ``EmulatorState``."""
-        return self.model_dump(exclude_none=True)
+        fields = self.model_dump()
+        return {k: v for k, v in fields.items() if v is not None or k in self.nullable}
 
 
 class RegisterApp(ControlRequest):
@@ -58,6 +62,7 @@ class CreateSite(ControlRequest):
     description: str | None = None
     installed_wix_apps: list[str] | None = None
     site_user_type: str | None = None
+    owner_id: str | None = None
 
 
 class DuplicateSite(ControlRequest):
@@ -76,6 +81,8 @@ class Install(ControlRequest):
 
 
 class SetPlan(ControlRequest):
+    nullable = frozenset({"package_name", "billing_cycle"})
+
     package_name: str | None = None
     billing_cycle: str | None = None
     is_free: bool = False
@@ -105,6 +112,8 @@ class TokenRef(ControlRequest):
 
 
 class SignLegacyInstance(ControlRequest):
+    nullable = frozenset({"permissions"})  # null: no permissions, a visitor
+
     instance_id: str
     permissions: str | None = "OWNER"
     uid: str | None = None
@@ -116,6 +125,8 @@ class AdvanceClock(ControlRequest):
 
 
 class WebhookConfig(ControlRequest):
+    nullable = frozenset({"url"})  # null: stop delivering
+
     app_id: str
     url: str | None = None
 

@@ -21,7 +21,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from wixapp.emulator.errors import WixHTTPError
 from wixapp.emulator.faults import EmulatedConnectionReset, FaultPlan
 from wixapp.emulator.protojson import FieldConflict, snake_fields
 from wixapp.emulator.records import (
@@ -31,8 +30,10 @@ from wixapp.emulator.records import (
     RegisteredApp,
     Site,
 )
-from wixapp.emulator.state import EmulatorState, wix_time
+from wixapp.emulator.timekeeping import wix_time
 from wixapp.emulator.tokens import TokenClaims
+from wixapp.emulator.wix_errors import WixHTTPError
+from wixapp.emulator.world import EmulatorState
 from wixapp.models import SubjectType
 from wixapp.protocol import ENDPOINT_PATHS, strip_bearer
 

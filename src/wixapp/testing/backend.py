@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from wixapp.emulator.records import Installation
+if TYPE_CHECKING:
+    from wixapp.emulator import Installation
 
 __all__ = ["InstallFactory", "TokenFactory", "open_backend"]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from wixapp.emulator.state import EmulatorState
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wixapp.emulator import EmulatorState
 
 __all__ = ["EmulatorClock", "MovableClock"]
 

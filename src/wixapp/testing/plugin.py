@@ -28,17 +28,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
-from wixapp.config import Settings
-from wixapp.emulator import EmulatorState, create_emulator
-from wixapp.emulator.records import Installation, RegisteredApp
-from wixapp.emulator.settings import settings_for_emulator
-from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
-from wixapp.testing.clock import EmulatorClock
+if TYPE_CHECKING:  # the rest loads in the fixtures: pytest loads this plugin in every run
+    import httpx
+
+    from wixapp.config import Settings
+    from wixapp.emulator import EmulatorState, Installation, RegisteredApp
+    from wixapp.testing.backend import InstallFactory, TokenFactory
+    from wixapp.testing.clock import EmulatorClock
 
 __all__: list[str] = []  # fixtures only; the helpers are in wixapp.testing
 
@@ -70,6 +70,8 @@ def wix_rate_limit(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def wix_emulator(wix_rate_limit: bool) -> Any:
+    from wixapp.emulator import create_emulator
+
     return create_emulator(seed=None, rate_limit=wix_rate_limit)
 
 
@@ -83,11 +85,15 @@ def wix_emulator_state(wix_emulator: Any) -> EmulatorState:
 def wix_clock(wix_emulator_state: EmulatorState) -> EmulatorClock:
     """The emulator's movable clock; give it to the backend (``create_app(..., clock=wix_clock)``)
     and ``wix_clock.advance(seconds)`` moves time for both."""
+    from wixapp.testing.clock import EmulatorClock
+
     return EmulatorClock(wix_emulator_state)
 
 
 @pytest.fixture
 def wix_transport(wix_emulator: Any) -> httpx.ASGITransport:
+    import httpx
+
     return httpx.ASGITransport(app=wix_emulator)
 
 
@@ -133,6 +139,8 @@ def wix_token(wix_emulator_state: EmulatorState) -> TokenFactory:
 def wix_settings(
     wix_registered_app: RegisteredApp, wix_emulator_state: EmulatorState, tmp_path: Path
 ) -> Settings:
+    from wixapp.testing.settings import settings_for_emulator
+
     return settings_for_emulator(
         wix_registered_app,
         database_url=f"sqlite:///{tmp_path / 'wixapp.db'}",
@@ -148,6 +156,8 @@ def wix_deliver_webhooks(
     ``/webhooks`` (or ``path``) through an in-process ``httpx.ASGITransport``."""
 
     def wire(app: Any, *, path: str = "/webhooks") -> None:
+        import httpx
+
         wix_emulator_state.webhooks.use_transport(httpx.ASGITransport(app=app))
         url = f"http://backend.test{path}"
         wix_emulator_state.configure_webhooks(wix_registered_app.app_id, url)
@@ -157,4 +167,6 @@ def wix_deliver_webhooks(
 
 @pytest.fixture
 def wix_backend() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
+    from wixapp.testing.backend import open_backend
+
     return open_backend

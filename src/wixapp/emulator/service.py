@@ -19,7 +19,7 @@ from wixapp.emulator.hostpages import host_pages_routes
 from wixapp.emulator.index import index_route
 from wixapp.emulator.routes_control import CONTROL_PREFIX, control_routes
 from wixapp.emulator.routes_wix import wix_routes
-from wixapp.emulator.state import EmulatorState
+from wixapp.emulator.world import EmulatorState
 
 __all__ = ["EmulatorServer", "create_emulator", "serve"]
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from wixapp.config import Settings
-from wixapp.emulator.records import RegisteredApp
+from wixapp.emulator import EMULATOR_BASE_URL, RegisteredApp
 
 __all__ = ["EMULATOR_BASE_URL", "settings_for_emulator"]
-
-EMULATOR_BASE_URL = "http://wix-emulator.invalid"
-"""The base URL of an in-process emulator (reached through ``httpx.ASGITransport``)."""
 
 
 def settings_for_emulator(

@@ -1,5 +1,6 @@
-"""The lean path answers exactly as the FastAPI routes it stands in for, and serves settings
-from the cache a write invalidates."""
+"""The lean route table: its FastAPI declarations (generated from it) run its code and answer
+exactly as the edge's lean path does, OpenAPI and validation come from one query model, and
+settings come from the cache a write invalidates."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ async def app(make_app: AppFactory) -> AsyncIterator[FastAPI]:
         yield built
 
 
-async def test_lean_answers_equal_the_fastapi_routes(
+async def test_the_generated_fastapi_routes_answer_as_the_lean_path(
     app: FastAPI,
     wix_instance: Installation,
     wix_token: TokenFactory,
@@ -108,6 +109,43 @@ async def test_lean_answers_equal_the_fastapi_routes(
         edge.lean = lean_routes
         assert lean == routed
         assert lean[1]["settings"]["greeting"] == "Grüße ✓"
+
+
+def test_openapi_and_validation_come_from_the_one_query_model(app: FastAPI) -> None:
+    from pydantic import ValidationError
+
+    from wixapp.server.lean import InstanceQuery
+
+    operation = app.openapi()["paths"]["/get-instance"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"include", "instance", "Authorization"}
+    schema = InstanceQuery.model_json_schema()["properties"]
+    assert parameters["include"]["schema"]["anyOf"] == schema["include"]["anyOf"]
+    assert parameters["instance"]["description"] == schema["instance"]["description"]
+    assert operation["operationId"] == "get_instance_get_instance_get"
+    with pytest.raises(ValidationError) as refused:
+        InstanceQuery.model_validate({"include": "everything"})
+    assert refused.value.errors()[0]["msg"] == "Input should be 'instance'"  # pydantic's own
+
+
+async def test_an_invalid_include_is_refused_in_pydantics_words(
+    app: FastAPI, wix_instance: Installation, wix_token: TokenFactory
+) -> None:
+    from pydantic import ValidationError
+
+    from wixapp.server.lean import InstanceQuery
+
+    try:
+        InstanceQuery.model_validate({"include": "x"})
+    except ValidationError as error:
+        expected = error.errors()[0]["msg"]
+    async with open_backend(app) as client:
+        answer = await client.get(
+            "/get-instance?include=x",
+            headers={"Authorization": wix_token(wix_instance.instance_id)},
+        )
+    assert answer.status_code == 422
+    assert answer.json()["problems"] == [{"field": "query.include", "problem": expected}]
 
 
 async def _write_behind_the_cache(state: ServerState, instance_id: str, greeting: str) -> None:

@@ -225,12 +225,12 @@ class SyncWixApp:
     def identify_credentials(self, credentials: Credentials) -> Caller:
         """A request's caller, by the edge's rules (see :class:`wixapp.web.Edge`)."""
         core = self._live_core()
-        return core.loop.run(core.edge.identify(credentials))
+        return core.loop.run(_identified(core.edge, credentials))
 
     async def aidentify_credentials(self, credentials: Credentials) -> Caller:
         """The same, awaited from another event loop (a Django async view)."""
         core = self._live_core()
-        return await core.loop.arun(core.edge.identify(credentials))
+        return await core.loop.arun(_identified(core.edge, credentials))
 
     def instance(self, instance_id: str) -> InstanceData:
         return self.run(lambda wix: wix.instance(instance_id))
@@ -385,6 +385,10 @@ class LoopTransport(httpx.BaseTransport):
 
 async def _awaited(work: Awaitable[None]) -> None:
     await work
+
+
+async def _identified(edge: Edge, credentials: Credentials) -> Caller:
+    return await edge.identify(credentials)
 
 
 async def _made(value: T) -> T:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
@@ -44,7 +44,6 @@ __all__ = [
     "caller_in",
     "declare_routes",
     "error_statuses",
-    "identify",
     "settings_json",
 ]
 
@@ -79,19 +78,14 @@ class JSONAnswer:
 # -- who is calling -----------------------------------------------------------------------
 
 
-async def identify(state: ServerState, credentials: Credentials) -> Caller:
-    """The caller behind a request's credentials, by the edge's rules; noted as seen."""
-    caller = await state.edge.identify(credentials)
-    state.seen.note(caller.instance_id, caller.site_id)
+async def caller_in(state: ServerState, scope: Scope, query: QueryParams | None = None) -> Caller:
+    """The caller the edge identified for this request (a guarded path), or identified now
+    by the edge's rules and noted as seen (``query``: the query string, if parsed already)."""
+    caller: Caller | None = scope.get(CALLER_SCOPE_KEY)
+    if caller is None:
+        caller = await state.edge.identify(Credentials.from_scope(scope, query))
+        state.seen.note(caller.instance_id, caller.site_id)
     return caller
-
-
-async def caller_in(state: ServerState, scope: Scope) -> Caller:
-    """The caller the edge identified for this request (a guarded path), or identified now."""
-    caller = scope.get(CALLER_SCOPE_KEY)
-    if isinstance(caller, Caller):
-        return caller
-    return await identify(state, Credentials.from_scope(scope))
 
 
 # -- the answers --------------------------------------------------------------------------
@@ -185,6 +179,7 @@ _DEFAULT_SETTINGS = orjson.Fragment(orjson.dumps(DEFAULT_SETTINGS))
 # -- the route table ----------------------------------------------------------------------
 
 LeanAnswer = Callable[[ServerState, Scope], Awaitable[JSONAnswer]]
+Query = TypeVar("Query", bound=BaseModel)
 
 
 def error_statuses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -257,22 +252,20 @@ class LeanRoute:
         self.declaration = declaration
         self._answer = answer
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
+    async def __call__(self, state: ServerState, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer the request; the status sent."""
-        answer = await self.respond(scope["app"].state.wixapp, scope)
-        if isinstance(answer, JSONAnswer):
-            return await answer.send(send)
-        await answer(scope, receive, send)
-        return answer.status_code
-
-    async def respond(self, state: ServerState, scope: Scope) -> JSONAnswer | Response:
         try:
-            answer: JSONAnswer = await self._answer(state, scope)
-            return answer
+            return await (await self.answer(state, scope)).send(send)
         except WixAppError as error:
-            return error_answer(error)
+            refusal = error_answer(error)
         except Exception as error:
-            return unexpected_answer(error)
+            refusal = unexpected_answer(error)
+        await refusal(scope, receive, send)
+        return refusal.status_code
+
+    def answer(self, state: ServerState, scope: Scope) -> Awaitable[JSONAnswer]:
+        """The 200 answer, or the WixAppError to render (as the backend's handlers do)."""
+        return self._answer(state, scope)
 
 
 def declare_routes(router: APIRouter, routes: Iterable[LeanRoute]) -> None:
@@ -294,28 +287,52 @@ def declare_routes(router: APIRouter, routes: Iterable[LeanRoute]) -> None:
 
 def _endpoint(route: LeanRoute, declared: Declaration) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        answer = await route.respond(request.app.state.wixapp, request.scope)
-        return answer.response() if isinstance(answer, JSONAnswer) else answer
+        # An error propagates to the backend's exception handlers: the same answers.
+        return (await route.answer(request.app.state.wixapp, request.scope)).response()
 
     endpoint.__name__ = declared.name
     endpoint.__doc__ = declared.description
     return endpoint
 
 
-def _query(model: type[BaseModel], scope: Scope) -> Any:
-    raw = scope["query_string"]
-    if not raw:
+def _validated(model: type[Query], query: QueryParams | None) -> Query:
+    if query is None:
         return model()
     try:  # a repeated parameter: the last value counts, as in Starlette and FastAPI
-        return model.model_validate(dict(QueryParams(raw)))
+        return model.model_validate(dict(query))
     except ValidationError as error:
         raise InvalidRequestError(error.errors(), location=("query",)) from None
 
 
+_PARSED: dict[bytes, tuple[QueryParams, InstanceQuery]] = {}
+_MAX_PARSED = 256
+
+
+def _instance_query(raw: bytes) -> tuple[QueryParams | None, InstanceQuery]:
+    """The parsed and validated query of ``/get-instance``. Page views send a handful of
+    query strings (``include=instance``), so those are parsed once per process; one that
+    carries a legacy ``instance`` value (a credential) is never kept."""
+    if not raw:
+        return None, _NO_QUERY
+    known = _PARSED.get(raw)
+    if known is not None:
+        return known
+    query = QueryParams(raw)
+    parsed = query, _validated(InstanceQuery, query)
+    if "instance" not in query:
+        if len(_PARSED) >= _MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[raw] = parsed
+    return parsed
+
+
+_NO_QUERY = InstanceQuery()
+
+
 async def _get_instance(state: ServerState, scope: Scope) -> JSONAnswer:
-    caller = await caller_in(state, scope)
-    query: InstanceQuery = _query(InstanceQuery, scope)
-    return await instance_answer(state, caller, query.include)
+    query, validated = _instance_query(scope["query_string"])  # once, for both uses
+    caller = await caller_in(state, scope, query)
+    return await instance_answer(state, caller, validated.include)
 
 
 async def _read_settings(state: ServerState, scope: Scope) -> JSONAnswer:

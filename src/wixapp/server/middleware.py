@@ -33,9 +33,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wixapp.config import Settings
 from wixapp.errors import PayloadTooLargeError, WixAppError
 from wixapp.metrics import Metrics
-from wixapp.server.lean import CALLER_SCOPE_KEY, LeanRoute, identify
+from wixapp.server.lean import CALLER_SCOPE_KEY, LeanRoute, caller_in
 from wixapp.server.state import ServerState
-from wixapp.web import Credentials, error_answer
+from wixapp.web import error_answer
 from wixapp.web.cors import RouteCORSMiddleware
 
 __all__ = ["EdgeMiddleware"]
@@ -86,9 +86,9 @@ class EdgeMiddleware:
             await self._refuse(scope, receive, send)  # no identification for a body refused
             return
         state: ServerState = scope["app"].state.wixapp
-        if state.edge.guards(scope["method"], scope["path"]):
+        if state.edge.guarding and state.edge.guards(scope["method"], scope["path"]):
             try:
-                scope[CALLER_SCOPE_KEY] = await identify(state, Credentials.from_scope(scope))
+                scope[CALLER_SCOPE_KEY] = await caller_in(state, scope)
             except WixAppError as error:
                 refusal = error_answer(error)
                 await refusal(scope, receive, send)
@@ -97,7 +97,7 @@ class EdgeMiddleware:
                 self.metrics.request_done(where, refusal.status_code, time.perf_counter() - started)
                 return
         if lean is not None:
-            status = await lean(scope, receive, send)
+            status = await lean(state, scope, receive, send)
             self.metrics.request_done(lean.path, status, time.perf_counter() - started)
             return
         await self._forward(scope, receive, send, started)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.datastructures import QueryParams
 from starlette.types import Scope
@@ -10,11 +10,11 @@ from starlette.types import Scope
 __all__ = ["Credentials", "scope_client", "scope_header"]
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(NamedTuple):
     """A request's ``Authorization`` header, its legacy signed ``instance`` query value and
     the client's address (for the token-check budget); each None when absent. ``method``
-    decides whether the legacy value may count (a read only: see ``Edge.identify``)."""
+    decides whether the legacy value may count (a read only: see ``Edge.identify``). A
+    named tuple: built on every request, and a tuple is the cheapest immutable record."""
 
     authorization: str | None
     instance: str | None
@@ -22,10 +22,12 @@ class Credentials:
     method: str = "GET"
 
     @classmethod
-    def from_scope(cls, scope: Scope) -> Credentials:
-        """From an ASGI HTTP scope, without building a request object (the hot path)."""
-        query: bytes = scope.get("query_string", b"")
-        instance = QueryParams(query).get("instance") if query else None
+    def from_scope(cls, scope: Scope, query: QueryParams | None = None) -> Credentials:
+        """From an ASGI HTTP scope, without building a request object (the hot path);
+        ``query``: its query string, if the caller has parsed it already."""
+        if query is None and scope.get("query_string"):
+            query = QueryParams(scope["query_string"])
+        instance = query.get("instance") if query is not None else None
         header = scope_header(scope, b"authorization")
         return cls(header, instance, scope_client(scope), scope["method"])
 

@@ -28,7 +28,7 @@ import httpx
 
 from wixapp.emulator import create_emulator
 from wixapp.emulator.control import EmulatorControl
-from wixapp.testing.serving import port_or_free, serving
+from wixapp.testing.loopback import port_or_free, serving
 
 HERE = Path(__file__).resolve().parent
 FRAMEWORKS = ("fastapi", "starlette", "flask", "django")

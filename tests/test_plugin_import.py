@@ -27,3 +27,19 @@ def test_importing_the_plugin_loads_no_heavy_module() -> None:
 def test_every_testing_helper_resolves() -> None:
     for name in wixapp.testing.__all__:
         assert getattr(wixapp.testing, name) is not None, name
+
+
+def test_each_helper_is_itself_even_after_its_module_was_imported() -> None:
+    # Importing a submodule binds its name on the package: a helper may not share a name
+    # with a module of the package, or `from wixapp.testing import x` gives the module.
+    code = (
+        "import importlib, json, pkgutil, wixapp.testing as t; "
+        "[importlib.import_module(f't.{m.name}'.replace('t.', 'wixapp.testing.', 1)) "
+        "for m in pkgutil.iter_modules(t.__path__)]; "
+        "print(json.dumps([n for n in t.__all__ if type(getattr(t, n)).__name__ == 'module']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert json.loads(result.stdout) == []

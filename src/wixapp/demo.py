@@ -24,7 +24,7 @@ from wixapp.emulator import create_emulator
 from wixapp.emulator.control import EmulatorControl
 from wixapp.errors import ConfigurationError
 from wixapp.server import create_app
-from wixapp.testing.serving import port_or_free, serving
+from wixapp.testing.loopback import port_or_free, serving
 from wixapp.testing.settings import settings_for_emulator
 
 __all__ = ["AppUnderDemo", "run_demo"]

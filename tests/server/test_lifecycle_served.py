@@ -11,7 +11,7 @@ from wixapp.emulator import EmulatorControl, EmulatorServer, create_emulator
 from wixapp.server import ServerState, create_app
 from wixapp.store import InstanceStatus
 from wixapp.testing import settings_for_emulator
-from wixapp.testing.serving import port_or_free, serving
+from wixapp.testing.loopback import port_or_free, serving
 
 
 async def test_install_settings_remove_reinstall_through_real_deliveries(

@@ -9,7 +9,7 @@ import httpx
 from wixapp.emulator import EmulatorControl, create_emulator
 from wixapp.server import create_app
 from wixapp.testing import settings_for_emulator
-from wixapp.testing.serving import serving
+from wixapp.testing.loopback import serving
 
 
 async def test_the_flow_over_loopback_tcp(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wixapp.testing.backend import InstallFactory, TokenFactory, open_backend
     from wixapp.testing.clock import EmulatorClock, MovableClock
-    from wixapp.testing.serving import LOOPBACK, port_or_free, serving
+    from wixapp.testing.loopback import LOOPBACK, port_or_free, serving
     from wixapp.testing.settings import EMULATOR_BASE_URL, settings_for_emulator
 
 __all__ = [
@@ -30,14 +30,14 @@ __all__ = [
 
 _HOMES = {
     "EMULATOR_BASE_URL": "settings",
-    "LOOPBACK": "serving",
+    "LOOPBACK": "loopback",
     "EmulatorClock": "clock",
     "InstallFactory": "backend",
     "MovableClock": "clock",
     "TokenFactory": "backend",
     "open_backend": "backend",
-    "port_or_free": "serving",
-    "serving": "serving",
+    "port_or_free": "loopback",
+    "serving": "loopback",
     "settings_for_emulator": "settings",
 }
 

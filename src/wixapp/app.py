@@ -161,6 +161,8 @@ class WixApp:
             per_client=settings.token_info_budget_per_ip,
             per_instance=settings.token_info_per_instance,
             reserved_share=settings.token_info_reserved_share,
+            per_network=settings.token_info_budget_per_network,
+            known_share=settings.token_info_known_share,
             max_entries=settings.budget_table_size,
         )
         return TokenCheckBudget(

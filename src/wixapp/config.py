@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     token_info_reserved_share: float = Field(
         default=0.5, ge=0, lt=1, alias="WIXAPP_TOKEN_INFO_RESERVED_SHARE"
     )
+    # Per IPv4 /24 or IPv6 /48, tainted or not: one network's many addresses share it.
+    token_info_budget_per_network: int = Field(
+        default=600, ge=0, alias="WIXAPP_TOKEN_INFO_BUDGET_PER_NETWORK"
+    )
+    # Kept for tokens of instances whose callers Wix confirmed in the last minutes.
+    token_info_known_share: float = Field(
+        default=0.2, ge=0, lt=1, alias="WIXAPP_TOKEN_INFO_KNOWN_SHARE"
+    )
     # Below Wix's 200 calls a minute per instance, leaving room for elevated calls.
     token_info_per_instance: int = Field(
         default=150, ge=0, le=200, alias="WIXAPP_TOKEN_INFO_PER_INSTANCE"

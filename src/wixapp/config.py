@@ -237,6 +237,9 @@ class ServeSettings(BaseSettings):
     # Seconds a client has to send a request's line and headers, then its body.
     header_timeout: float = Field(default=10.0, gt=0, alias="WIXAPP_HEADER_TIMEOUT")
     body_timeout: float = Field(default=30.0, gt=0, alias="WIXAPP_BODY_TIMEOUT")
+    # A request line and headers larger than this, or more header lines, are answered 431.
+    max_header_bytes: int = Field(default=65_536, ge=1024, alias="WIXAPP_MAX_HEADER_BYTES")
+    max_headers: int = Field(default=100, ge=8, alias="WIXAPP_MAX_HEADERS")
     # Concurrent connections per worker; beyond it new requests are answered 503.
     max_connections: int = Field(default=1000, gt=0, alias="WIXAPP_MAX_CONNECTIONS")
 

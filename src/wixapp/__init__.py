@@ -35,6 +35,7 @@ from wixapp.errors import (
     renamed,
 )
 from wixapp.identity import InstanceData, LegacyInstance, trust_token_info, verify_instance_param
+from wixapp.logs import RedactCredentials, redact_access_logs
 from wixapp.models import AppInstance, AppToken, Caller, SiteInfo, SubjectType, TokenInfo
 from wixapp.webhooks import (
     DispatchResult,
@@ -64,6 +65,7 @@ __all__ = [
     "PermissionDeniedError",
     "PreconditionFailedError",
     "ProtocolError",
+    "RedactCredentials",
     "RateLimitedError",
     "RetryAfterError",
     "SchemaNotReadyError",
@@ -84,6 +86,7 @@ __all__ = [
     "WixRequestError",
     "__version__",
     "load_settings",
+    "redact_access_logs",
     "sign_webhook",
     "trust_token_info",
     "verify_instance_param",

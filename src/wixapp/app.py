@@ -89,6 +89,8 @@ class WixApp:
             clock=wall,
             leeway=settings.expiry_leeway,
             max_size=settings.token_cache_size,
+            max_age=settings.token_cache_max_age,
+            vet=self.identify,  # a removed instance, or a revoked caller, is refused
         )
 
     def _wix_client(

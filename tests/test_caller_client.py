@@ -23,7 +23,7 @@ from wixapp import WixApp
 from wixapp.config import Settings
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
-from wixapp.errors import InvalidTokenError
+from wixapp.errors import InstanceRemovedError, InvalidTokenError
 
 
 @pytest.fixture
@@ -100,7 +100,35 @@ async def test_the_cache_ends_at_expiry(
     async with wix.caller_client(token) as client:
         with pytest.raises(InvalidTokenError):
             await client.get("/whoami")
-    assert wix_emulator_state.calls()["token"] == 2  # asked again, and Wix refused
+    assert wix_emulator_state.calls()["token"] == 1  # the expired caller is refused first
+
+
+async def test_a_revoked_caller_token_is_refused_once_the_token_cache_max_age_passes(
+    wix: WixApp, wix_emulator_state: EmulatorState, wix_instance: Installation
+) -> None:
+    token = wix_emulator_state.mint_token(wix_instance.instance_id, "MEMBER").token
+    async with wix.caller_client(token) as client:
+        await whoami(client)
+    wix_emulator_state.revoke_token(token)
+    wix_emulator_state.advance_clock(wix.settings.token_cache_max_age + 1)
+
+    async with wix.caller_client(token) as client:
+        with pytest.raises(InvalidTokenError):
+            await client.get("/whoami")
+    assert wix_emulator_state.calls()["token"] == 1  # the cached unbound token was not used
+
+
+async def test_a_removed_instances_caller_is_refused_with_its_unbound_token_cached(
+    wix: WixApp, wix_emulator_state: EmulatorState, wix_instance: Installation
+) -> None:
+    token = wix_emulator_state.mint_token(wix_instance.instance_id, "USER").token
+    async with wix.caller_client(token) as client:
+        await whoami(client)
+    await wix.instance_removed(wix_instance.instance_id)
+
+    async with wix.caller_client(token) as client:
+        with pytest.raises(InstanceRemovedError):
+            await client.get("/whoami")
 
 
 async def test_a_revoked_unbound_token_is_replaced_once(

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -72,8 +74,10 @@ def _environment(**variables: str) -> dict[str, str]:
     return {**base, **BASE, **variables}
 
 
-def _serve(tmp_path: Path, port: int, **variables: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "wixapp", "serve", "--port", str(port)]
+def _serve(
+    tmp_path: Path, port: int, *, stack: str = "uvloop", **variables: str
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "wixapp", "serve", "--port", str(port), "--stack", stack]
     return subprocess.Popen(
         command,
         env=_environment(**variables),
@@ -113,15 +117,22 @@ def test_wixapp_serve_refuses_to_start_with_one_line(
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    process = _serve(
+    with _served(
         tmp_path,
-        port,
-        WIXAPP_DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
         WIXAPP_HEADER_TIMEOUT="0.5",
         WIXAPP_BODY_TIMEOUT="0.5",
         WIXAPP_MAX_CONNECTIONS="20",
-    )
+    ) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _served(
+    tmp_path: Path, *, stack: str = "uvloop", **variables: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    database = f"sqlite:///{tmp_path / 'w.db'}"
+    process = _serve(tmp_path, port, stack=stack, WIXAPP_DATABASE_URL=database, **variables)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -181,3 +192,52 @@ def test_slow_headers_and_bodies_are_cut_off_and_connections_capped(
             sock.close()
     time.sleep(0.6)
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _send_head(port: int, head: bytes) -> bytes:
+    """Send a request head (as much of it as the server takes) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(10)
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            sock.sendall(head)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+
+def _head(*, filler: int = 0, headers: int = 0) -> bytes:
+    lines = [b"GET /healthz HTTP/1.1", b"Host: x", b"Connection: close"]
+    lines += [b"X-Pad: " + b"a" * filler] if filler else []
+    lines += [b"X-N%d: 1" % index for index in range(headers)]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize("stack", ["uvloop", "asyncio"])  # httptools and h11
+def test_oversized_or_too_many_headers_are_answered_431_and_memory_stays_flat(
+    tmp_path: Path, stack: str
+) -> None:
+    with _served(tmp_path, stack=stack) as (port, process):
+        assert _send_head(port, _head(filler=60_000)).startswith(b"HTTP/1.1 200")
+        assert _send_head(port, _head(headers=95)).startswith(b"HTTP/1.1 200")
+        for refused in (_head(filler=70_000), _head(headers=101)):
+            answer = _send_head(port, refused)
+            assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+            assert b'"error": "request_headers_too_large"' in answer
+        before = _rss_mib(process.pid)
+        huge = _head(filler=8 * 1024 * 1024)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: _send_head(port, huge), range(24)))
+        after = _rss_mib(process.pid)
+        assert _send_head(port, _head()).startswith(b"HTTP/1.1 200")
+    print(f"{stack}: worker RSS {before:.1f} MiB before, {after:.1f} MiB after 24 x 8 MiB heads")
+    assert all(answer.startswith(b"HTTP/1.1 431") or answer == b"" for answer in answers)
+    assert after - before < 16

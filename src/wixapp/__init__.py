@@ -36,6 +36,7 @@ from wixapp.errors import (
     renamed,
 )
 from wixapp.identity import InstanceData, LegacyInstance, trust_token_info, verify_instance_param
+from wixapp.logs import RedactCredentials, redact_access_logs
 from wixapp.models import AppInstance, AppToken, Caller, SiteInfo, SubjectType, TokenInfo
 from wixapp.webhooks import (
     DispatchResult,
@@ -67,6 +68,7 @@ __all__ = [
     "PreconditionFailedError",
     "ProtocolError",
     "RateLimitedError",
+    "RedactCredentials",
     "RetryAfterError",
     "SchemaNotReadyError",
     "Settings",
@@ -86,6 +88,7 @@ __all__ = [
     "WixRequestError",
     "__version__",
     "load_settings",
+    "redact_access_logs",
     "sign_webhook",
     "trust_token_info",
     "verify_instance_param",

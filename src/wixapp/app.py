@@ -89,6 +89,8 @@ class WixApp:
             clock=wall,
             leeway=settings.expiry_leeway,
             max_size=settings.token_cache_size,
+            max_age=settings.token_cache_max_age,
+            vet=self.identify,  # a removed instance, or a revoked caller, is refused
         )
 
     def _wix_client(
@@ -161,6 +163,8 @@ class WixApp:
             per_client=settings.token_info_budget_per_ip,
             per_instance=settings.token_info_per_instance,
             reserved_share=settings.token_info_reserved_share,
+            per_network=settings.token_info_budget_per_network,
+            known_share=settings.token_info_known_share,
             max_entries=settings.budget_table_size,
         )
         return TokenCheckBudget(

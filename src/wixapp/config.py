@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     token_info_reserved_share: float = Field(
         default=0.5, ge=0, lt=1, alias="WIXAPP_TOKEN_INFO_RESERVED_SHARE"
     )
+    # Per IPv4 /24 or IPv6 /48, tainted or not: one network's many addresses share it.
+    token_info_budget_per_network: int = Field(
+        default=600, ge=0, alias="WIXAPP_TOKEN_INFO_BUDGET_PER_NETWORK"
+    )
+    # Kept for tokens of instances whose callers Wix confirmed in the last minutes.
+    token_info_known_share: float = Field(
+        default=0.2, ge=0, lt=1, alias="WIXAPP_TOKEN_INFO_KNOWN_SHARE"
+    )
     # Below Wix's 200 calls a minute per instance, leaving room for elevated calls.
     token_info_per_instance: int = Field(
         default=150, ge=0, le=200, alias="WIXAPP_TOKEN_INFO_PER_INSTANCE"
@@ -229,6 +237,9 @@ class ServeSettings(BaseSettings):
     # Seconds a client has to send a request's line and headers, then its body.
     header_timeout: float = Field(default=10.0, gt=0, alias="WIXAPP_HEADER_TIMEOUT")
     body_timeout: float = Field(default=30.0, gt=0, alias="WIXAPP_BODY_TIMEOUT")
+    # A request line and headers larger than this, or more header lines, are answered 431.
+    max_header_bytes: int = Field(default=65_536, ge=1024, alias="WIXAPP_MAX_HEADER_BYTES")
+    max_headers: int = Field(default=100, ge=8, alias="WIXAPP_MAX_HEADERS")
     # Concurrent connections per worker; beyond it new requests are answered 503.
     max_connections: int = Field(default=1000, gt=0, alias="WIXAPP_MAX_CONNECTIONS")
 

@@ -11,17 +11,41 @@
 - Alembic's INFO lines (one per migration step) are left out unless ``verbose``.
 - :class:`LogLimiter` bounds lines an outsider can trigger (refused webhooks, unreadable
   cache entries, answers that are not Wix's) to one per interval, or one ever.
+- :func:`redact_access_logs` keeps the legacy signed ``instance`` parameter (a credential:
+  an OWNER value is a USER caller for a day) out of the access logs of the servers in front
+  of any door: uvicorn, gunicorn, werkzeug (Flask's development server) and Django's
+  runserver. Every front door installs it; :class:`RedactCredentials` is the filter, for
+  other loggers. Parameter names are compared after percent-decoding, as servers read them,
+  so ``?%69nstance=`` is redacted too. (Tokens travel in the Authorization header, which no
+  access log writes.)
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
+from urllib.parse import unquote_plus
 
-__all__ = ["LOG_FORMAT", "LogLimiter", "ensure_wixapp_logging", "logging_config"]
+__all__ = [
+    "ACCESS_LOGGERS",
+    "LOG_FORMAT",
+    "LogLimiter",
+    "RedactCredentials",
+    "ensure_wixapp_logging",
+    "logging_config",
+    "redact",
+    "redact_access_logs",
+]
+
+ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access", "werkzeug", "django.server")
+"""The loggers that write request lines, query strings included."""
+CREDENTIAL_PARAMETERS = frozenset({"instance"})
+# A parameter after ?, & or ; (a request line, a URL), or first in a bare query string.
+_PARAMETER = re.compile(r"(^|[?&;])([^=&;#?/\s]*)=([^&;#\s\"]*)")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "wixapp-default"
@@ -101,3 +125,44 @@ class LogLimiter:
         while len(self._last) > self._max_keys:
             self._last.popitem(last=False)
         return 0 if seen is None else seen[1]
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every credential parameter replaced by ``[redacted]``."""
+    if "=" not in text:
+        return text
+    return _PARAMETER.sub(_redacted, text)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    name = unquote_plus(match.group(2)).strip().lower()
+    if name not in CREDENTIAL_PARAMETERS:
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}=[redacted]"
+
+
+class RedactCredentials(logging.Filter):
+    """Redacts the message and its arguments (a tuple, or gunicorn's mapping of atoms)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_redact_any(each) for each in args)
+        elif isinstance(args, dict):
+            record.args = {key: _redact_any(value) for key, value in args.items()}
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def _redact_any(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
+
+
+def redact_access_logs(*loggers: str) -> None:
+    """Install :class:`RedactCredentials` on ``loggers`` (default: :data:`ACCESS_LOGGERS`),
+    once each. Under another server, pass its access logger's name."""
+    for name in loggers or ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, RedactCredentials) for each in logger.filters):
+            logger.addFilter(RedactCredentials())

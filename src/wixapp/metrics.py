@@ -59,8 +59,8 @@ class Metrics:
         )
         self.token_checks_refused = Counter(
             "wixapp_token_checks_refused",
-            "Token-info calls refused by the budget (client: one address's; overall: the "
-            "process's), answered 429 without calling Wix.",
+            "Token-info calls refused by the budget (client: one address's; network: one /24 "
+            "or /48's; overall; instance: one site's), answered 429 without calling Wix.",
             ["budget"],
             registry=self.registry,
         )

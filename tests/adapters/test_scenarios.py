@@ -183,7 +183,9 @@ async def test_webhooks_are_verified_applied_once_and_handled(
     wix_instance: Installation,
     wix_emulator_state: EmulatorState,
 ) -> None:
-    body = adapter.signed("AppInstalled", wix_instance.instance_id, {"appId": "x"})
+    body = adapter.signed(
+        "AppInstalled", wix_instance.instance_id, {"appId": adapter.settings.app_id}
+    )
 
     first = await probe.request("POST", "/webhooks", body=body.encode())
     again = await probe.request("POST", "/webhooks", body=body.encode())
@@ -200,8 +202,12 @@ async def test_forged_or_malformed_webhooks_are_refused(
     forged = adapter.signed("AppRemoved", wix_instance.instance_id, {}, forged=True)
     refused = await probe.request("POST", "/webhooks", body=forged.encode())
     junk = await probe.request("POST", "/webhooks", body=b"not a jwt")
+    # Signed with the app's key, but for another app (one key for several apps).
+    foreign = adapter.signed("AppInstalled", "inst-elsewhere", {"appId": "another-app"})
+    other_app = await probe.request("POST", "/webhooks", body=foreign.encode())
     assert (refused.status, refused.body["error"]) == (401, "invalid_webhook_signature")
     assert (junk.status, junk.body["error"]) == (400, "invalid_webhook")
+    assert (other_app.status, other_app.body["error"]) == (400, "webhook_for_another_app")
     assert adapter.events == []
 
 

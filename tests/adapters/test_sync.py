@@ -104,7 +104,9 @@ async def test_other_event_loops_await_the_same_core(
 def test_webhook_verification_from_sync_code(
     facade: SyncWixApp, adapter: AdapterSetup, wix_instance: Installation
 ) -> None:
-    body = adapter.signed("AppRemoved", wix_instance.instance_id, {"appId": "a"})
+    body = adapter.signed(
+        "AppRemoved", wix_instance.instance_id, {"appId": adapter.settings.app_id}
+    )
     event = facade.verify_webhook(body)
     assert (event.event_type, event.instance_id) == ("AppRemoved", wix_instance.instance_id)
 

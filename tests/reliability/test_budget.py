@@ -25,6 +25,7 @@ from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.errors import TokenCheckBudgetError
 from wixapp.identity.budget import (
+    KNOWN_SECONDS,
     REJECTION_PENALTY,
     BudgetPolicy,
     RefusalObserver,
@@ -48,8 +49,8 @@ def forged_token() -> str:
 
 # ---- the budget itself, in the process and on Redis -------------------------------------
 
-NO_LIMITS: dict[str, Any] = {"per_minute": 0, "per_client": 0, "per_instance": 0}
-BUDGET_KEYS = (":budget:c:", ":budget:i:", ":budget:n:")  # per client, instance, network
+NO_LIMITS: dict[str, Any] = {"per_minute": 0, "per_client": 0, "per_instance": 0, "per_network": 0}
+BUDGET_KEYS = (":budget:c:", ":budget:i:", ":budget:n:", ":budget:s:")  # ...and site network
 
 
 class BudgetMaker:
@@ -190,9 +191,10 @@ async def test_a_flood_of_addresses_cannot_grow_memory() -> None:
     policy = BudgetPolicy(per_minute=0, per_client=5, per_instance=5, max_entries=1000)
     limited = TokenCheckBudget(policy, clock=MovableClock())
     for index in range(20_000):
-        await limited.spend(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
-        await limited.confirmed(f"instance-{index}")
-    assert len(limited) == 2000  # 1000 addresses and 1000 instances, no more
+        address = f"10.{index // 256 % 256}.{index % 256}.1"  # each on a /24 of its own
+        await limited.spend(address)
+        await limited.confirmed(f"instance-{index}", address)
+    assert len(limited) == 4000  # 1000 addresses, networks, instances, sites' networks
 
 
 @pytest.mark.redis
@@ -306,6 +308,78 @@ async def test_an_instance_that_spent_its_budget_refuses_its_new_tokens_only(
     await limited.spend(None, None)  # a token that names no instance is not refused by it
     make_budget.clock.now += 1
     await limited.spend(None, "site-a")  # 150 a minute: one more after 0.4 s
+
+
+async def test_valid_tokens_from_one_48_spend_that_network_not_the_overall_budget(
+    make_budget: BudgetMaker,
+) -> None:
+    """The attacker's own free sites, visited from 60 /64s of one /48: every token valid
+    (never tainted), each /64 inside its own budget. The /48 spends its network budget; a
+    new visitor of another site on another network is still checked."""
+    refusals: list[str] = []
+    limited = make_budget(refusals.append, per_minute=100, per_client=120, per_network=30)
+    served = 0
+    for index in range(60):
+        address = f"2001:db8:1:{index:x}::1"
+        for _ in range(3):
+            try:
+                await limited.spend(address, f"attacker-site-{index}")
+            except TokenCheckBudgetError:
+                continue
+            await limited.confirmed(f"attacker-site-{index}", address)
+            served += 1
+    await limited.settled()
+    assert served == 30
+    assert set(refusals) == {"network"}
+    await limited.spend("198.51.100.7", "another-site")  # a real visitor elsewhere
+
+
+async def test_a_share_stays_for_instances_with_recently_confirmed_callers(
+    make_budget: BudgetMaker,
+) -> None:
+    """New sites' tokens from many networks, each inside its network budget, cannot take
+    the share kept for instances whose callers Wix confirmed lately."""
+    limited = make_budget(per_minute=100, per_instance=150, per_network=10, known_share=0.2)
+    await limited.spend("198.51.100.7", "real-site")
+    await limited.confirmed("real-site", "198.51.100.7")
+    served = 0
+    for index in range(200):
+        try:
+            await limited.spend(f"203.0.{index}.1", f"new-site-{index}")
+        except TokenCheckBudgetError:
+            continue
+        served += 1
+    assert served == 79  # 100 less the real site's check, down to the kept 20
+    for index in range(5):  # the real site's new visitors, on other networks
+        await limited.spend(f"192.0.2.{index}", "real-site")
+    make_budget.clock.now += KNOWN_SECONDS + 60  # no longer confirmed lately: no exception
+    await limited.spend("192.0.2.99", "real-site")  # refilled meanwhile
+    assert served == 79
+
+
+async def test_a_contested_site_refuses_first_the_network_that_spent_most_of_it(
+    make_budget: BudgetMaker,
+) -> None:
+    """Free visitor tokens of one site, all from one /24: once half the site's budget is
+    spent, that network is refused; the site's visitors on other networks keep the rest."""
+    refusals: list[str] = []
+    limited = make_budget(refusals.append, per_instance=40)
+    flood = 0
+    for index in range(60):
+        address = f"203.0.113.{index}"
+        try:
+            await limited.spend(address, "site")
+        except TokenCheckBudgetError:
+            continue
+        await limited.confirmed("site", address)
+        await limited.settled()
+        flood += 1
+    assert flood == 21  # down to half of 40, then its share (10) is long spent
+    assert set(refusals) == {"instance"}
+    for index in range(15):  # each on a network of its own
+        await limited.spend(f"198.51.{index}.1", "site")
+        await limited.confirmed("site", f"198.51.{index}.1")
+    await limited.settled()
 
 
 def test_the_instance_hint_is_read_from_the_payload_only() -> None:
@@ -527,3 +601,36 @@ async def test_free_tokens_of_one_site_cannot_lock_out_another_or_its_elevated_c
     # Wix's own limit was never reached: the app's elevated calls (client_credentials, Get
     # App Instance) for the site still had room.
     assert elevated.status_code == 200
+
+
+async def test_a_valid_token_flood_from_one_48_leaves_a_new_visitor_elsewhere_served(
+    build: Build,
+    wix_install: InstallFactory,
+    wix_token: TokenFactory,
+    figures: Figures,
+) -> None:
+    """The attack as sent: fresh visitor tokens of the attacker's own free sites from 60
+    /64s of one /48, the overall budget scaled down (100/min) so the flood outpaces the
+    refill; a new visitor of another site, on another network, is answered 200."""
+    attacker_sites = [wix_install().instance_id for _ in range(4)]
+    victim = wix_install().instance_id
+    app = build(WIXAPP_TOKEN_INFO_BUDGET=100, WIXAPP_TOKEN_INFO_BUDGET_PER_NETWORK=30)
+    flood: list[httpx.Response] = []
+    async with open_backend(app):
+        for index in range(60):
+            async with client_for(app, f"2001:db8:1:{index:x}::1") as attacker:
+                for turn in range(2):
+                    token = {"Authorization": wix_token(attacker_sites[(index + turn) % 4])}
+                    flood.append(await attacker.get("/get-instance", headers=token))
+        async with client_for(app, "198.51.100.7") as visitor:
+            fresh = {"Authorization": wix_token(victim)}
+            answer = await visitor.get("/get-instance", headers=fresh)
+    figures.fault(
+        "token_budget_valid_flood_one_48",
+        fault="120 fresh valid tokens of the attacker's own sites from 60 /64s of one /48; "
+        "overall budget 100/min, per network 30/min",
+        requests=121,
+        outcomes={"flood": tally(flood), "new_visitor_elsewhere": tally([answer])},
+    )
+    assert tally(flood) == {"200": 30, "429 token_check_budget_exhausted": 90}
+    assert answer.status_code == 200

@@ -27,7 +27,7 @@ import pytest
 from scale.harness import LOOPBACK, free_port, worker_environment
 from wixapp.emulator import EmulatorServer, EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
-from wixapp.server.redaction import redact
+from wixapp.logs import redact
 from wixapp.testing import TokenFactory, open_backend
 from wixapp.webhooks import generate_rsa_keypair, sign_webhook
 

@@ -13,7 +13,7 @@ import pytest
 from dbutil import make_database_url
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
-from wixapp.server.redaction import redact
+from wixapp.logs import redact
 from wixapp.testing import open_backend
 
 from .conftest import AppFactory

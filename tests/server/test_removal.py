@@ -32,7 +32,7 @@ def keys() -> tuple[str, str]:
 
 def event(keys: tuple[str, str], kind: str, instance_id: str, at: int) -> str:
     return sign_webhook(
-        kind, instance_id, {"appId": "app"}, private_key_pem=keys[0], iat=at, exp=time.time() + 600
+        kind, instance_id, {}, private_key_pem=keys[0], iat=at, exp=time.time() + 600
     )
 
 

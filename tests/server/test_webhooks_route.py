@@ -25,7 +25,7 @@ import pytest
 from fastapi import FastAPI
 
 from wixapp.emulator import EmulatorState
-from wixapp.emulator.records import Installation
+from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.server import ServerState
 from wixapp.store import InstanceStatus, Store, StoreUnavailableError
 from wixapp.testing import TokenFactory, open_backend
@@ -35,6 +35,12 @@ from .conftest import AppFactory
 
 APP_ID = "7f58c233-72b6-4e45-889c-56aca8dbb2ba"
 T0 = 1_715_000_000  # epoch seconds; events below are T0 + n
+
+
+@pytest.fixture
+def wix_registered_app(wix_emulator_state: EmulatorState) -> RegisteredApp:
+    """The app under test is APP_ID, the ID the events below name."""
+    return wix_emulator_state.register_app(APP_ID)
 
 
 @pytest.fixture(scope="module")
@@ -390,6 +396,11 @@ FORGERIES: dict[str, tuple[Callable[[tuple[str, str], tuple[str, str], str], str
         401,
         "webhook_expired",
     ),
+    "another app's event, signed with this key": (
+        lambda keys, other, iid: signed(keys, "AppRemoved", iid, at=T0 + 5, data={"appId": "b"}),
+        400,
+        "webhook_for_another_app",
+    ),
     "garbage": (lambda keys, other, iid: "this is not a jwt", 400, "invalid_webhook"),
     "empty body": (lambda keys, other, iid: "", 400, "invalid_webhook"),
 }
@@ -422,6 +433,22 @@ async def test_rejections_have_no_side_effect(
         assert await state.store.get_instance(instance_id) == before
         assert (await state.store.get_settings(instance_id)) is not None
         assert recorder.kinds() == ["AppInstalled"]
+
+
+async def test_another_apps_install_signed_with_this_key_writes_nothing(
+    backend_with: Backend, keys: tuple[str, str], instance_id: str
+) -> None:
+    """One key signing for several apps (the emulator's, a leaked one) cannot install this
+    app on a site: the event names another app ID."""
+    recorder = Recorder()
+    async with backend_with(recorder.router) as (client, state):
+        body = signed(keys, "AppInstalled", instance_id, at=T0, data={"appId": "another-app"})
+        response = await post(client, body)
+        await state.webhooks.drain()
+        assert (response.status_code, response.json()["error"]) == (400, "webhook_for_another_app")
+        assert await state.store.get_instance(instance_id) is None
+        assert await state.store.list_events(instance_id) == []
+        assert recorder.kinds() == []
 
 
 async def test_without_a_public_key_webhooks_get_503_logged_once(

@@ -12,7 +12,10 @@ Every value and shared failure is sealed with AES-256-GCM under a key derived fr
 secret (HKDF-SHA256) and bound to its full key name and tag as associated data, and every
 broadcast carries an HMAC: an entry written or altered by anyone without the secret (another
 app or environment sharing the Redis, an intruder) is a miss, logged once, never trusted
-and never an error.
+and never an error. A broadcast also says when it was sent and its place in its sender's
+sequence: one older than ``message_max_age``, or not newer than the last one taken from that
+sender, is a replay and dropped. (Receivers of lifecycle messages also re-read the store:
+:mod:`wixapp.identity.removal`.)
 
 Locks are taken with ``SET NX PX`` and renewed while their holder works, so a holder that
 dies frees its keys within ``lock_ttl``; a result is stored, and a lock released, by Lua
@@ -31,6 +34,8 @@ import hmac
 import json
 import logging
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -113,6 +118,8 @@ class RedisOptions:
     max_backoff: float = 5.0
     listen_interval: float = 1.0
     max_pending: int = 10_000
+    message_max_age: float = 60.0  # older broadcasts are replays (hosts' clocks within this)
+    max_senders: int = 1_000  # senders whose last sequence number is remembered
 
 
 class RedisBackend:
@@ -132,8 +139,12 @@ class RedisBackend:
         options: RedisOptions | None = None,
         on_state: StateHook | None = None,
         on_error: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options or RedisOptions()
+        self._clock = clock  # wall time: broadcasts' ages are compared across hosts
+        self._sequence = 0
+        self._senders = _Senders(self.options.max_senders)
         self._base = f"{prefix}:{scope}"
         self.channel = f"{self._base}:invalidate"
         self._origin = secrets.token_hex(8)
@@ -369,8 +380,14 @@ class RedisBackend:
             for key in keys:
                 names.append(self._key(namespace, key))
                 names.append(self._lock(namespace, key))
+        self._sequence += 1
         body = json.dumps(
-            {"origin": self._origin, "drop": {ns: sorted(keys) for ns, keys in entries.items()}}
+            {
+                "origin": self._origin,
+                "seq": self._sequence,
+                "sent": self._clock(),
+                "drop": {ns: sorted(keys) for ns, keys in entries.items()},
+            }
         )
         message = self._sign(body)
 
@@ -405,7 +422,7 @@ class RedisBackend:
             return
         try:
             message = json.loads(body)
-            if message.get("origin") == self._origin:
+            if message.get("origin") == self._origin or not self._fresh(message):
                 return
             drops = [(str(ns), [str(key) for key in keys]) for ns, keys in message["drop"].items()]
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -417,6 +434,20 @@ class RedisBackend:
                 continue
             for key in keys:
                 hook(key)
+
+    def _fresh(self, message: dict[str, Any]) -> bool:
+        """Sent recently and not taken before from its sender; else a replay."""
+        origin, sequence, sent = str(message["origin"]), int(message["seq"]), float(message["sent"])
+        recent = self._clock() - sent <= self.options.message_max_age
+        if recent and self._senders.take(origin, sequence):
+            return True
+        if self._unreadable.allow("replay") is not None:
+            logger.warning(
+                "ignoring an old or repeated message on %s (a replay); further ones are "
+                "ignored silently",
+                self.channel,
+            )
+        return False
 
     async def _listen_forever(self) -> None:
         while not self._closed:
@@ -523,6 +554,33 @@ class RedisBackend:
 
     def _failure(self, namespace: str, key: str) -> str:
         return f"{self._base}:fail:{namespace}:{key}"
+
+
+class _Senders:
+    """The sequence numbers taken from each sender, to refuse a message taken before.
+
+    A sender's concurrent broadcasts may arrive out of order, so the last ``window`` numbers
+    below its highest are remembered one by one, and anything older is refused."""
+
+    window = 1_024
+
+    def __init__(self, max_senders: int) -> None:
+        self._max_senders = max_senders
+        self._taken: OrderedDict[str, tuple[int, set[int]]] = OrderedDict()
+
+    def take(self, sender: str, sequence: int) -> bool:
+        highest, taken = self._taken.pop(sender, (0, set()))
+        if sequence in taken or sequence <= highest - self.window:
+            self._taken[sender] = (highest, taken)
+            return False
+        taken.add(sequence)
+        highest = max(highest, sequence)
+        if len(taken) > 2 * self.window:  # now and then, not per message
+            taken = {each for each in taken if each > highest - self.window}
+        self._taken[sender] = (highest, taken)  # the most recent sender last
+        if len(self._taken) > self._max_senders:
+            self._taken.popitem(last=False)
+        return True
 
 
 def _bytes(raw: bytes | str | None) -> bytes | None:

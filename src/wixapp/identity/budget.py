@@ -1,22 +1,29 @@
 """Budgets of token-info calls, so neither junk nor free tokens can lock callers out.
 
 Every token wixapp has not seen costs one token-info call, and a well-formed forgery looks
-like any other token until Wix has answered. Three token buckets, each refilled evenly over
-a minute, decide whether a new token may be checked; a cached answer (valid or not) costs
+like any other token until Wix has answered. Token buckets, each refilled evenly over a
+minute, decide whether a new token may be checked; a cached answer (valid or not) costs
 nothing, so callers whose tokens are known are never refused.
 
 - **Per client address** (``WIXAPP_TOKEN_INFO_BUDGET_PER_IP``). Each token of the address
   that Wix rejects (or that names another app) costs it ``REJECTION_PENALTY`` more and marks
   it, and its network (IPv4 /24, IPv6 /48), *tainted* for a minute.
+- **Per network** (``WIXAPP_TOKEN_INFO_BUDGET_PER_NETWORK``), IPv4 /24 or IPv6 /48, tainted
+  or not: valid tokens of the attacker's own free sites, sent from the 65,536 /64s of one
+  /48, spend one network's budget, not the overall one.
 - **Overall** (``WIXAPP_TOKEN_INFO_BUDGET``). A share of it
   (``WIXAPP_TOKEN_INFO_RESERVED_SHARE``) is reserved for addresses with no rejections:
   a tainted address cannot draw the bucket below that level, so a flood of junk from many
-  addresses, each inside its own budget, leaves room for real visitors.
+  addresses, each inside its own budget, leaves room for real visitors. Another share
+  (``WIXAPP_TOKEN_INFO_KNOWN_SHARE``) is kept for tokens naming an instance whose callers
+  Wix confirmed in the last ``KNOWN_SECONDS``: a flood of new sites' tokens cannot take it.
 - **Per app instance** (``WIXAPP_TOKEN_INFO_PER_INSTANCE``), below Wix's limit of 200 calls
   a minute per instance, leaving room for the app's own elevated calls. Only tokens Wix
   confirmed count against an instance; a new token is refused early when the instance it
   claims (read, unverified, from its payload: :func:`instance_hint`) has spent its budget,
-  so a forgery naming a site can neither spend nor be charged to that site's budget.
+  so a forgery naming a site can neither spend nor be charged to that site's budget. Once
+  half of it is spent, a network that spent ``SITE_NETWORK_SHARE`` of it in the last minute
+  is refused first, so the site's visitors on other networks keep the rest.
 
 With a shared tier (Redis) the buckets live there and every worker and host shares them
 (one Lua script per decision); without it, or while it is unavailable, they live in the
@@ -60,6 +67,14 @@ REJECTION_PENALTY = 5
 TAINT_SECONDS = 60.0
 """How long an address with a rejected token counts as tainted."""
 
+KNOWN_SECONDS = 600.0
+"""How long an instance counts as known (may draw on the known share) after Wix confirmed
+one of its callers."""
+
+SITE_NETWORK_SHARE = 0.25
+"""The share of an instance's budget one network may spend while the instance is contested
+(below half of its budget)."""
+
 RefusalObserver = Callable[[str], None]
 """Told "client", "overall" or "instance": which budget refused a token-info call."""
 
@@ -84,6 +99,8 @@ class BudgetPolicy:
     per_client: int = 120
     per_instance: int = 150
     reserved_share: float = 0.5
+    per_network: int = 600
+    known_share: float = 0.2
     max_entries: int = MAX_ENTRIES
 
 
@@ -91,7 +108,7 @@ class BudgetPolicy:
 class _Bucket:
     tokens: float
     updated: float
-    tainted_until: float = 0.0
+    marked_until: float = 0.0  # an address or network: tainted; an instance: known
 
     def level(self, capacity: float, now: float) -> float:
         elapsed = max(0.0, now - self.updated)
@@ -106,42 +123,52 @@ def _wait(level: float, floor: float, capacity: float) -> float:
     return max(0.0, (floor + 1 - level) * 60.0 / capacity)
 
 
-# KEYS: client, overall, instance, network. ARGV: now, client cap, overall cap, reserve,
-# instance cap, ttl ms. A cap of 0 skips that bucket. Returns {"", 0}, or the refusing
-# budget and the wait in ms.
+# KEYS: client, overall, instance, network, site's network. ARGV: now, client cap, overall
+# cap, reserve, instance cap, ttl ms, network cap, known floor, site's network cap. A cap of 0
+# skips that bucket. Returns {"", 0}, or the refusing budget and the wait in ms.
 _SPEND = """
 local now = tonumber(ARGV[1])
 local function level(key, cap)
   local h = redis.call('HMGET', key, 't', 'u', 'x')
   local t, u = tonumber(h[1]), tonumber(h[2])
-  if not t then return cap, 0 end
+  if not t then return cap, tonumber(h[3]) or 0 end
   return math.min(cap, t + math.max(0, now - u) * cap / 60), tonumber(h[3]) or 0
 end
 local function wait(lvl, floor, cap) return math.ceil((floor + 1 - lvl) * 60000 / cap) end
+local function take(key, lvl)
+  redis.call('HSET', key, 't', lvl - 1, 'u', now)
+  redis.call('PEXPIRE', key, ARGV[6])
+end
 local ccap, ocap = tonumber(ARGV[2]), tonumber(ARGV[3])
 local reserve, icap = tonumber(ARGV[4]), tonumber(ARGV[5])
-local clvl, taint, olvl = 0, 0, 0
+local ncap, kfloor, scap = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local clvl, taint, nlvl, ntaint, olvl, known = 0, 0, 0, 0, 0, 0
 if icap > 0 then
-  local ilvl = level(KEYS[3], icap)
+  local ilvl
+  ilvl, known = level(KEYS[3], icap)
   if ilvl < 1 then return {'instance', wait(ilvl, 0, icap)} end
+  if scap > 0 and ilvl < icap / 2 then
+    local slvl = level(KEYS[5], scap)
+    if slvl < 1 then return {'instance', wait(slvl, 0, scap)} end
+  end
 end
 if ccap > 0 then
   clvl, taint = level(KEYS[1], ccap)
   if clvl < 1 then return {'client', wait(clvl, 0, ccap)} end
-  taint = math.max(taint, tonumber(redis.call('HGET', KEYS[4], 'x')) or 0)
 end
+nlvl, ntaint = level(KEYS[4], math.max(ncap, 1))
+taint = math.max(taint, ntaint)
+if ncap > 0 and nlvl < 1 then return {'network', wait(nlvl, 0, ncap)} end
 if ocap > 0 then
   olvl = level(KEYS[2], ocap)
   local floor = 0
   if taint > now then floor = reserve end
+  if known <= now then floor = math.max(floor, kfloor) end
   if olvl < floor + 1 then return {'overall', wait(olvl, floor, ocap)} end
-  redis.call('HSET', KEYS[2], 't', olvl - 1, 'u', now)
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  take(KEYS[2], olvl)
 end
-if ccap > 0 then
-  redis.call('HSET', KEYS[1], 't', clvl - 1, 'u', now)
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-end
+if ccap > 0 then take(KEYS[1], clvl) end
+if ncap > 0 then take(KEYS[4], nlvl) end
 return {'', 0}
 """
 # KEYS: one bucket. ARGV: now, cap, cost, floor, taint until (0: none), ttl ms.
@@ -163,7 +190,7 @@ _TTL_MS = 180_000  # a full refill takes a minute; a tainted, penalised bucket u
 class TokenCheckBudget:
     """``await spend(client, hint)`` before each token-info call (raises
     TokenCheckBudgetError); then ``await rejected(client)`` if Wix refused the token, or
-    ``await confirmed(instance_id)`` if it named an instance."""
+    ``await confirmed(instance_id, client)`` if it named an instance."""
 
     def __init__(
         self,
@@ -177,10 +204,15 @@ class TokenCheckBudget:
         self._clock = clock
         self._observer = observer
         self._reserve = policy.per_minute * policy.reserved_share
+        # The known share applies only where instances are tracked (a per-instance budget).
+        known = policy.known_share if policy.per_instance > 0 else 0.0
+        self._known_floor = policy.per_minute * known
+        self._site_network_cap = max(1, math.floor(policy.per_instance * SITE_NETWORK_SHARE))
         self._overall = _Bucket(float(policy.per_minute), clock())
         self._clients: OrderedDict[str, _Bucket] = OrderedDict()
         self._instances: OrderedDict[str, _Bucket] = OrderedDict()
-        self._networks: OrderedDict[str, _Bucket] = OrderedDict()  # taint only
+        self._networks: OrderedDict[str, _Bucket] = OrderedDict()
+        self._site_networks: OrderedDict[str, _Bucket] = OrderedDict()  # "instance|network"
         self._shared = shared
         self._booking: set[asyncio.Future[None]] = set()
         if shared is not None:
@@ -189,7 +221,8 @@ class TokenCheckBudget:
 
     def __len__(self) -> int:
         """How many per-client, per-network and per-instance entries this process keeps."""
-        return len(self._clients) + len(self._networks) + len(self._instances)
+        tables = (self._clients, self._networks, self._instances, self._site_networks)
+        return sum(len(table) for table in tables)
 
     # ---- the three steps of a token check
 
@@ -216,26 +249,43 @@ class TokenCheckBudget:
             network_name = self._shared.name("budget", f"n:{network_key(key)}")
             self._in_background(
                 ([client_name], [now, cap, REJECTION_PENALTY, -cap, until, _TTL_MS]),
-                ([network_name], [now, 1, 0, 0, until, _TTL_MS]),
+                ([network_name], [now, self._network_cap, 0, 0, until, _TTL_MS]),
             )
             return
         bucket = self._bucket(self._clients, key, cap, now)
         bucket.set(max(-cap, bucket.level(cap, now) - REJECTION_PENALTY), now)
-        bucket.tainted_until = until
-        self._bucket(self._networks, network_key(key), 1, now).tainted_until = until
+        bucket.marked_until = until
+        self._bucket(self._networks, network_key(key), self._network_cap, now).marked_until = until
 
-    async def confirmed(self, instance_id: str) -> None:
-        """Wix confirmed a token of the instance: one call charged to its budget."""
+    async def confirmed(self, instance_id: str, client: str | None = None) -> None:
+        """Wix confirmed a token of the instance: one call charged to its budget (and to
+        what the client's network spent of it), and the instance is known for a while."""
         cap = self.policy.per_instance
         if cap <= 0:
             return
         now = self._clock()
+        key = client_key(client)
+        share = f"{instance_id}|{network_key(key)}" if key is not None else None
+        known_until = now + KNOWN_SECONDS
         if self._shared is not None:
-            name = self._shared.name("budget", f"i:{instance_id}")
-            self._in_background(([name], [now, cap, 1, 0, 0, _TTL_MS]))
+            instance = self._shared.name("budget", f"i:{instance_id}")
+            charges = [([instance], [now, cap, 1, 0, known_until, _TTL_MS])]
+            if share is not None:
+                name = self._shared.name("budget", f"s:{share}")
+                charges.append(([name], [now, self._site_network_cap, 1, 0, 0, _TTL_MS]))
+            self._in_background(*charges)
             return
         bucket = self._bucket(self._instances, instance_id, cap, now)
         bucket.set(max(0.0, bucket.level(cap, now) - 1), now)
+        bucket.marked_until = known_until
+        if share is not None:
+            spent = self._bucket(self._site_networks, share, self._site_network_cap, now)
+            spent.set(max(0.0, spent.level(self._site_network_cap, now) - 1), now)
+
+    @property
+    def _network_cap(self) -> int:
+        """The network bucket's size; 1 where networks are only tainted (no budget)."""
+        return self.policy.per_network or 1
 
     def _in_background(self, *charges: tuple[list[str], list[Any]]) -> None:
         """Book keeping after Wix answered: nobody waits for it (the answer is on its way
@@ -261,44 +311,75 @@ class TokenCheckBudget:
     def _book_locally(self, keys: list[str], args: list[Any]) -> None:
         now, cap, cost, floor, until = args[0], args[1], args[2], args[3], args[4]
         kind, _, key = keys[0].rpartition(":budget:")[2].partition(":")
-        table = {"c": self._clients, "n": self._networks, "i": self._instances}[kind]
-        bucket = self._bucket(table, key, cap, now)
+        tables = {
+            "c": self._clients,
+            "n": self._networks,
+            "i": self._instances,
+            "s": self._site_networks,
+        }
+        bucket = self._bucket(tables[kind], key, cap, now)
         bucket.set(max(floor, bucket.level(cap, now) - cost), now)
-        bucket.tainted_until = max(bucket.tainted_until, until)
+        bucket.marked_until = max(bucket.marked_until, until)
 
     # ---- in this process
 
     def _spend_local(self, key: str | None, hint: str | None) -> None:
         now = self._clock()
-        policy = self.policy
-        if hint is not None and policy.per_instance > 0:
-            found = self._instances.get(hint)
-            if found is not None:
-                level = found.level(policy.per_instance, now)
-                if level < 1:
-                    self._refuse("instance", _wait(level, 0, policy.per_instance))
-        client: _Bucket | None = None
-        client_level = 0.0
-        if key is not None and policy.per_client > 0:
-            client = self._bucket(self._clients, key, policy.per_client, now)
-            client_level = client.level(policy.per_client, now)
-            if client_level < 1:
-                self._refuse("client", _wait(client_level, 0, policy.per_client))
-        if policy.per_minute > 0:
-            tainted = client is not None and self._tainted(key, client, now)
-            floor = self._reserve if tainted else 0.0
-            level = self._overall.level(policy.per_minute, now)
+        known = self._check_instance_local(key, hint, now)
+        client = self._take_local(self._clients, key, self.policy.per_client, "client", now)
+        network = network_key(key) if key is not None else None
+        network_bucket = self._take_local(
+            self._networks, network, self.policy.per_network, "network", now
+        )
+        if self.policy.per_minute > 0:
+            floor = self._reserve if self._tainted(client, network, now) else 0.0
+            if not known:
+                floor = max(floor, self._known_floor)
+            level = self._overall.level(self.policy.per_minute, now)
             if level < floor + 1:
-                self._refuse("overall", _wait(level, floor, policy.per_minute))
+                self._refuse("overall", _wait(level, floor, self.policy.per_minute))
             self._overall.set(level - 1, now)
-        if client is not None:
-            client.set(client_level - 1, now)
+        for bucket, level in (client, network_bucket):
+            if bucket is not None:
+                bucket.set(level - 1, now)
 
-    def _tainted(self, key: str | None, client: _Bucket, now: float) -> bool:
-        if client.tainted_until > now:
+    def _check_instance_local(self, key: str | None, hint: str | None, now: float) -> bool:
+        """Refuse if the instance spent its budget, or is contested and the client's network
+        spent its share of it; else whether the instance is known."""
+        cap = self.policy.per_instance
+        found = self._instances.get(hint) if hint is not None and cap > 0 else None
+        if found is None:
+            return False
+        level = found.level(cap, now)
+        if level < 1:
+            self._refuse("instance", _wait(level, 0, cap))
+        if key is not None and level < cap / 2:
+            spent = self._site_networks.get(f"{hint}|{network_key(key)}")
+            share = self._site_network_cap
+            if spent is not None and (share_level := spent.level(share, now)) < 1:
+                self._refuse("instance", _wait(share_level, 0, share))
+        return found.marked_until > now
+
+    def _take_local(
+        self, table: OrderedDict[str, _Bucket], key: str | None, cap: int, scope: str, now: float
+    ) -> tuple[_Bucket | None, float]:
+        """The bucket and its level if it has a token for this check (taken once every
+        budget agreed), else a refusal."""
+        if key is None or cap <= 0:
+            return None, 0.0
+        bucket = self._bucket(table, key, cap, now)
+        level = bucket.level(cap, now)
+        if level < 1:
+            self._refuse(scope, _wait(level, 0, cap))
+        return bucket, level
+
+    def _tainted(
+        self, client: tuple[_Bucket | None, float], network: str | None, now: float
+    ) -> bool:
+        if client[0] is not None and client[0].marked_until > now:
             return True
-        network = self._networks.get(network_key(key)) if key is not None else None
-        return network is not None and network.tainted_until > now
+        found = self._networks.get(network) if network is not None else None
+        return found is not None and found.marked_until > now
 
     def _bucket(
         self, table: OrderedDict[str, _Bucket], key: str, capacity: int, now: float
@@ -317,11 +398,13 @@ class TokenCheckBudget:
     async def _spend_shared(self, key: str | None, hint: str | None) -> None:
         assert self._shared is not None
         policy = self.policy
+        network = network_key(key) if key else "-"
         names = [
             self._shared.name("budget", f"c:{key or '-'}"),
             self._shared.name("budget", "all"),
             self._shared.name("budget", f"i:{hint or '-'}"),
-            self._shared.name("budget", f"n:{network_key(key) if key else '-'}"),
+            self._shared.name("budget", f"n:{network}"),
+            self._shared.name("budget", f"s:{hint}|{network}"),
         ]
         args = [
             self._clock(),
@@ -330,6 +413,9 @@ class TokenCheckBudget:
             self._reserve,
             policy.per_instance if hint is not None else 0,
             _TTL_MS,
+            policy.per_network if key is not None else 0,
+            self._known_floor,
+            self._site_network_cap if key is not None else 0,
         ]
         scope, wait_ms = await self._spend_script(names, args)
         scope = scope.decode() if isinstance(scope, bytes) else str(scope)
@@ -341,6 +427,7 @@ class TokenCheckBudget:
             self._observer(scope)
         who = {
             "client": "from your address were",
+            "network": "from your network were",
             "overall": "were",
             "instance": "of this site were",
         }[scope]

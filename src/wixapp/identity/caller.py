@@ -5,16 +5,19 @@ without ``elevated()``. A token from the browser is bound to its browser session
 first exchanges it (``POST /oauth2/token``, ``grant_type=strip_bound_session``) for a token
 with the same identity and instance, unbound; that token goes raw in ``Authorization``.
 
-One exchange per caller token, cached until the unbound token expires (under a hash of
-the caller's token, never the token itself), one exchange at a time per token. Tokens are
-never logged: only ``WixClient``'s error codes and Wix's request id are.
+One exchange per caller token, cached until the unbound token expires, and never longer
+than the token cache's max age (``WIXAPP_TOKEN_CACHE_MAX_AGE``: a revoked caller token is
+not outlived by its unbound twin), under a hash of the caller's token, never the token
+itself; one exchange at a time per token. Before each use the caller's token is vetted
+(identified: a cached verdict, a dict lookup), so a removed instance's caller is refused.
+Tokens are never logged: only ``WixClient``'s error codes and Wix's request id are.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from wixapp.cache.memory import SingleFlight, TTLCache
 from wixapp.errors import InvalidTokenError
@@ -37,17 +40,23 @@ class CallerTokens:
         clock: Callable[[], float] = time.time,
         leeway: float = 30.0,
         max_size: int = 10_000,
+        max_age: float = 300.0,
+        vet: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self._client = client
         self._app_id = app_id
         self._app_secret = app_secret
         self._clock = clock
         self._leeway = leeway  # stop using a token this long before it expires
+        self._max_age = max_age
+        self._vet = vet  # raises for a caller that may no longer be served
         self._cache: TTLCache[str, AppToken] = TTLCache(max_size=max_size, clock=clock)
         self._flights: SingleFlight[str, AppToken] = SingleFlight()
 
     async def unbound(self, token: str) -> AppToken:
         """The unbound token for ``token``, from the cache or one exchange with Wix."""
+        if self._vet is not None:
+            await self._vet(token)
         key = _key(token)
         cached = self._cache.get(key)
         if cached is not None:
@@ -66,7 +75,8 @@ class CallerTokens:
             client_id=self._app_id, client_secret=self._app_secret, access_token=token
         )
         unbound = unbound.model_copy(update={"obtained_at": self._clock()})
-        self._cache.set(key, unbound, expires_at=unbound.expires_at - self._leeway)
+        until = min(unbound.expires_at - self._leeway, unbound.obtained_at + self._max_age)
+        self._cache.set(key, unbound, expires_at=until)
         return unbound
 
 

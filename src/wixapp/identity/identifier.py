@@ -226,7 +226,7 @@ class Identifier:
                 await budget.rejected(client)
             return _Rejected.of(error)
         if budget is not None and info.active and info.instance_id:
-            await budget.confirmed(info.instance_id)
+            await budget.confirmed(info.instance_id, client)
         try:
             return self._trust(info)
         except AuthenticationError as error:

@@ -17,6 +17,10 @@ instances that identification, elevation and the legacy check consult before ser
   Each reload from the database renews the removals still recorded there. At most
   ``max_size`` removals are kept (the least recent dropped first).
 - **Reversible.** A reinstall applied later (``restore``) serves the instance again.
+- **Told, then checked.** A broadcast is a hint, not a verdict: with a ``status`` reader (the
+  store's, wired by :func:`wixapp.web.lifecycle.running_lifecycle`) the process re-reads the
+  instance's state before acting, so a replayed ``removed`` after a reinstall, or ``restored``
+  after a removal, changes nothing. Whoever can write to Redis costs latency, not verdicts.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import cast
 
 from wixapp.cache import SharedBackend
@@ -33,7 +38,7 @@ from wixapp.cache.layered import done
 from wixapp.errors import InstanceRemovedError
 from wixapp.logs import LogLimiter
 
-__all__ = ["REMOVED", "RESTORED", "RemovalLoader", "RemovedInstances"]
+__all__ = ["REMOVED", "RESTORED", "RemovalLoader", "RemovalStatus", "RemovedInstances"]
 
 logger = logging.getLogger("wixapp.identity")
 _reload_failures = LogLimiter(interval=60.0)
@@ -44,6 +49,9 @@ RESTORED = "restored"
 
 RemovalLoader = Callable[[int], Awaitable[Iterable[str]]]
 """``await loader(limit)`` → the IDs of the instances removed now, most recent first."""
+
+RemovalStatus = Callable[[str], Awaitable[datetime | None]]
+"""``await status(instance_id)`` → when the instance was removed, or None while installed."""
 
 
 class RemovedInstances:
@@ -63,6 +71,7 @@ class RemovedInstances:
         self._clock = clock
         self._shared = shared
         self._loader = loader
+        self._status: RemovalStatus | None = None
         self._until: dict[str, float] = {}  # instance ID → when its removal may be forgotten
         if shared is not None:
             shared.on_invalidate(REMOVED, self._removed_elsewhere)
@@ -92,9 +101,11 @@ class RemovedInstances:
         self._until.pop(instance_id, None)
         return self._tell(RESTORED, instance_id)
 
-    def use_loader(self, loader: RemovalLoader) -> None:
-        """Where :meth:`load` reads the recent removals (the backend passes its store's)."""
+    def use_loader(self, loader: RemovalLoader, *, status: RemovalStatus | None = None) -> None:
+        """Where :meth:`load` reads the recent removals, and ``status`` one instance's state
+        when a broadcast says it changed (the front doors pass their store's)."""
         self._loader = loader
+        self._status = status
 
     async def load(self) -> int:
         """Take the recent removals from the database (at start, and after missed messages)."""
@@ -144,10 +155,35 @@ class RemovedInstances:
         return cast("Awaitable[None]", shared.spawn(shared.invalidate(namespace, [instance_id])))
 
     def _removed_elsewhere(self, instance_id: str) -> None:
-        self._remember(instance_id, self._clock())
+        if self._status is None:  # no store to ask: the (signed, fresh) message is all we know
+            self._remember(instance_id, self._clock())
+        else:
+            self._recheck(instance_id, told_removed=True)
 
     def _restored_elsewhere(self, instance_id: str) -> None:
-        self._until.pop(instance_id, None)
+        if self._status is None:
+            self._until.pop(instance_id, None)
+        else:
+            self._recheck(instance_id, told_removed=False)
+
+    def _recheck(self, instance_id: str, *, told_removed: bool) -> None:
+        if self._shared is not None:
+            self._shared.spawn(self._reread(instance_id, told_removed=told_removed))
+
+    async def _reread(self, instance_id: str, *, told_removed: bool) -> None:
+        """Apply what the store says now. If it cannot say, a removal is applied (never
+        missed; the next reload corrects a stale one) and a reinstall is not (never served
+        on a message's word)."""
+        assert self._status is not None
+        try:
+            removed = await self._status(instance_id) is not None
+        except Exception as error:
+            self._reload_failed(error)
+            removed = told_removed or self.is_removed(instance_id)
+        if not removed:
+            self._until.pop(instance_id, None)
+        elif not self.is_removed(instance_id):
+            self._remember(instance_id, self._clock())
 
     def _resync(self) -> None:
         if self._loader is None or self._shared is None:
@@ -160,10 +196,13 @@ class RemovedInstances:
         try:
             await self.load()
         except Exception as error:  # the database is away: keep what is known, say so
-            skipped = _reload_failures.allow()
-            if skipped is not None:
-                logger.warning(
-                    "could not reload the removed instances from the database (%s); "
-                    "keeping the ones known",
-                    type(error).__name__,
-                )
+            self._reload_failed(error)
+
+    @staticmethod
+    def _reload_failed(error: Exception) -> None:
+        if _reload_failures.allow() is not None:
+            logger.warning(
+                "could not reload the removed instances from the database (%s); "
+                "keeping the ones known",
+                type(error).__name__,
+            )

@@ -29,7 +29,6 @@ from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.headers import SecurityHeadersMiddleware
 from wixapp.server.lean import LEAN_ROUTES
 from wixapp.server.middleware import EdgeMiddleware
-from wixapp.server.redaction import redact_access_log
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
 from wixapp.server.settings_cache import settings_cache
@@ -79,7 +78,6 @@ def create_app(
     """
     settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
-    redact_access_log()  # the legacy `instance` parameter is a credential
     ensure_wixapp_logging()  # formatted lines under servers that configure only their own
     metrics = wix.metrics if wix is not None else Metrics()
     webhooks = webhooks if webhooks is not None else WebhookRouter()

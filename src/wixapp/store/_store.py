@@ -217,6 +217,17 @@ class Store:
         async with self._connect() as conn:
             return [str(each) for each in (await conn.execute(stmt)).scalars()]
 
+    async def removed_at(self, instance_id: str) -> datetime | None:
+        """When the instance was removed, or None while it is installed (or unknown): what a
+        process re-reads when told of a lifecycle change, rather than trusting the message."""
+        stmt = select(instances.c.removed_at).where(
+            instance_filter(instances, instance_id),
+            instances.c.status == InstanceStatus.REMOVED.value,
+        )
+        async with self._connect() as conn:
+            removed: datetime | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return removed
+
     async def mark_removed(self, instance_id: str, *, at: datetime) -> bool:
         """Removed at ``at``, unless a newer lifecycle event is stored."""
         changes = {"status": InstanceStatus.REMOVED.value, "removed_at": at, "lifecycle_at": at}

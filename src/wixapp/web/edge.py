@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wixapp.app import WixApp
 from wixapp.config import Settings
 from wixapp.errors import ConfigurationError, StoreUnavailableError
+from wixapp.logs import redact_access_logs
 from wixapp.models import Caller
 from wixapp.store import Store
 from wixapp.web.cors import CorsPolicy, policy_for_any_routes
@@ -63,6 +64,7 @@ class Edge:
         webhooks: WebhookRouter | None = None,
     ) -> None:
         settings = wix.settings
+        redact_access_logs()  # whichever server fronts this door logs query strings
         self.wix = wix
         self.webhooks = webhooks if webhooks is not None else WebhookRouter()
         self.legacy = settings.legacy_instance if legacy is None else legacy

@@ -283,7 +283,7 @@ async def running_lifecycle(
         retention=settings.removed_retention_seconds,
         clock=wix.clock,
     )
-    wix.removals.use_loader(store.removed_instances)
+    wix.removals.use_loader(store.removed_instances, status=store.removed_at)
     await _load_removals(wix)
     async with contextlib.AsyncExitStack() as running:
         running.push_async_callback(webhooks.shutdown, DRAIN_SECONDS)

@@ -3,7 +3,8 @@
 The backend's ``POST /webhooks``, the ASGI middleware, Flask and Django all hand the body
 to :class:`WebhookReceiver`: the public key must be usable (else 503, logged once: Wix
 retries, so nothing is lost once the operator sets it), the JWT is verified (RS256, the
-configured key only; a refusal is 400/401 with no side effect), ``Lifecycle`` records and
+configured key only, and for this app: an event naming another app ID is refused; a refusal
+is 400/401 with no side effect), ``Lifecycle`` records and
 applies the event, and the user's handlers run in the background so Wix gets its 200 at once.
 """
 
@@ -64,7 +65,9 @@ class WebhookReceiver:
         """The verified event; ``WebhookError`` (400/401) or a 503 while the key is missing."""
         key = self._usable_key()
         try:
-            return verify_webhook(body, key, now=self.lifecycle.clock())
+            return verify_webhook(
+                body, key, now=self.lifecycle.clock(), app_id=self.settings.app_id
+            )
         except WebhookError as error:
             _log_refusal(error)
             raise

@@ -54,18 +54,33 @@ def verify_webhook(
     *,
     now: float | None = None,
     leeway: float = DEFAULT_LEEWAY,
+    app_id: str | None = None,
 ) -> WebhookEvent:
     """Verify a webhook body and unwrap it into a ``WebhookEvent``.
 
     Raises ``WebhookSignatureError`` (401) when the signature, algorithm or expiry is wrong
     and ``WebhookError`` (400) when the body is not a Wix webhook at all; a public key that
-    does not parse is a ``ConfigurationError``. ``now`` is epoch seconds (tests).
+    does not parse is a ``ConfigurationError``. ``now`` is epoch seconds (tests). With
+    ``app_id`` (WIX_APP_ID), an event whose data names another app is a ``WebhookError``
+    (400 ``webhook_for_another_app``): a key signing for several apps cannot cross them.
     """
     token = _token_text(body)
     _require_rs256(token)
     claims = _verified_claims(token, load_public_key(public_key))
     issued_at, expires_at = _check_lifetime(claims, time.time() if now is None else now, leeway)
-    return _unwrap(claims, issued_at, expires_at)
+    event = _unwrap(claims, issued_at, expires_at)
+    if app_id is not None:
+        _require_app(event, app_id)
+    return event
+
+
+def _require_app(event: WebhookEvent, app_id: str) -> None:
+    named = event.data.get("appId")
+    if named is not None and named != app_id:
+        raise WebhookError(
+            "The webhook is for another app (its appId is not WIX_APP_ID); nothing was recorded.",
+            code="webhook_for_another_app",
+        )
 
 
 def _token_text(body: bytes | str) -> str:

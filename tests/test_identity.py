@@ -9,7 +9,12 @@ import pytest
 
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
-from wixapp.errors import AuthenticationError, InvalidTokenError, UpstreamUnavailableError
+from wixapp.errors import (
+    AuthenticationError,
+    ExpiredTokenError,
+    InvalidTokenError,
+    UpstreamUnavailableError,
+)
 from wixapp.identity.identifier import Identifier, IdentityPolicy, token_from_header, token_key
 from wixapp.models import SubjectType
 from wixapp.testing import EMULATOR_BASE_URL, EmulatorClock, TokenFactory
@@ -120,8 +125,22 @@ async def test_an_expired_token_is_rejected(
     wix_emulator_state.set_behaviour(token_info_invalid=invalid)  # type: ignore[arg-type]
     token = wix_token(wix_instance.instance_id, lifetime=60)
     wix_emulator_state.advance_clock(3600)
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(ExpiredTokenError) as refused:
         await identifier.identify(token)
+    assert refused.value.code == "expired_token"
+
+
+async def test_a_refused_token_that_has_not_expired_stays_invalid(
+    identifier: Identifier,
+    wix_emulator_state: EmulatorState,
+    wix_instance: Installation,
+    wix_token: TokenFactory,
+) -> None:
+    token = wix_token(wix_instance.instance_id, lifetime=3600)
+    wix_emulator_state.revoke_token(token)
+    with pytest.raises(InvalidTokenError) as refused:
+        await identifier.identify(token)
+    assert refused.value.code == "invalid_token"
 
 
 async def test_a_cached_caller_never_outlives_its_token(

@@ -17,6 +17,7 @@ PUBLIC_NAMES = {
     "AuthenticationError",
     "Caller",
     "ConfigurationError",
+    "ExpiredTokenError",
     "DispatchResult",
     "EventType",
     "InstanceCache",

@@ -8,6 +8,7 @@ boundary where they happen and never escape as themselves.
     WixAppError
     ├── AuthenticationError        401  the caller's token is missing, malformed, invalid…
     │   ├── InvalidTokenError      401  …or Wix says it is not (or no longer) valid
+    │   │   └── ExpiredTokenError  401  …because it has expired
     │   ├── InvalidInstanceError   401  a legacy `instance` parameter fails its HMAC check
     │   └── InstanceRemovedError   401  the app was removed from this site
     ├── PermissionDeniedError      403  the identity may not do this
@@ -41,6 +42,7 @@ __all__ = [
     "AppCredentialsError",
     "AuthenticationError",
     "ConfigurationError",
+    "ExpiredTokenError",
     "InstanceRemovedError",
     "InvalidInstanceError",
     "InvalidRequestError",
@@ -99,6 +101,13 @@ class AuthenticationError(WixAppError):
 
 class InvalidTokenError(AuthenticationError):
     default_detail = "Wix does not recognise this access token; get a fresh one and retry."
+
+
+class ExpiredTokenError(InvalidTokenError):
+    """The token has expired (its own ``exp``, or token-info's, is past)."""
+
+    default_code = "expired_token"
+    default_detail = "This Wix access token has expired; get a fresh one."
 
 
 class InvalidInstanceError(AuthenticationError):

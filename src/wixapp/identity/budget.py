@@ -54,6 +54,7 @@ __all__ = [
     "SharedScripts",
     "TokenCheckBudget",
     "client_key",
+    "expiry_hint",
     "instance_hint",
     "network_key",
 ]
@@ -489,6 +490,22 @@ def instance_hint(token: str) -> str | None:
             found = _instance_of(nested) if isinstance(nested, dict) else None
         if isinstance(found, str) and 0 < len(found) <= _MAX_HINT:
             return found
+    return None
+
+
+def expiry_hint(token: str) -> float | None:
+    """The ``exp`` a token claims, read without verification from its JWS payload: only to
+    tell a caller *why* Wix refused the token (expired, not forged), never to accept one."""
+    for part in token.split(".")[:6]:
+        claims = _json_object(part)
+        if claims is None:
+            continue
+        if isinstance(claims.get("data"), str):
+            nested = _loads(claims["data"])
+            claims = nested if isinstance(nested, dict) and "exp" in nested else claims
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            return float(exp)
     return None
 
 

@@ -21,8 +21,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from wixapp.cache import Cache, SharedBackend
-from wixapp.errors import AuthenticationError, InvalidInstanceError, InvalidTokenError
-from wixapp.identity.budget import TokenCheckBudget, instance_hint
+from wixapp.errors import (
+    AuthenticationError,
+    ExpiredTokenError,
+    InvalidInstanceError,
+    InvalidTokenError,
+)
+from wixapp.identity.budget import TokenCheckBudget, expiry_hint, instance_hint
 from wixapp.identity.removal import RemovedInstances
 from wixapp.identity.trust import trust_token_info
 from wixapp.models import Caller, SubjectType, TokenInfo
@@ -224,7 +229,7 @@ class Identifier:
         except InvalidTokenError as error:
             if budget is not None:
                 await budget.rejected(client)
-            return _Rejected.of(error)
+            return _Rejected.of(self._explained(error, token))
         if budget is not None and info.active and info.instance_id:
             await budget.confirmed(info.instance_id, client)
         try:
@@ -232,7 +237,17 @@ class Identifier:
         except AuthenticationError as error:
             if budget is not None:
                 await budget.rejected(client)  # another app's token, or an expired one
-            return _Rejected.of(error)
+            return _Rejected.of(self._explained(error, token))
+
+    def _explained(self, error: AuthenticationError, token: str) -> AuthenticationError:
+        """Wix refuses invalid, expired and revoked tokens alike: a token whose own payload
+        says it has expired is refused as expired, so the widget knows to get a fresh one."""
+        if type(error) is not InvalidTokenError:
+            return error
+        exp = expiry_hint(token)
+        if exp is not None and exp + self._policy.leeway <= self._clock():
+            return ExpiredTokenError()
+        return error
 
     def _trust(self, info: TokenInfo) -> Caller:
         policy = self._policy

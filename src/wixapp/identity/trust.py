@@ -7,7 +7,7 @@ from the answer and the time only, so the rules can be tested without any server
 
 from __future__ import annotations
 
-from wixapp.errors import AuthenticationError, InvalidTokenError
+from wixapp.errors import AuthenticationError, ExpiredTokenError, InvalidTokenError
 from wixapp.models import Caller, TokenInfo
 
 __all__ = ["trust_token_info"]
@@ -18,9 +18,7 @@ def trust_token_info(info: TokenInfo, *, app_id: str, now: float, leeway: float 
     if not info.active:
         raise InvalidTokenError()
     if info.exp is not None and info.exp + leeway <= now:
-        raise AuthenticationError(
-            "This Wix access token has expired; get a fresh one.", code="expired_token"
-        )
+        raise ExpiredTokenError()
     if info.client_id != app_id:
         raise AuthenticationError(
             "This Wix access token was issued to another app.", code="wrong_app"

@@ -1,10 +1,19 @@
 """Wix app webhooks: verify the RS256 JWT body, read its events, dispatch them to handlers.
 
-``events`` names the events and their typed views, ``verify`` checks a delivery against the
-app's public key (``keys``), ``signing`` signs one as Wix does (the emulator and tests),
-``router`` runs the app's handlers.
+``events`` names the events and their typed views, ``domain`` reads the domain events (an
+entity created, updated, deleted or acted on), ``verify`` checks a delivery against the app's
+public key (``keys``), ``signing`` signs one as Wix does (the emulator and tests), ``router``
+runs the app's handlers.
 """
 
+from wixapp.webhooks.domain import (
+    AccountInfo,
+    DomainEvent,
+    DomainEventKind,
+    DomainEventMetadata,
+    domain_event_data,
+    split_domain_event_type,
+)
 from wixapp.webhooks.events import (
     LIFECYCLE_VIEWS,
     AppInstalled,
@@ -31,9 +40,13 @@ __all__ = [
     "DEFAULT_LEEWAY",
     "DEFAULT_TTL",
     "LIFECYCLE_VIEWS",
+    "AccountInfo",
     "AppInstalled",
     "AppRemoved",
     "DispatchResult",
+    "DomainEvent",
+    "DomainEventKind",
+    "DomainEventMetadata",
     "EventType",
     "Handler",
     "LifecycleData",
@@ -48,8 +61,10 @@ __all__ = [
     "WebhookIdentity",
     "WebhookRouter",
     "canonical_event_type",
+    "domain_event_data",
     "generate_rsa_keypair",
     "load_public_key",
     "sign_webhook",
+    "split_domain_event_type",
     "verify_webhook",
 ]

@@ -11,7 +11,6 @@ from wixapp.webhooks.domain import (
     DomainEvent,
     DomainEventKind,
     DomainEventMetadata,
-    domain_event_data,
     split_domain_event_type,
 )
 from wixapp.webhooks.events import (
@@ -61,7 +60,6 @@ __all__ = [
     "WebhookIdentity",
     "WebhookRouter",
     "canonical_event_type",
-    "domain_event_data",
     "generate_rsa_keypair",
     "load_public_key",
     "sign_webhook",

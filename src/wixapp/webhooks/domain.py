@@ -14,13 +14,13 @@ stays as Wix sent it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from wixapp.models import LooseDatetime, LooseStr, WixModel
+from wixapp.protocol import DOMAIN_EVENT_SLOTS, split_domain_event_type
 
 __all__ = [
     "DOMAIN_SLOTS",
@@ -28,22 +28,13 @@ __all__ = [
     "DomainEvent",
     "DomainEventKind",
     "DomainEventMetadata",
-    "domain_event_data",
     "read_domain_event",
     "split_domain_event_type",
 ]
 
 DomainEventKind = Literal["created", "updated", "deleted", "action"]
 
-DOMAIN_SLOTS: Final[Mapping[str, DomainEventKind]] = {
-    # In the SDK's order of precedence when a payload carries several.
-    "deletedEvent": "deleted",
-    "actionEvent": "action",
-    "updatedEvent": "updated",
-    "createdEvent": "created",
-}
-
-_DOMAIN_TYPE = re.compile(r"^(?P<fqdn>[a-z0-9]+(?:\.[a-z0-9-]+)+)_(?P<slug>[A-Za-z0-9_]+)$")
+DOMAIN_SLOTS: Final = cast(Mapping[str, DomainEventKind], DOMAIN_EVENT_SLOTS)
 
 
 class AccountInfo(WixModel):
@@ -132,54 +123,6 @@ def read_domain_event(
             metadata_fields=metadata,
         )
     return DomainEvent(kind=kind, entity=inner.get("entity"), metadata_fields=metadata)
-
-
-def split_domain_event_type(event_type: str) -> tuple[str, str] | None:
-    """``wix.contacts.v4.contact_created`` → ``("wix.contacts.v4.contact", "created")``;
-    ``None`` for a name without a dotted entity (a lifecycle event)."""
-    match = _DOMAIN_TYPE.match(event_type)
-    return None if match is None else (match["fqdn"], match["slug"])
-
-
-def domain_event_data(
-    event_type: str,
-    *,
-    entity: Mapping[str, Any] | None = None,
-    modified_fields: Mapping[str, Any] | None = None,
-    action_body: Mapping[str, Any] | None = None,
-    event_id: str,
-    event_time: str,
-    entity_id: str | None = None,
-) -> dict[str, Any]:
-    """The inner ``data`` Wix sends for a domain event named ``event_type``: the slug
-    ``created``, ``updated`` or ``deleted`` picks that slot, any other slug is an action."""
-    parts = split_domain_event_type(event_type)
-    if parts is None:
-        raise ValueError(
-            f"{event_type!r} is not a domain event name such as wix.x.v1.thing_created"
-        )
-    fqdn, slug = parts
-    subject = dict(entity or {})
-    data: dict[str, Any] = {
-        "id": event_id,
-        "entityFqdn": fqdn,
-        "slug": slug,
-        "entityId": entity_id or str(subject.get("id") or subject.get("_id") or ""),
-        "eventTime": event_time,
-        "triggeredByAnonymizeRequest": False,
-    }
-    if slug == "created":
-        data["createdEvent"] = {"entity": subject}
-    elif slug == "updated":
-        data["updatedEvent"] = {
-            "currentEntity": subject,
-            "modifiedFields": dict(modified_fields or {}),
-        }
-    elif slug == "deleted":
-        data["deletedEvent"] = {"deletedEntity": subject} if subject else {}
-    else:
-        data["actionEvent"] = {"body": dict(action_body or {})}
-    return data
 
 
 def _slot_of(kind: DomainEventKind) -> str:

@@ -19,6 +19,7 @@ WIXAPP_APP = "wixapp.server:create_app"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _read_dotenv()  # before the parser: its defaults read the environment
     parser = _parser()
     args = parser.parse_args(argv)
     logging.config.dictConfig(_log_config(args))
@@ -31,6 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def _read_dotenv() -> None:
+    """The working folder's ``.env`` configures every command (and, through the
+    environment, every worker they start); a variable already set wins."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
 
 
 def _log_config(args: argparse.Namespace) -> dict[str, object]:

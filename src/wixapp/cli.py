@@ -107,6 +107,15 @@ def _parser() -> argparse.ArgumentParser:
 
     _webhook_commands(commands)
 
+    urls = commands.add_parser(
+        "urls", help="print what to enter in the Wix app dashboard for a public backend"
+    )
+    urls.add_argument("--base", required=True, metavar="URL", help="e.g. https://app.example.com")
+    urls.add_argument("--widget-tag", default="wixapp-widget", help="the widget's custom element")
+    urls.add_argument("--widget-script", default="/static/widget.js", help="its script's path")
+    urls.add_argument("--panel", default="/panel", help="the settings panel's path")
+    urls.set_defaults(run=_urls)
+
     demo = commands.add_parser("demo", help="the whole flow offline, against the emulator")
     demo.add_argument("--once", action="store_true", help="exit after the flow")
     demo.add_argument("--port", type=int, default=8000, help="backend port (0: any free)")
@@ -158,6 +167,24 @@ def _webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="sign with a running emulator's key, e.g. http://127.0.0.1:8765",
     )
     send.set_defaults(run=_webhook_send)
+
+
+def _urls(args: argparse.Namespace) -> int:
+    base = args.base.rstrip("/")
+    if not base.startswith("https://") or len(base) <= len("https://"):
+        raise ConfigurationError(f"--base {args.base}: Wix loads app surfaces over https only")
+    rows = [
+        ("Custom element widget: script URL", base + args.widget_script),
+        ("Custom element widget: tag name", args.widget_tag),
+        ("Widget settings panel: panel URL", base + args.panel),
+        ("Webhooks: callback URL (every event)", base + "/webhooks"),
+        ("Backend API the widget calls", base + "/api/settings, " + base + "/get-instance"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    print("Then: WIX_APP_ID and WIX_APP_SECRET (OAuth), WIX_APP_PUBLIC_KEY (Webhooks' public key).")
+    return 0
 
 
 def _json_object(text: str) -> dict[str, object]:

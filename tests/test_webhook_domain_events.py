@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from wixapp.emulator.domain_events import domain_event_data
+from wixapp.emulator.wix_errors import EmulatorError
 from wixapp.webhooks import (
     DomainEvent,
-    domain_event_data,
     generate_rsa_keypair,
     sign_webhook,
     split_domain_event_type,
@@ -193,7 +194,7 @@ def test_the_typed_view_of_an_update(keys: tuple[str, str]) -> None:
     assert domain_event.metadata_fields["identity"] == MEMBER
 
 
-def test_domain_event_data_builds_each_slot_by_the_name() -> None:
+def test_the_emulator_builds_each_slot_by_the_name() -> None:
     when = "2026-05-01T10:00:00Z"
     created = domain_event_data(
         "wix.stores.v1.product_created", entity={"id": "p"}, event_id="e", event_time=when
@@ -233,5 +234,5 @@ def test_only_dotted_entity_names_are_domain_events() -> None:
         "created",
     )
     assert split_domain_event_type("AppInstalled") is None
-    with pytest.raises(ValueError, match="not a domain event name"):
+    with pytest.raises(EmulatorError, match="not a domain event name"):
         domain_event_data("AppRemoved", event_id="e", event_time="t")

@@ -132,6 +132,8 @@ def test_the_demo_serves_the_generated_app(project: Path) -> None:
         ("wixapp", "shadow"),
         ("json", "shadow"),
         ("notes--board", "not a usable app name"),
+        ("class", "Python keyword"),
+        ("match", "Python keyword"),
     ],
 )
 def test_unusable_names_are_refused_with_what_to_do(name: str, problem: str) -> None:

@@ -1,8 +1,9 @@
-"""``wixapp serve | emulator | migrate | revision | new | demo``."""
+"""``wixapp serve | emulator | migrate | revision | new | webhook send | demo``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging.config
 import os
 import sys
@@ -18,6 +19,7 @@ WIXAPP_APP = "wixapp.server:create_app"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _read_dotenv()  # before the parser: its defaults read the environment
     parser = _parser()
     args = parser.parse_args(argv)
     logging.config.dictConfig(_log_config(args))
@@ -30,6 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def _read_dotenv() -> None:
+    """The working folder's ``.env`` configures every command (and, through the
+    environment, every worker they start); a variable already set wins."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
 
 
 def _log_config(args: argparse.Namespace) -> dict[str, object]:
@@ -95,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     new.set_defaults(run=_new)
 
+    _webhook_commands(commands)
+
+    urls = commands.add_parser(
+        "urls", help="print what to enter in the Wix app dashboard for a public backend"
+    )
+    urls.add_argument("--base", required=True, metavar="URL", help="e.g. https://app.example.com")
+    urls.add_argument("--widget-tag", default="wixapp-widget", help="the widget's custom element")
+    urls.add_argument("--widget-script", default="/static/widget.js", help="its script's path")
+    urls.add_argument("--panel", default="/panel", help="the settings panel's path")
+    urls.set_defaults(run=_urls)
+
     demo = commands.add_parser("demo", help="the whole flow offline, against the emulator")
     demo.add_argument("--once", action="store_true", help="exit after the flow")
     demo.add_argument("--port", type=int, default=8000, help="backend port (0: any free)")
@@ -107,6 +128,124 @@ def _parser() -> argparse.ArgumentParser:
     _rate_limit_switch(demo)
     demo.set_defaults(run=_demo)
     return parser
+
+
+def _webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    webhook = commands.add_parser("webhook", help="send a signed test webhook to any URL")
+    actions = webhook.add_subparsers(required=True, metavar="ACTION")
+    send = actions.add_parser(
+        "send",
+        help="sign an event as Wix does, POST it and print the answer",
+        description="EVENT is a lifecycle event (AppInstalled, AppRemoved, PaidPlanPurchased, "
+        "PaidPlanChanged, PaidPlanAutoRenewalCancelled, …) or a domain event named "
+        "ENTITY_SLUG, e.g. wix.contacts.v4.contact_created, _updated, _deleted, or an "
+        "action such as wix.ecom.v1.order_approved. JSON options take text or @FILE.",
+    )
+    send.add_argument("event", metavar="EVENT")
+    send.add_argument(
+        "--to", required=True, metavar="URL", help="e.g. http://127.0.0.1:8000/webhooks"
+    )
+    send.add_argument("--instance", required=True, metavar="ID", help="the event's instanceId")
+    send.add_argument(
+        "--app-id", default=os.environ.get("WIX_APP_ID"), help="appId (default: WIX_APP_ID)"
+    )
+    json_options = {
+        "--data": "fields merged over the event's default data",
+        "--entity": "a domain event's entity (created, updated, deleted)",
+        "--modified-fields": "an update's modifiedFields",
+        "--action-body": "an action event's body",
+        "--identity": 'who acted (default {"identityType": "APP"})',
+        "--account-info": "the envelope's accountInfo",
+    }
+    for option, meaning in json_options.items():
+        send.add_argument(option, type=_json_object, default=None, metavar="JSON", help=meaning)
+    key = send.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key-file", type=Path, help="sign with this RSA private key (PEM)")
+    key.add_argument(
+        "--emulator",
+        metavar="URL",
+        help="sign with a running emulator's key, e.g. http://127.0.0.1:8765",
+    )
+    send.set_defaults(run=_webhook_send)
+
+
+def _urls(args: argparse.Namespace) -> int:
+    base = args.base.rstrip("/")
+    if not base.startswith("https://") or len(base) <= len("https://"):
+        raise ConfigurationError(f"--base {args.base}: Wix loads app surfaces over https only")
+    rows = [
+        ("Custom element widget: script URL", base + args.widget_script),
+        ("Custom element widget: tag name", args.widget_tag),
+        ("Widget settings panel: panel URL", base + args.panel),
+        ("Webhooks: callback URL (every event)", base + "/webhooks"),
+        ("Backend API the widget calls", base + "/api/settings, " + base + "/get-instance"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    print("Then: WIX_APP_ID and WIX_APP_SECRET (OAuth), WIX_APP_PUBLIC_KEY (Webhooks' public key).")
+    return 0
+
+
+def _json_object(text: str) -> dict[str, object]:
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as error:
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {error.strerror}") from None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not JSON: {text[:40]!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {text[:40]!r}")
+    return value
+
+
+def _webhook_send(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    import httpx
+
+    from wixapp.testing.webhooks import (
+        TestWebhook,
+        post_webhook,
+        sign_test_webhook,
+        sign_with_emulator,
+    )
+
+    webhook = TestWebhook(
+        event_type=args.event,
+        instance_id=args.instance,
+        app_id=args.app_id,
+        data=args.data or {},
+        entity=args.entity,
+        modified_fields=args.modified_fields,
+        action_body=args.action_body,
+        identity=args.identity,
+        account_info=args.account_info,
+    )
+    now = time.time()
+    if args.emulator:
+        body = asyncio.run(sign_with_emulator(webhook, args.emulator, now=now))
+    else:
+        body = sign_test_webhook(webhook, now=now, private_key_pem=_read_key(args.key_file))
+    try:
+        response = asyncio.run(post_webhook(args.to, body))
+    except httpx.HTTPError as error:
+        raise ConfigurationError(f"--to {args.to}: {error!r}") from None
+    print(f"HTTP {response.status_code}")
+    if response.text:
+        print(response.text)
+    return 0 if response.is_success else 1
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise ConfigurationError(f"--key-file {path}: {error.strerror}") from None
 
 
 def _app_arguments(command: argparse.ArgumentParser) -> None:

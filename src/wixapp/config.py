@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -227,6 +227,21 @@ class Settings(BaseSettings):
                 "redis://[:password@]host:6379/0, rediss://… (TLS) or unix:///path/to/socket"
             )
         return value.strip()
+
+    def as_config(self) -> dict[str, Any]:
+        """Every setting under its variable name with its real value, the secret unmasked:
+        what a framework's configuration takes (Flask's ``app.config.update(...)``, Django's
+        ``override_settings(**...)``, ``WixFlask`` and the Django middleware read it back).
+        ``model_dump`` would give the secret as ``'**********'``; unset optional values are
+        left out, so they keep their defaults."""
+        config: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is not None:
+                config[field.alias or name] = list(value) if isinstance(value, list) else value
+        return config
 
 
 class ServeSettings(BaseSettings):

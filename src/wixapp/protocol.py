@@ -13,13 +13,37 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "DOMAIN_EVENT_SLOTS",
     "ENDPOINT_PATHS",
     "REQUEST_ID_HEADER",
     "Endpoint",
     "parse_retry_after",
     "retry_after_seconds",
+    "split_domain_event_type",
     "strip_bearer",
 ]
+
+
+DOMAIN_EVENT_SLOTS: Final = MappingProxyType(
+    {
+        # The inner data's slot → the domain event's kind, in @wix/sdk's order of precedence
+        # when a payload carries several (runHandler in build/event-handlers-modules.js).
+        "deletedEvent": "deleted",
+        "actionEvent": "action",
+        "updatedEvent": "updated",
+        "createdEvent": "created",
+    }
+)
+
+_DOMAIN_EVENT_TYPE: Final = re.compile(r"^(?P<fqdn>[a-z0-9]+(?:\.[a-z0-9-]+)+)_(?P<slug>\w+)$")
+
+
+def split_domain_event_type(event_type: str) -> tuple[str, str] | None:
+    """``wix.contacts.v4.contact_created`` → ``("wix.contacts.v4.contact", "created")``: the
+    entity's FQDN and the slug (``created``, ``updated``, ``deleted`` or an action's name);
+    ``None`` for a name without a dotted entity, such as the lifecycle's ``AppInstalled``."""
+    match = _DOMAIN_EVENT_TYPE.match(event_type)
+    return None if match is None else (match["fqdn"], match["slug"])
 
 
 class Endpoint(StrEnum):

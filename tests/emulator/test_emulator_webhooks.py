@@ -290,3 +290,101 @@ async def test_reset_forgets_urls_and_the_log(
     site = state.create_site()
     state.install(app.app_id, site.site_id)
     assert await state.webhooks.flush() == []  # the URL went with the reset
+
+
+# ---- events on request: domain events and any event without a change of state
+
+
+async def test_a_domain_event_is_emitted_on_request_and_read_as_the_sdk_reads_it(
+    state: EmulatorState, control: EmulatorControl, world: World, receiver: Receiver
+) -> None:
+    contact = {"id": "c-1", "info": {"name": {"first": "Ada"}}}
+    event = await control.emit_event(
+        world.instance_id,
+        "wix.contacts.v4.contact_updated",
+        entity=contact,
+        modified_fields={"info.name.first": "Ada"},
+    )
+    log = await control.flush_webhooks()
+
+    assert event.app_id == world.app.app_id
+    assert only(log).state == "delivered"
+    (received,) = receiver.events()
+    domain_event = received.domain_event()
+    assert domain_event is not None
+    assert domain_event.kind == "updated"
+    assert domain_event.entity == contact
+    assert domain_event.modified_fields == {"info.name.first": "Ada"}
+    metadata = domain_event.metadata
+    assert (metadata.entity_fqdn, metadata.slug, metadata.entity_id) == (
+        "wix.contacts.v4.contact",
+        "updated",
+        "c-1",
+    )
+    assert metadata.event_time is not None
+    assert metadata.event_time.timestamp() == pytest.approx(event.at, abs=0.001)
+    assert received.account is not None
+    assert received.account.site_id == world.site.site_id
+    assert state.installation(world.instance_id).installed  # nothing else changed
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind", "field", "expected"),
+    [
+        ("wix.stores.v1.product_created", "created", "entity", {"id": "p-1"}),
+        ("wix.stores.v1.product_deleted", "deleted", "entity", {"id": "p-1"}),
+        ("wix.ecom.v1.order_approved", "action", "action_body", {"order": {"id": "o-1"}}),
+    ],
+)
+async def test_each_kind_of_domain_event_is_built_from_its_name(
+    state: EmulatorState,
+    world: World,
+    receiver: Receiver,
+    event_type: str,
+    kind: str,
+    field: str,
+    expected: dict[str, object],
+) -> None:
+    state.emit_event(world.instance_id, event_type, **{field: expected})
+    await state.webhooks.flush()
+
+    domain_event = receiver.events()[0].domain_event()
+    assert domain_event is not None
+    assert domain_event.kind == kind
+    assert getattr(domain_event, field) == expected
+
+
+async def test_any_event_is_sent_as_given_without_changing_the_state(
+    state: EmulatorState, control: EmulatorControl, world: World, receiver: Receiver
+) -> None:
+    await control.emit_event(
+        world.instance_id,
+        "AppRemoved",
+        data={"appId": world.app.app_id},
+        identity={"identityType": "WIX_USER", "wixUserId": "u-1"},
+    )
+    await control.flush_webhooks()
+
+    (received,) = receiver.events()
+    assert (received.event_type, received.data) == ("AppRemoved", {"appId": world.app.app_id})
+    assert received.actor.wix_user_id == "u-1"
+    assert received.account_info is None  # only domain events carry one unless asked
+    assert received.domain_event() is None
+    assert state.installation(world.instance_id).installed
+
+
+async def test_a_signed_body_on_request_verifies_with_the_emulators_key(
+    state: EmulatorState, control: EmulatorControl, world: World
+) -> None:
+    body = await control.sign_webhook(
+        "not-installed-anywhere", "wix.contacts.v4.contact_deleted", entity={"id": "c-9"}
+    )
+
+    event = verify_webhook(body, state.webhook_public_key(), now=state.now())
+    assert event.instance_id == "not-installed-anywhere"
+    domain_event = event.domain_event()
+    assert domain_event is not None
+    assert domain_event.entity == {"id": "c-9"}
+    assert state.webhook_deliveries() == []  # signed, not sent
+    with pytest.raises(EmulatorNotFoundError):
+        await control.emit_event("not-installed-anywhere", "AppInstalled")

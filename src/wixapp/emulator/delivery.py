@@ -109,6 +109,7 @@ class WebhookDelivery(Record):
     duplicate_of: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     identity: dict[str, Any] = Field(default_factory=dict)
+    account_info: dict[str, Any] | None = None
 
 
 @dataclass(eq=False)
@@ -124,6 +125,7 @@ class _Delivery:
     next_at: float | None
     duplicate_of: str | None = None
     identity: dict[str, Any] = field(default_factory=dict)
+    account_info: dict[str, Any] | None = None
     attempts: list[DeliveryAttempt] = field(default_factory=list)
 
     def due(self, now: float) -> bool:
@@ -143,6 +145,7 @@ class _Delivery:
             duplicate_of=self.duplicate_of,
             data=dict(self.data),
             identity=dict(self.identity),
+            account_info=self.account_info,
         )
 
 
@@ -222,9 +225,23 @@ class WebhookDeliverer:
             state="held" if self._holding else "pending",
             next_at=None if self._holding else self._clock(),
             identity=dict(event.identity),
+            account_info=event.account_info,
         )
         self._deliveries[delivery.delivery_id] = delivery
         self._kick()
+
+    def sign_now(self, event: LifecycleEvent) -> str:
+        """The body Wix would POST for ``event`` now (not delivered, not logged)."""
+        iat = math.floor(self._clock())
+        return self._signer.sign(
+            event.event_type,
+            event.instance_id,
+            event.data,
+            identity=event.identity,
+            iat=iat,
+            exp=iat + WEBHOOK_TTL,
+            account_info=event.account_info,
+        )
 
     def clock_moved(self) -> None:
         """The emulator clock jumped: retries may be due now."""
@@ -253,6 +270,7 @@ class WebhookDeliverer:
             next_at=None if self._holding else self._clock(),
             duplicate_of=original.duplicate_of or original.delivery_id,
             identity=dict(original.identity),
+            account_info=original.account_info,
         )
         self._deliveries[duplicate.delivery_id] = duplicate
         self._kick()
@@ -344,6 +362,7 @@ class WebhookDeliverer:
             identity=delivery.identity or None,
             iat=delivery.issued_at,
             exp=math.ceil(at) + WEBHOOK_TTL,
+            account_info=delivery.account_info,
         )
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         try:

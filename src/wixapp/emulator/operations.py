@@ -31,12 +31,14 @@ from wixapp.emulator.requests import (
     CancelAutoRenewal,
     CreateSite,
     DuplicateSite,
+    EmitEvent,
     Install,
     MintToken,
     RegisterApp,
     ReleaseWebhooks,
     SetPlan,
     SignLegacyInstance,
+    SignWebhook,
     TokenRef,
     WebhookConfig,
 )
@@ -166,6 +168,16 @@ class ControlOperations:
         awaited(EmulatorState.release_webhooks),
         JSONOf(list[WebhookDelivery]),
         body=ReleaseWebhooks,
+    )
+    emit_event = Operation(
+        "POST",
+        f"{_INSTALLATION}/events",
+        EmulatorState.emit_event,
+        JSONOf(LifecycleEvent),
+        body=EmitEvent,
+    )
+    sign_webhook = Operation(
+        "POST", "/webhooks/sign", EmulatorState.sign_webhook, InField("body", str), body=SignWebhook
     )
     flush_webhooks = Operation(
         "POST",

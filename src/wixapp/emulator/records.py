@@ -164,7 +164,8 @@ class FaultSpec(Record):
 
 
 class LifecycleEvent(Record):
-    """An app lifecycle change (spec §7), recorded for the webhook delivery to come."""
+    """An app lifecycle change (spec §7), or an event sent on request (``emit_event``: a
+    domain event), recorded for the webhook delivery to come."""
 
     event_type: str
     instance_id: str
@@ -172,3 +173,4 @@ class LifecycleEvent(Record):
     data: dict[str, Any]
     at: float
     identity: dict[str, Any] = Field(default_factory=lambda: {"identityType": "APP"})
+    account_info: dict[str, Any] | None = None  # the envelope's accountInfo (domain events)

@@ -17,6 +17,7 @@ __all__ = [
     "ControlRequest",
     "CreateSite",
     "DuplicateSite",
+    "EmitEvent",
     "FaultSpec",
     "Install",
     "MintToken",
@@ -24,6 +25,7 @@ __all__ = [
     "ReleaseWebhooks",
     "SetPlan",
     "SignLegacyInstance",
+    "SignWebhook",
     "TokenRef",
     "WebhookConfig",
 ]
@@ -129,6 +131,20 @@ class WebhookConfig(ControlRequest):
 
     app_id: str
     url: str | None = None
+
+
+class EmitEvent(ControlRequest):
+    event_type: str
+    data: dict[str, Any] | None = None
+    entity: dict[str, Any] | None = None
+    modified_fields: dict[str, Any] | None = None
+    action_body: dict[str, Any] | None = None
+    identity: dict[str, Any] | None = None
+    account_info: dict[str, Any] | None = None
+
+
+class SignWebhook(EmitEvent):
+    instance_id: str
 
 
 class ReleaseWebhooks(ControlRequest):

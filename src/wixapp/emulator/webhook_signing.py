@@ -44,13 +44,16 @@ class WebhookSigner:
         identity: Mapping[str, Any] | None,
         iat: int,
         exp: int,
+        account_info: Mapping[str, Any] | None = None,
     ) -> str:
-        envelope = {
+        envelope: dict[str, Any] = {
             "eventType": event_type,
             "instanceId": instance_id,
             "data": _compact(data),
             "identity": _compact(identity or _APP_IDENTITY),
         }
+        if account_info is not None:  # an object beside eventType, as domain events carry it
+            envelope["accountInfo"] = dict(account_info)
         claims = {"data": _compact(envelope), "iat": iat, "exp": exp}
         return jwt.encode(claims, self._key, algorithm="RS256")
 

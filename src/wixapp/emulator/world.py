@@ -17,9 +17,11 @@ import functools
 import random
 import uuid
 from collections.abc import Callable
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from datetime import UTC, datetime
+from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 from wixapp.emulator.delivery import WebhookDeliverer, WebhookTarget
+from wixapp.emulator.domain_events import domain_event_data
 from wixapp.emulator.event_log import EventLog, LifecycleListener
 from wixapp.emulator.faults import FaultBook
 from wixapp.emulator.ratelimit import SlidingWindowLimiter
@@ -28,6 +30,7 @@ from wixapp.emulator.registry import Registry
 from wixapp.emulator.timekeeping import Clock
 from wixapp.emulator.tokens import TokenAuthority, TokenSigner
 from wixapp.emulator.traffic import Traffic
+from wixapp.protocol import split_domain_event_type
 
 __all__ = ["EmulatorState", "Forward"]
 
@@ -61,6 +64,17 @@ class Forward(Generic[PartT, P, R]):
         if state is None:
             return self._on_state
         return functools.partial(self._method, getattr(state, self._part))
+
+
+class EventFields(NamedTuple):
+    """What a request for an event names (``EmulatorState.emit_event``)."""
+
+    data: dict[str, Any] | None
+    entity: dict[str, Any] | None
+    modified_fields: dict[str, Any] | None
+    action_body: dict[str, Any] | None
+    identity: dict[str, Any] | None
+    account_info: dict[str, Any] | None
 
 
 class EmulatorState:
@@ -189,6 +203,97 @@ class EmulatorState:
     hold_webhooks = Forward("webhooks", WebhookDeliverer.hold)
     release_webhooks = Forward("webhooks", WebhookDeliverer.release)
     flush_webhooks = Forward("webhooks", WebhookDeliverer.flush)
+
+    # ---- events on request: domain events, or any event without a change of state
+
+    def emit_event(
+        self,
+        instance_id: str,
+        event_type: str,
+        *,
+        data: dict[str, Any] | None = None,
+        entity: dict[str, Any] | None = None,
+        modified_fields: dict[str, Any] | None = None,
+        action_body: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+        account_info: dict[str, Any] | None = None,
+    ) -> LifecycleEvent:
+        """Send ``event_type`` for an installed instance to its app's webhook URL, signed,
+        logged and retried as every webhook: a domain event built from the name
+        (``wix.contacts.v4.contact_created`` with ``entity``; ``_updated`` with
+        ``modified_fields``; ``_deleted``; any other slug an action with ``action_body``)
+        or, given ``data``, any event as it is. The emulated state does not change."""
+        installation = self.registry.installation(instance_id)
+        event = self._requested_event(
+            installation.app_id,
+            instance_id,
+            event_type,
+            EventFields(data, entity, modified_fields, action_body, identity, account_info),
+        )
+        self.event_log.emit(event)
+        return event
+
+    def sign_webhook(
+        self,
+        instance_id: str,
+        event_type: str,
+        *,
+        data: dict[str, Any] | None = None,
+        entity: dict[str, Any] | None = None,
+        modified_fields: dict[str, Any] | None = None,
+        action_body: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+        account_info: dict[str, Any] | None = None,
+    ) -> str:
+        """The body ``emit_event`` would POST now, signed with the emulator's key, for any
+        instance ID (installed or not); nothing is delivered or logged."""
+        installation = self.registry.find_installation(instance_id)
+        return self.webhooks.sign_now(
+            self._requested_event(
+                "" if installation is None else installation.app_id,
+                instance_id,
+                event_type,
+                EventFields(data, entity, modified_fields, action_body, identity, account_info),
+            )
+        )
+
+    def _requested_event(
+        self, app_id: str, instance_id: str, event_type: str, fields: EventFields
+    ) -> LifecycleEvent:
+        domain = split_domain_event_type(event_type) is not None
+        data = fields.data
+        if data is None:
+            data = self._domain_data(event_type, fields) if domain else {}
+        account_info = fields.account_info
+        if account_info is None and domain:
+            account_info = self._account_of(instance_id)
+        return LifecycleEvent(
+            event_type=event_type,
+            instance_id=instance_id,
+            app_id=app_id,
+            data=data,
+            at=self.now(),
+            identity=fields.identity or {"identityType": "APP"},
+            account_info=account_info,
+        )
+
+    def _domain_data(self, event_type: str, fields: EventFields) -> dict[str, Any]:
+        moment = datetime.fromtimestamp(self.now(), UTC).isoformat(timespec="milliseconds")
+        return domain_event_data(
+            event_type,
+            event_id=self._uuid(),
+            event_time=moment.replace("+00:00", "Z"),
+            entity=fields.entity,
+            modified_fields=fields.modified_fields,
+            action_body=fields.action_body,
+        )
+
+    def _account_of(self, instance_id: str) -> dict[str, Any] | None:
+        installation = self.registry.find_installation(instance_id)
+        if installation is None:
+            return None
+        site = self.registry.site(installation.site_id)
+        return {"accountId": site.owner_id, "siteId": site.site_id}
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

@@ -10,6 +10,7 @@ Makefile, so ``make test`` works from a fresh clone of the result.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 import sys
 from dataclasses import dataclass
@@ -50,6 +51,11 @@ class ProjectNames:
         if package == "wixapp" or package in sys.stdlib_module_names:
             raise ConfigurationError(
                 f"{name!r} would shadow the {package!r} module: choose another name."
+            )
+        if keyword.iskeyword(package) or keyword.issoftkeyword(package):
+            raise ConfigurationError(
+                f"{name!r} is a Python keyword, so `import {package}` cannot work: choose "
+                f"another name (for example {name}-app)."
             )
         words = package.split("_")
         return cls(package, "-".join(words), " ".join(word.capitalize() for word in words))

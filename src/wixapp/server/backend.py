@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -32,6 +33,7 @@ from wixapp.server.middleware import EdgeMiddleware
 from wixapp.server.routes import router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
 from wixapp.server.settings_cache import settings_cache
+from wixapp.server.settings_schema import SettingsSchema
 from wixapp.server.state import ServerState
 from wixapp.server.webhook_routes import webhook_router
 from wixapp.store import Store
@@ -59,6 +61,7 @@ def create_app(
     webhooks: WebhookRouter | None = None,
     lifespan: Lifespan | None = None,
     migrations: str | None = None,
+    settings_model: type[BaseModel] | None = None,
 ) -> FastAPI:
     """Build the backend.
 
@@ -74,7 +77,9 @@ def create_app(
     it runs once wixapp's state is open, so ``database_engine(app)`` works in it, and any
     mapping it yields becomes the request state. ``migrations`` names the app's own Alembic
     scripts (a folder or ``package:folder``, default ``WIXAPP_MIGRATIONS``), which start-up
-    runs after wixapp's when it migrates.
+    runs after wixapp's when it migrates. ``settings_model`` is the pydantic model of the
+    per-instance settings document (``GET/PUT /api/settings``; every field with a default),
+    instead of wixapp's ``WidgetSettings``.
     """
     settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
@@ -82,8 +87,18 @@ def create_app(
     metrics = wix.metrics if wix is not None else Metrics()
     webhooks = webhooks if webhooks is not None else WebhookRouter()
     migrations = migrations or settings.app_migrations
+    settings_schema = SettingsSchema.of(settings_model)  # a bad model fails here, not later
     parts = _Parts(
-        settings, wix, store, wix_transport, metrics, clock, migrate, webhooks, migrations
+        settings,
+        wix,
+        store,
+        wix_transport,
+        metrics,
+        clock,
+        migrate,
+        webhooks,
+        migrations,
+        settings_schema,
     )
 
     @asynccontextmanager
@@ -110,6 +125,7 @@ def create_app(
     app.include_router(frontend_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _install_error_handlers(app)
+    app.openapi = settings_schema.openapi(app.openapi)  # type: ignore[method-assign]
     app.add_middleware(
         EdgeMiddleware,
         metrics=metrics,
@@ -170,6 +186,7 @@ class _Parts:
     migrate: bool
     webhooks: WebhookRouter
     migrations: str | None
+    settings_schema: SettingsSchema
 
 
 @asynccontextmanager
@@ -213,6 +230,7 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             seen=seen,
             edge=edge,
             settings_cache=settings_cache(wix, store, settings),
+            settings_schema=parts.settings_schema,
         )
 
 

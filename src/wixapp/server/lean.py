@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from wixapp.errors import InvalidRequestError, WixAppError
 from wixapp.identity.visibility import visible_instance
 from wixapp.models import Caller
-from wixapp.server.schemas import DEFAULT_SETTINGS, CallerBody, ErrorBody, SettingsBody
+from wixapp.server.schemas import CallerBody, ErrorBody, SettingsBody
 from wixapp.server.state import ServerState
 from wixapp.store import SettingsRecord
 from wixapp.web import Credentials, error_answer, unexpected_answer
@@ -123,13 +123,15 @@ async def instance_answer(state: ServerState, caller: Caller, include: str | Non
 async def settings_answer(state: ServerState, caller: Caller) -> JSONAnswer:
     """``GET /api/settings``: the instance's settings (cached; see ServerState.settings_cache)."""
     record = await state.settings_cache.get(caller.instance_id)
-    return settings_json(caller, record)
+    return settings_json(caller, record, state.settings_schema.encoded_defaults)
 
 
-def settings_json(caller: Caller, record: SettingsRecord | None) -> JSONAnswer:
+def settings_json(
+    caller: Caller, record: SettingsRecord | None, defaults: orjson.Fragment
+) -> JSONAnswer:
     """The settings answer for a record (None: never saved, the defaults as version 0)."""
     if record is None:
-        document, version, etag = _DEFAULT_SETTINGS, 0, NEVER_SAVED_ETAG
+        document, version, etag = defaults, 0, NEVER_SAVED_ETAG
     else:
         document = _encoded_once(record, _dump_document)
         version, etag = record.version, record.etag
@@ -171,9 +173,6 @@ def _encoded_once(
     fragment = orjson.Fragment(dump(value))
     table[id(value)] = (value, fragment)
     return fragment
-
-
-_DEFAULT_SETTINGS = orjson.Fragment(orjson.dumps(DEFAULT_SETTINGS))
 
 
 # -- the route table ----------------------------------------------------------------------

@@ -7,11 +7,9 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from wixapp.errors import (
-    InvalidRequestError,
     PayloadTooLargeError,
     PermissionDeniedError,
     WixAppError,
@@ -100,7 +98,9 @@ async def write_settings(
             code="user_required",
         )
     state = server_state(request)
-    document = await _read_settings_body(request, state.settings.settings_max_bytes)
+    document = state.settings_schema.validate(
+        await _read_settings_body(request, state.settings.settings_max_bytes)
+    )
     if if_match is None:
         return error_response(
             428,
@@ -117,27 +117,19 @@ async def write_settings(
     # Every process drops its copy before the answer leaves: the next read here loads
     # this write; the others see it when the broadcast arrives (see InstanceCache).
     await state.settings_cache.invalidate(caller.instance_id)
-    return settings_json(caller, record).response()
+    return settings_json(caller, record, state.settings_schema.encoded_defaults).response()
 
 
-async def _read_settings_body(request: Request, max_bytes: int) -> dict[str, Any]:
+async def _read_settings_body(request: Request, max_bytes: int) -> Any:
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > max_bytes:
             raise PayloadTooLargeError(max_bytes, "Settings JSON")
     try:
-        raw = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise _InvalidJSON() from None
-    try:
-        return WidgetSettings.model_validate(raw).document()
-    except ValidationError as error:
-        raise InvalidRequestError(
-            error.errors(),
-            code="invalid_settings",
-            detail="The settings do not match the schema; fix the fields listed.",
-        ) from None
 
 
 class _InvalidJSON(WixAppError):

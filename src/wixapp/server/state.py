@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -10,6 +10,7 @@ from wixapp.app import WixApp
 from wixapp.cache import InstanceCache
 from wixapp.config import Settings
 from wixapp.server.seen import LastSeenRecorder
+from wixapp.server.settings_schema import SettingsSchema
 from wixapp.store import SettingsRecord, Store
 from wixapp.web import Edge, Lifecycle, WebhookReceiver
 from wixapp.webhooks import WebhookRouter
@@ -27,6 +28,7 @@ class ServerState:
     seen: LastSeenRecorder
     edge: Edge
     settings_cache: InstanceCache[SettingsRecord | None]
+    settings_schema: SettingsSchema = field(default_factory=SettingsSchema.of)
 
     @property
     def lifecycle(self) -> Lifecycle:

@@ -1,10 +1,18 @@
 """Wix app webhooks: verify the RS256 JWT body, read its events, dispatch them to handlers.
 
-``events`` names the events and their typed views, ``verify`` checks a delivery against the
-app's public key (``keys``), ``signing`` signs one as Wix does (the emulator and tests),
-``router`` runs the app's handlers.
+``events`` names the events and their typed views, ``domain`` reads the domain events (an
+entity created, updated, deleted or acted on), ``verify`` checks a delivery against the app's
+public key (``keys``), ``signing`` signs one as Wix does (the emulator and tests), ``router``
+runs the app's handlers.
 """
 
+from wixapp.webhooks.domain import (
+    AccountInfo,
+    DomainEvent,
+    DomainEventKind,
+    DomainEventMetadata,
+    split_domain_event_type,
+)
 from wixapp.webhooks.events import (
     LIFECYCLE_VIEWS,
     AppInstalled,
@@ -31,9 +39,13 @@ __all__ = [
     "DEFAULT_LEEWAY",
     "DEFAULT_TTL",
     "LIFECYCLE_VIEWS",
+    "AccountInfo",
     "AppInstalled",
     "AppRemoved",
     "DispatchResult",
+    "DomainEvent",
+    "DomainEventKind",
+    "DomainEventMetadata",
     "EventType",
     "Handler",
     "LifecycleData",
@@ -51,5 +63,6 @@ __all__ = [
     "generate_rsa_keypair",
     "load_public_key",
     "sign_webhook",
+    "split_domain_event_type",
     "verify_webhook",
 ]

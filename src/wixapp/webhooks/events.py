@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from wixapp.models import LooseDatetime, LooseStr, WixModel, to_datetime, to_str
+from wixapp.webhooks.domain import AccountInfo, DomainEvent, read_domain_event
 
 
 class EventType(StrEnum):
@@ -144,6 +145,7 @@ class WebhookEvent:
     identity: dict[str, Any] = field(default_factory=dict)
     issued_at: datetime | None = None
     expires_at: datetime | None = None
+    account_info: dict[str, Any] | None = None  # the envelope's accountInfo, when sent
 
     @property
     def kind(self) -> str:
@@ -178,6 +180,26 @@ class WebhookEvent:
         material = [self.event_type, self.instance_id, iat, self.data]
         encoded = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(encoded.encode()).hexdigest()
+
+    @property
+    def account(self) -> AccountInfo | None:
+        """The envelope's ``accountInfo``, typed; ``None`` when Wix sent none."""
+        return None if self.account_info is None else AccountInfo.model_validate(self.account_info)
+
+    def domain_event(self) -> DomainEvent | None:
+        """The typed view of a domain event (an entity created, updated, deleted or acted
+        on), read as ``@wix/sdk``'s ``webhooks.process`` reads it; ``None`` for an event
+        whose data carries none of ``createdEvent``, ``updatedEvent``, ``deletedEvent``,
+        ``actionEvent``."""
+        return read_domain_event(self.data, self._base_metadata())
+
+    def _base_metadata(self) -> dict[str, Any]:
+        base: dict[str, Any] = {"instanceId": self.instance_id}
+        if self.identity:
+            base["identity"] = self.identity
+        if self.account_info is not None:
+            base["accountInfo"] = self.account_info
+        return base
 
     def view(self) -> LifecycleData | None:
         """The typed view of a lifecycle event, or ``None`` for any other eventType."""

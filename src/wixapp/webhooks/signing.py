@@ -25,18 +25,23 @@ def sign_webhook(
     identity: Mapping[str, Any] | None = None,
     iat: float | None = None,
     exp: float | None = None,
+    account_info: Mapping[str, Any] | None = None,
 ) -> str:
     """Sign a webhook body exactly as Wix does (tests and the emulator).
 
-    ``identity`` defaults to ``{"identityType": "APP"}``; ``exp`` to ``iat + DEFAULT_TTL``.
+    ``identity`` defaults to ``{"identityType": "APP"}``; ``exp`` to ``iat + DEFAULT_TTL``;
+    ``account_info`` (an object beside ``eventType``, as domain events carry it) is left out
+    unless given.
     """
     issued = int(time.time() if iat is None else iat)
-    envelope = {
+    envelope: dict[str, Any] = {
         "eventType": event_type,
         "instanceId": instance_id,
         "data": _compact(data),
         "identity": _compact(DEFAULT_IDENTITY if identity is None else identity),
     }
+    if account_info is not None:
+        envelope["accountInfo"] = dict(account_info)
     expires = int(issued + DEFAULT_TTL if exp is None else exp)
     claims = {"data": _compact(envelope), "iat": issued, "exp": expires}
     return jwt.encode(claims, load_private_key(private_key_pem), algorithm=ALGORITHM)

@@ -175,7 +175,19 @@ def _unwrap(
         identity=_json_object(envelope.get("identity"), "the event's 'identity'"),
         issued_at=issued_at,
         expires_at=expires_at,
+        account_info=_account_info(envelope.get("accountInfo")),
     )
+
+
+def _account_info(value: object) -> dict[str, Any] | None:
+    # An object beside eventType (the SDK reads it as one); a JSON string is tolerated. It
+    # only informs, so a malformed one is dropped rather than refusing the whole event.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _json_object(value: object, where: str, *, required: bool = False) -> dict[str, Any]:

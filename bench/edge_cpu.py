@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from wixapp.emulator import EmulatorState, create_emulator
-from wixapp.server import create_app
 from wixapp.emulator.settings import settings_for_emulator
+from wixapp.server import create_app
 
 ROUTES = ("/get-instance", "/get-instance?include=instance", "/api/settings")
 

@@ -30,8 +30,8 @@ from wixapp.identity.budget import (
     RefusalObserver,
     TokenCheckBudget,
     client_key,
-    network_key,
     instance_hint,
+    network_key,
 )
 from wixapp.testing import InstallFactory, MovableClock, TokenFactory, open_backend
 

@@ -227,6 +227,9 @@ class WixApp:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        self._elevation.close()
+        for cache in self._instance_caches.values():
+            cache.close()
         if self._shared is not None:
             await self._shared.aclose()
         await self._client.aclose()

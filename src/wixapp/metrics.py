@@ -6,6 +6,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -71,29 +72,27 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        # Bound label children, by labels: the hot path skips prometheus_client's lookup.
-        self._request_children: dict[tuple[str, int], Any] = {}
-        self._lookup_children: dict[tuple[str, str], Any] = {}
+        # Bound label children, by metric and labels: the hot path skips prometheus_client's
+        # lookup (and its lock).
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def request_done(self, route: str, status: int, seconds: float) -> None:
-        """One answered HTTP request (the label children are looked up once per pair)."""
-        key = (route, status // 100)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self.request_seconds.labels(route, f"{status // 100}xx")
-            self._request_children[key] = child
-        child.observe(seconds)
+        """One answered HTTP request."""
+        self._child(self.request_seconds, route, f"{status // 100}xx").observe(seconds)
 
     def upstream_call(self, endpoint: str, outcome: str, seconds: float) -> None:
-        self.upstream_calls.labels(endpoint, outcome).inc()
-        self.upstream_seconds.labels(endpoint).observe(seconds)
+        self._child(self.upstream_calls, endpoint, outcome).inc()
+        self._child(self.upstream_seconds, endpoint).observe(seconds)
 
     def cache_lookup(self, cache: str, result: str) -> None:
-        child = self._lookup_children.get((cache, result))
-        if child is None:
-            child = self.cache_lookups.labels(cache, result)
-            self._lookup_children[(cache, result)] = child
-        child.inc()
+        self._child(self.cache_lookups, cache, result).inc()
 
     def shared_cache_state(self, up: bool, _reason: str | None = None) -> None:
         self.shared_cache_up.labels("redis").set(1 if up else 0)
@@ -102,7 +101,7 @@ class Metrics:
         self.shared_cache_errors.labels(operation).inc()
 
     def shared_lookup(self, cache: str, result: str) -> None:
-        self.shared_cache_lookups.labels(cache, result).inc()
+        self._child(self.shared_cache_lookups, cache, result).inc()
 
     def token_check_refused(self, budget: str) -> None:
         self.token_checks_refused.labels(budget).inc()

@@ -32,6 +32,7 @@ from wixapp.identity.budget import (
     TokenCheckBudget,
     client_key,
     instance_hint,
+    network_key,
 )
 from wixapp.testing import InstallFactory, MovableClock, TokenFactory, open_backend
 
@@ -185,6 +186,15 @@ def test_ipv6_clients_share_a_budget_per_64() -> None:
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
     assert client_key("::ffff:198.51.100.4") == "198.51.100.4"
     assert client_key("unix-socket-peer") == "unix-socket-peer"
+
+
+def test_ipv4_keys_and_networks() -> None:
+    assert client_key("198.51.100.4") == "198.51.100.4"
+    assert client_key("127.0.0.9") is None
+    assert client_key("010.1.2.3") == "010.1.2.3"  # not an address: its own key
+    assert network_key("198.51.100.4") == "198.51.100.0/24"
+    assert network_key("2001:db8:1:2::/64") == "2001:db8:1::/48"
+    assert network_key("unix-socket-peer") == "unix-socket-peer"
 
 
 async def test_a_flood_of_addresses_cannot_grow_memory() -> None:

@@ -413,3 +413,27 @@ class _Text:
 
     def tag(self, value: str) -> str:
         return ""
+
+
+async def test_one_refresh_ahead_per_key_across_three_processes(
+    open_wix: OpenWix, wix_emulator_state: EmulatorState, wix_instance: Installation
+) -> None:
+    async with open_wix() as first, open_wix() as second, open_wix() as third:
+        apps = (first, second, third)
+
+        async def read_all() -> set[float]:
+            reads = (app.instance(wix_instance.instance_id) for app in apps for _ in range(5))
+            served = {answer.fetched_at for answer in await asyncio.gather(*reads)}
+            await asyncio.gather(*(app._elevation.settled() for app in apps))
+            return served
+
+        fetched = await read_all()
+        wix_emulator_state.advance_clock(48)  # in the last quarter of the 60 s TTL
+        served_in_window = await read_all()
+        for _ in apps:  # a process that finds the lock taken picks the new copy up next time
+            renewed = await read_all()
+
+    assert served_in_window == fetched  # nobody waited for Wix
+    assert len(renewed) == 1
+    assert renewed != fetched
+    assert wix_emulator_state.calls()["instance"] == 2  # the first read, one refresh for all

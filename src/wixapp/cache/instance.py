@@ -14,6 +14,9 @@ e.g. a compare-and-swap on a version), then call :meth:`InstanceCache.invalidate
   Redis outage every copy is;
 - without a shared tier, other processes keep their copy until it is ``ttl`` seconds old.
 
+A copy read in the last quarter of its ``ttl`` is served and reloaded in the background
+(one ``load`` per instance across all processes), so steady readers never wait for ``load``.
+
 A value loaded while an invalidation runs is never kept (the shared tier's lock fencing
 and the cache's generation counter see to that), so a reader cannot put an old value back.
 ``None`` is a value like any other (a row that does not exist is cached too).
@@ -26,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from wixapp.cache.layered import Cache, Codec, LookupObserver
+from wixapp.cache.layered import REFRESH_AHEAD, Cache, Codec, LookupObserver
 from wixapp.cache.shared import SharedBackend
 
 __all__ = ["InstanceCache"]
@@ -86,15 +89,14 @@ class InstanceCache(Generic[V]):
             local_ttl=local_ttl,
             clock=clock,
             observer=observer,
+            refresh_due=self._due,
         )
 
     async def get(self, instance_id: str) -> V:
         """The instance's value: from memory (no I/O), the shared tier, or ``load``."""
         if self._ttl <= 0:
             return await self._load(instance_id)
-        held = self._cache.peek(instance_id)
-        if held is None:
-            held = await self._cache.load(instance_id, lambda: self._fetch(instance_id))
+        held = await self._cache.load(instance_id, lambda: self._fetch(instance_id))
         return held.value
 
     def invalidate(self, instance_id: str) -> Awaitable[None]:
@@ -106,6 +108,17 @@ class InstanceCache(Generic[V]):
     def clear(self) -> None:
         """Empty this process's memory copy."""
         self._cache.clear()
+
+    async def settled(self) -> None:
+        """Wait for the background refreshes under way (tests)."""
+        await self._cache.settled()
+
+    def close(self) -> None:
+        """Cancel the background refreshes under way (shutdown)."""
+        self._cache.close()
+
+    def _due(self, _held: _Held[V], expires_at: float) -> bool:
+        return expires_at - self._clock() <= REFRESH_AHEAD * self._ttl
 
     async def _fetch(self, instance_id: str) -> tuple[_Held[V], float]:
         return _Held(await self._load(instance_id)), self._clock() + self._ttl

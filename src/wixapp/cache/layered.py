@@ -13,6 +13,11 @@ Reads go memory → shared (Redis) → the upstream ``fetch``:
 - Every value carries its absolute expiry, and no tier keeps it longer.
 - A shared tier that fails is skipped, never an error: the request is served from memory and
   from Wix, as if there were no shared tier.
+- With ``refresh_due``, a value entering the last part of its life (see
+  :data:`REFRESH_AHEAD`) is served at once and refreshed in the background: one refresh per
+  key in this process, and with a shared tier one across all of them (the key's lock: a
+  process that cannot take it leaves the refresh to the holder). A failed refresh keeps the
+  copy and is not tried again for a moment; callers wait only when no usable copy is left.
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ logger = logging.getLogger("wixapp.cache")
 _EXPIRY = struct.Struct(">d")
 _unreadable = LogLimiter(interval=None)
 _FAILURE_TTL = 2.0
+
+REFRESH_AHEAD = 0.25
+"""Share of a cached value's life, at its end, in which a read refreshes it in the background."""
+
+RefreshDue = Callable[[V, float], bool]
+"""``(value, expires_at)`` → whether a read should refresh it in the background now."""
 
 
 class Codec(Protocol[V]):
@@ -95,8 +106,11 @@ class Cache(Generic[V]):
         max_wait: float = 10.0,
         clock: Callable[[], float] = time.time,
         observer: LookupObserver | None = None,
+        refresh_due: RefreshDue[V] | None = None,
     ) -> None:
         self.namespace = namespace
+        self._refresh_due = refresh_due
+        self._refreshing: dict[str, asyncio.Task[None] | None] = {}  # None: resting after failure
         self._codec = codec
         self._shared = shared
         self._fresh = fresh
@@ -120,20 +134,36 @@ class Cache(Generic[V]):
 
     def peek(self, key: str) -> V | None:
         """The memory tier's fresh value, without any I/O; None means "go through load"."""
+        entry = self._peek_entry(key)
+        return None if entry is None else entry.value
+
+    def _peek_entry(self, key: str) -> _Entry[V] | None:
         entry = self._memory.get(key)
-        if entry is None or not self._is_fresh(entry.value):
+        if entry is None or not self._is_fresh(entry.value) or self._needs_check(entry):
             return None
-        if self._needs_check(entry):
-            return None
-        return entry.value
+        return entry
 
     async def load(self, key: str, fetch: Fetch[V]) -> V:
-        """The fresh value, from memory, the shared tier, or ``fetch`` (once for everyone)."""
-        value = self.peek(key)
-        if value is not None:
-            return value
+        """The fresh value, from memory, the shared tier, or ``fetch`` (once for everyone);
+        near its end a value is refreshed in the background (``refresh_due``)."""
+        entry = self._peek_entry(key)
+        if entry is not None:
+            if self._refresh_due is not None and self._refresh_due(entry.value, entry.expires_at):
+                self._refresh_in_background(key, fetch)
+            return entry.value
         generation = self._generation  # as of now: an invalidation from here on wins
         return await self._flights.run(key, lambda: self._load(key, fetch, generation))
+
+    async def settled(self) -> None:
+        """Wait for the background refreshes under way (tests, shutdown)."""
+        running = [task for task in self._refreshing.values() if task is not None]
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def close(self) -> None:
+        """Cancel the background refreshes under way."""
+        for task in self._refreshing.values():
+            if task is not None:
+                task.cancel()
 
     async def fallback(self, key: str) -> V | None:
         """Any unexpired value, fresh or not: what to serve when upstream is down."""
@@ -187,6 +217,63 @@ class Cache(Generic[V]):
         self._memory.clear()
         self._generation += 1
 
+    # -- refresh ahead --------------------------------------------------------------------
+
+    def _refresh_in_background(self, key: str, fetch: Fetch[V]) -> None:
+        if key in self._refreshing:
+            return
+        generation = self._generation
+        task = asyncio.get_running_loop().create_task(self._refresh(key, fetch, generation))
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _: self._refreshed(key, task))
+
+    def _refreshed(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._refreshing.get(key) is not task:
+            return
+        if task.cancelled() or task.exception() is None:
+            del self._refreshing[key]
+            return
+        # Failed (Wix down, say): the copy stays; the next try waits a moment, so a busy key
+        # does not turn every read into a call to a failing upstream.
+        self._refreshing[key] = None
+        asyncio.get_running_loop().call_later(_FAILURE_TTL, self._refreshing.pop, key, None)
+
+    async def _refresh(self, key: str, fetch: Fetch[V], generation: int) -> None:
+        try:
+            if self._shared is not None and self._shared.available:
+                with contextlib.suppress(SharedCacheUnavailable):
+                    await self._refresh_shared(self._shared, key, fetch, generation)
+                    return
+            value, expires_at = await fetch()
+            self._remember(key, value, expires_at, generation)
+        except Exception as error:
+            logger.info("refreshing a %s entry failed (%s)", self.namespace, type(error).__name__)
+            raise
+
+    async def _refresh_shared(
+        self, shared: SharedBackend, key: str, fetch: Fetch[V], generation: int
+    ) -> None:
+        """Refresh under the key's lock; without it another process is already at it."""
+        lock = await shared.acquire(self.namespace, key)
+        if lock is None:
+            return
+        try:
+            found = self._decode(key, await shared.get(self.namespace, key))
+            if found is not None and not self._due(found):  # another process refreshed it
+                await _quietly(shared.release(lock))
+                self._remember(key, found[0], found[1], generation)
+                return
+            async with shared.hold(lock):
+                value, expires_at = await fetch()
+        except BaseException:
+            await _quietly(shared.release(lock))
+            raise
+        await self._store(shared, lock, key, value, expires_at, generation)
+
+    def _due(self, found: tuple[V, float]) -> bool:
+        assert self._refresh_due is not None
+        return not self._is_fresh(found[0]) or self._refresh_due(*found)
+
     # -- the miss path --------------------------------------------------------------------
 
     async def _load(self, key: str, fetch: Fetch[V], generation: int) -> V:
@@ -212,10 +299,12 @@ class Cache(Generic[V]):
         """Raises SharedCacheUnavailable only before ``fetch`` ran (so it never runs twice)."""
         deadline = asyncio.get_running_loop().time() + self._max_wait
         while True:
-            value = self._usable(key, await shared.get(self.namespace, key), generation)
-            if value is not None:
+            found = self._usable_found(key, await shared.get(self.namespace, key), generation)
+            if found is not None:
                 self._observe("hit")
-                return value
+                if self._refresh_due is not None and self._refresh_due(*found):
+                    self._refresh_in_background(key, fetch)
+                return found[0]
             lock = await shared.acquire(self.namespace, key)
             if lock is not None:
                 return await self._lead(shared, lock, key, fetch, generation)
@@ -322,11 +411,18 @@ class Cache(Generic[V]):
 
     def _usable(self, key: str, data: bytes | None, generation: int) -> V | None:
         """A fresh value read from the shared tier (and now remembered), or None."""
+        found = self._usable_found(key, data, generation)
+        return None if found is None else found[0]
+
+    def _usable_found(
+        self, key: str, data: bytes | None, generation: int
+    ) -> tuple[V, float] | None:
+        """:meth:`_usable`, with the value's expiry."""
         found = self._decode(key, data)
         if found is None or not self._is_fresh(found[0]):
             return None
         self._remember(key, found[0], found[1], generation)
-        return found[0]
+        return found
 
     def _decode(self, key: str, data: bytes | None) -> tuple[V, float] | None:
         if data is None or len(data) < _EXPIRY.size:

@@ -90,6 +90,9 @@ class SingleFlight(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._flights)
 
+    def __contains__(self, key: K) -> bool:
+        return key in self._flights
+
     async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
         task = self._flights.get(key)
         if task is None:

@@ -37,13 +37,15 @@ import asyncio
 import base64
 import binascii
 import ipaddress
-import json
 import math
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from wixapp.cache.shared import SharedCacheUnavailable
 from wixapp.errors import TokenCheckBudgetError
@@ -447,6 +449,9 @@ def client_key(host: str | None) -> str | None:
     not an IP address (a unix socket path, say) is its own key."""
     if not host:
         return None
+    packed = _ipv4(host)
+    if packed is not None:  # the common case, without ipaddress's objects
+        return None if packed[0] == 127 else socket.inet_ntop(socket.AF_INET, packed)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -462,12 +467,23 @@ def client_key(host: str | None) -> str | None:
 
 def network_key(key: str) -> str:
     """The network a client key belongs to, for taint: an IPv4 /24, an IPv6 /48."""
+    packed = _ipv4(key)
+    if packed is not None:
+        return f"{socket.inet_ntop(socket.AF_INET, packed[:3] + bytes(1))}/24"
     try:
         network = ipaddress.ip_network(key, strict=False)
     except ValueError:
         return key
     prefix = 24 if network.version == 4 else 48
     return str(network.supernet(new_prefix=prefix)) if network.prefixlen > prefix else key
+
+
+def _ipv4(host: str) -> bytes | None:
+    """The four bytes of a dotted-quad IPv4 address (strict: no leading zeros), else None."""
+    try:
+        return socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        return None
 
 
 _MAX_HINT = 200
@@ -481,6 +497,8 @@ def instance_hint(token: str) -> str | None:
     """
     # OauthNG.JWS.<header>.<payload>.<signature>, or a plain JWT: any part may be the payload.
     for part in token.split(".")[:6]:
+        if not part.startswith("e"):  # base64url of "{", the start of any JSON object
+            continue
         claims = _json_object(part)
         if claims is None:
             continue
@@ -530,6 +548,6 @@ def _json_object(part: str) -> dict[str, Any] | None:
 
 def _loads(raw: str | bytes) -> Any:
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except (ValueError, RecursionError):
         return None

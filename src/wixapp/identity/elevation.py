@@ -4,7 +4,8 @@ Widget and panel tokens cannot read instance data (spec §4); an app token minte
 client_credentials for the instance can. Tokens live 4 hours: one is minted per instance,
 reused until shortly before it expires, and minted by one caller at a time. Instance data is
 cached briefly and, when Wix is unavailable (or throttles, or answers something unreadable),
-a stale copy is served and marked stale.
+a stale copy is served and marked stale. Both are refreshed in the background in the last
+quarter of their life (``REFRESH_AHEAD``), so a steady caller never waits for Wix.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TypeVar, cast
 import httpx
 
 from wixapp.cache import Cache, SharedBackend
-from wixapp.cache.layered import done
+from wixapp.cache.layered import REFRESH_AHEAD, done
 from wixapp.errors import (
     InvalidTokenError,
     ProtocolError,
@@ -136,6 +137,7 @@ class Elevation:
             shared=shared,
             clock=clock,
             observer=observer("app_token"),
+            refresh_due=self._token_due,
         )
         self._instances: Cache[_Stored] = Cache(
             namespace=INSTANCES,
@@ -145,6 +147,7 @@ class Elevation:
             fresh=self._is_fresh,
             clock=clock,
             observer=observer("instance"),
+            refresh_due=self._instance_due,
         )
 
     # -- app tokens -----------------------------------------------------------------------
@@ -221,6 +224,22 @@ class Elevation:
 
     def _is_fresh(self, stored: _Stored) -> bool:
         return self._clock() - stored.fetched_at < self._policy.instance_ttl
+
+    def _instance_due(self, stored: _Stored, _expires_at: float) -> bool:
+        ttl = self._policy.instance_ttl
+        return self._clock() - stored.fetched_at >= ttl - REFRESH_AHEAD * ttl
+
+    def _token_due(self, token: AppToken, expires_at: float) -> bool:
+        return self._clock() >= expires_at - REFRESH_AHEAD * (expires_at - token.obtained_at)
+
+    async def settled(self) -> None:
+        """Wait for the background refreshes under way (tests)."""
+        await asyncio.gather(self._tokens.settled(), self._instances.settled())
+
+    def close(self) -> None:
+        """Cancel the background refreshes under way (shutdown)."""
+        self._tokens.close()
+        self._instances.close()
 
     async def _read_instance(self, instance_id: str) -> tuple[_Stored, float]:
         data = await self.with_app_token(instance_id, self._client.get_app_instance)

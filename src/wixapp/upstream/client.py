@@ -35,6 +35,7 @@ from wixapp.errors import (
 from wixapp.logs import LogLimiter
 from wixapp.models import AppInstance, AppToken, TokenInfo
 from wixapp.protocol import ENDPOINT_PATHS, REQUEST_ID_HEADER, Endpoint, parse_retry_after
+from wixapp.upstream.transport import AiohttpSender, Answer, HttpxSender, Sender, SendError
 
 __all__ = ["CallObserver", "RetryPolicy", "WixClient"]
 
@@ -89,8 +90,9 @@ class _CircuitOpen(Exception):
 class WixClient:
     """Async client for token-info, client_credentials and Get App Instance.
 
-    Pass ``http`` to share a connection pool, or ``transport`` to plug in another transport
-    (``httpx.ASGITransport(app=create_emulator())`` runs everything in-process).
+    Pass ``http`` to share an httpx connection pool, or ``transport`` to plug in an httpx
+    transport (``httpx.ASGITransport(app=create_emulator())`` runs everything in-process);
+    without either, calls go through aiohttp, the cheaper client (``upstream/transport.py``).
     """
 
     def __init__(
@@ -106,12 +108,7 @@ class WixClient:
         breaker: CircuitBreaker | None = None,
         observer: CallObserver | None = None,
     ) -> None:
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=20),
-        )
+        self._sender = _sender(http, transport, timeout, max_concurrency)
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
@@ -132,8 +129,7 @@ class WixClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._sender.aclose()
 
     # -- the three endpoints ------------------------------------------------------------
 
@@ -179,7 +175,7 @@ class WixClient:
     async def _token(
         self,
         body: Mapping[str, str],
-        refusal: Callable[[httpx.Response], WixAppError],
+        refusal: Callable[[Answer], WixAppError],
     ) -> AppToken:
         """One call to Wix's token endpoint (``POST /oauth2/token``), whatever the grant."""
         response = await self._call(Endpoint.TOKEN, "POST", json=body)
@@ -208,7 +204,7 @@ class WixClient:
         *,
         json: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         url = self._base_url + ENDPOINT_PATHS[endpoint]
         try:
             async with asyncio.timeout(self._deadline):
@@ -226,7 +222,7 @@ class WixClient:
         *,
         json: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         attempt = 0
         while True:
             try:
@@ -249,7 +245,7 @@ class WixClient:
         *,
         json: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -301,20 +297,17 @@ class WixClient:
         *,
         json: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         try:
-            # httpx times each phase; this bounds the whole attempt (and in-process transports,
-            # which honour no httpx timeout at all).
+            # This bounds the whole attempt (in-process transports honour no other timeout).
             async with asyncio.timeout(self._timeout):
-                return await self._http.request(method, url, json=json, headers=headers)
-        except (httpx.TimeoutException, TimeoutError):
+                return await self._sender.send(method, url, json=json, headers=headers)
+        except TimeoutError:
             raise _Retryable(
                 UpstreamUnavailableError("Wix did not answer in time.", code="upstream_timeout")
             ) from None
-        except httpx.TransportError as exc:
-            raise _Retryable(
-                UpstreamUnavailableError(f"Could not reach Wix ({type(exc).__name__}).")
-            ) from None
+        except SendError as exc:
+            raise _Retryable(UpstreamUnavailableError(f"Could not reach Wix ({exc}).")) from None
 
     def _observe(self, endpoint: Endpoint, outcome: str, seconds: float) -> None:
         if self._observer is not None:
@@ -322,7 +315,7 @@ class WixClient:
 
     # -- error mapping ------------------------------------------------------------------
 
-    def _token_info_error(self, response: httpx.Response) -> WixAPIError | InvalidTokenError:
+    def _token_info_error(self, response: Answer) -> WixAPIError | InvalidTokenError:
         # Any 4xx from token-info means "this token is not valid" (spec §2, UNCONFIRMED form),
         # when it comes from Wix: an HTML page or a 404 without Wix's envelope comes from
         # something else at WIX_API_BASE_URL, and must not make every caller a 401.
@@ -332,13 +325,13 @@ class WixClient:
             return InvalidTokenError()
         return _unexpected(response)
 
-    def _parse(self, model: type[_M], response: httpx.Response) -> _M:
+    def _parse(self, model: type[_M], response: Answer) -> _M:
         # An answer carrying Wix's request id is Wix's, however unreadable.
         if request_id(response) is None and not isinstance(_json_body(response), dict):
             raise self._not_wix(response)
         return _parse(model, response)  # Wix's own answer, unreadable: keep its request id
 
-    def _not_wix(self, response: httpx.Response) -> ProtocolError:
+    def _not_wix(self, response: Answer) -> ProtocolError:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         detail = (
             f"The server at WIX_API_BASE_URL ({self._base_url}) answered {response.status_code} "
@@ -349,7 +342,7 @@ class WixClient:
         return ProtocolError(detail).with_request_id(request_id(response))
 
     @staticmethod
-    def _token_error(response: httpx.Response) -> WixAPIError:
+    def _token_error(response: Answer) -> WixAPIError:
         code, message = _error_fields(response)
         rid = request_id(response)
         if response.status_code in (400, 401, 403) and _is_credentials_error(code, message):
@@ -367,7 +360,7 @@ class WixClient:
         ).with_request_id(rid)
 
     @staticmethod
-    def _strip_error(response: httpx.Response) -> WixAppError:
+    def _strip_error(response: Answer) -> WixAppError:
         if 400 <= response.status_code < 500:
             return InvalidTokenError(
                 "Wix refused to let this app call it as the caller: the caller's token is "
@@ -377,7 +370,7 @@ class WixClient:
         return _unexpected(response)
 
     @staticmethod
-    def _instance_error(response: httpx.Response) -> WixAppError:
+    def _instance_error(response: Answer) -> WixAppError:
         code, message = _error_fields(response)
         if response.status_code == 401:
             return InvalidTokenError("Wix refused the app token; mint a new one.")
@@ -393,7 +386,21 @@ class WixClient:
         ).with_request_id(request_id(response))
 
 
-def _log_refusal(endpoint: Endpoint, response: httpx.Response) -> None:
+def _sender(
+    http: httpx.AsyncClient | None,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+    max_concurrency: int,
+) -> Sender:
+    if http is not None:
+        return HttpxSender(http, owned=False)
+    if transport is not None:
+        client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout))
+        return HttpxSender(client, owned=True)
+    return AiohttpSender(timeout=timeout, max_connections=max_concurrency)
+
+
+def _log_refusal(endpoint: Endpoint, response: Answer) -> None:
     """One line per error answer with Wix's request id (never a token: no body, no headers
     but the id). 4xx from token-info is an everyday invalid token: info, not warning."""
     level = (
@@ -424,7 +431,7 @@ def _failure_outcome(failure: _Retryable, outcome: str) -> str:
     return outcome if outcome != "error" else "connection_error"
 
 
-def _raise_if_retryable(response: httpx.Response) -> None:
+def _raise_if_retryable(response: Answer) -> None:
     status = response.status_code
     if status != 429 and status < 500:
         return
@@ -441,7 +448,7 @@ def _raise_if_retryable(response: httpx.Response) -> None:
     raise _Retryable(error.with_request_id(request_id(response)), retry_after)
 
 
-def _unexpected(response: httpx.Response) -> WixAPIError:
+def _unexpected(response: Answer) -> WixAPIError:
     code, message = _error_fields(response)
     return WixRequestError(
         f"Wix answered {response.status_code}: {message or code or 'no reason given'}.",
@@ -450,14 +457,14 @@ def _unexpected(response: httpx.Response) -> WixAPIError:
     ).with_request_id(request_id(response))
 
 
-def _json_body(response: httpx.Response) -> Any:
+def _json_body(response: Answer) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
+def _error_fields(response: Answer) -> tuple[str | None, str | None]:
     """(code, message) from either the Wix envelope or an RFC 6749 error body."""
     body = _json_body(response)
     if not isinstance(body, dict):
@@ -485,7 +492,7 @@ def _is_credentials_error(code: str | None, message: str | None) -> bool:
 _not_wix_logged = LogLimiter(interval=None)
 
 
-def _looks_like_wix(response: httpx.Response) -> bool:
+def _looks_like_wix(response: Answer) -> bool:
     """Wix answers errors as JSON objects (its envelope or RFC 6749's); a 404 or 405 only
     with its envelope (an unknown path elsewhere is a 404 too)."""
     body = _json_body(response)
@@ -496,7 +503,7 @@ def _looks_like_wix(response: httpx.Response) -> bool:
     return True
 
 
-def _parse(model: type[_M], response: httpx.Response) -> _M:
+def _parse(model: type[_M], response: Answer) -> _M:
     body = _json_body(response)
     rid = request_id(response)
     if not isinstance(body, dict):
@@ -511,6 +518,6 @@ def _parse(model: type[_M], response: httpx.Response) -> _M:
         ).with_request_id(rid) from None
 
 
-def request_id(response: httpx.Response) -> str | None:
+def request_id(response: Answer) -> str | None:
     """Wix's id of this answer (``x-wix-request-id``), to quote to Wix support."""
     return response.headers.get(REQUEST_ID_HEADER) or None

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from wixapp.testing.serving import port_or_free
+from wixapp.testing.loopback import port_or_free
 
 BODY = {"token": "x" * 400}  # a Wix access token's order of size
 

@@ -30,14 +30,14 @@ from typing import Any
 
 from wixapp import Settings
 from wixapp.server import create_app
-from wixapp.testing.serving import port_or_free
+from wixapp.testing.loopback import port_or_free
 
 PER_SITE = 100  # under the per-instance budget's ceiling (200 a minute)
 
 EMULATOR = """
 import asyncio, json, sys, uvloop
 from wixapp.emulator import EmulatorState, create_emulator
-from wixapp.testing.serving import serving
+from wixapp.testing.loopback import serving
 port, tokens, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 state = EmulatorState(rate_limit=False)
 app = state.register_app()

@@ -17,15 +17,38 @@ import asyncio
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from fastapi import Depends, FastAPI
 
 from wixapp.emulator import EmulatorState, create_emulator
-from wixapp.server import create_app
+from wixapp.models import Caller
+from wixapp.server import create_app, current_caller
 from wixapp.testing.settings import settings_for_emulator
 
-ROUTES = ("/get-instance", "/get-instance?include=instance", "/api/settings")
+ROUTES = (
+    "/get-instance",
+    "/get-instance?include=instance",
+    "/api/settings",
+    "/app/bare",  # a user's own FastAPI route, no identification
+    "/app/caller",  # the same with Depends(current_caller)
+    "/api/app/guarded",  # the same under WIXAPP_GUARD_PATHS=/api/ (the edge identifies)
+)
+
+
+def _user_routes(app: FastAPI) -> None:
+    """A user's own routes, as an app adds them to the backend."""
+
+    async def bare() -> dict[str, str]:
+        return {"hello": "world"}
+
+    async def caller(who: Annotated[Caller, Depends(current_caller)]) -> dict[str, str]:
+        return {"hello": who.instance_id}
+
+    app.add_api_route("/app/bare", bare)
+    app.add_api_route("/app/caller", caller)
+    app.add_api_route("/api/app/guarded", caller)
 
 
 def _scope(path: str, token: str) -> dict[str, Any]:
@@ -71,9 +94,12 @@ async def measure(requests: int, rounds: int) -> dict[str, float]:
     results: dict[str, float] = {}
     with TemporaryDirectory() as directory:
         settings = settings_for_emulator(
-            registered, database_url=f"sqlite:///{Path(directory) / 'edge.db'}"
+            registered,
+            database_url=f"sqlite:///{Path(directory) / 'edge.db'}",
+            WIXAPP_GUARD_PATHS="/api/app/",
         )
         app = create_app(settings, wix_transport=transport)
+        _user_routes(app)
         async with app.router.lifespan_context(app):
             for path in ROUTES:
                 scope = _scope(path, token)

@@ -12,7 +12,7 @@ import pytest
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import InvalidTokenError, UpstreamUnavailableError
-from wixapp.testing.serving import serving
+from wixapp.testing.loopback import serving
 from wixapp.upstream.client import RetryPolicy, WixClient
 from wixapp.upstream.transport import AiohttpSender
 

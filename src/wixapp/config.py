@@ -41,11 +41,12 @@ e-mail or owner info, no billing, invoice or plan details (USER callers see ever
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _CSP_DIRECTIVES = frozenset(
-    (
-        "default-src child-src connect-src font-src frame-src img-src manifest-src media-src "
-        "object-src script-src script-src-elem script-src-attr style-src style-src-elem "
-        "style-src-attr worker-src base-uri form-action frame-ancestors"
-    ).split()
+    {
+        *("default-src", "child-src", "connect-src", "font-src", "frame-src", "img-src"),
+        *("manifest-src", "media-src", "object-src", "worker-src", "base-uri", "form-action"),
+        *("script-src", "script-src-elem", "script-src-attr", "frame-ancestors"),
+        *("style-src", "style-src-elem", "style-src-attr"),
+    }
 )
 _CSP_SOURCE = re.compile(r"[^\s;,'\"]+|'[a-z0-9+/=-]+'", re.IGNORECASE)
 # An allowed origin: scheme://host[:port], the host optionally "*." + a domain.

@@ -101,8 +101,8 @@ dist: $(STAMP) frontend
 	@for archive in dist/*.tar.gz; do echo "== $$archive"; tar tzf "$$archive"; done
 	@for archive in dist/*.whl; do echo "== $$archive"; $(BIN)/python -m zipfile -l "$$archive"; done
 
-# ---- frontend: the widget and panel bundles (src/wixapp/static/) and the emulator's editor
-# host (src/wixapp/emulator/pages/editor-host.js), built by esbuild from frontend/ with the
+# ---- frontend: the widget, panel and dashboard bundles (src/wixapp/static/) and the emulator's
+# host pages' scripts (src/wixapp/emulator/pages/*-host.js), built by esbuild from frontend/ with the
 # locked npm packages. `make test` and `make demo` build them when missing or stale.
 NPM           ?= npm
 NODE          ?= node
@@ -114,7 +114,8 @@ FRONTEND_SRC  := $(FRONTEND)/build.mjs $(FRONTEND)/package-lock.json \
 BUNDLES       := src/wixapp/static/widget.js src/wixapp/static/panel.js \
                  src/wixapp/static/widget-react.js src/wixapp/emulator/pages/editor-host.js \
                  src/wixapp/static/cli-widget.js src/wixapp/static/cli-widget-react.js \
-                 src/wixapp/static/cli-panel.js src/wixapp/emulator/pages/site-host.js
+                 src/wixapp/static/cli-panel.js src/wixapp/emulator/pages/site-host.js \
+                 src/wixapp/emulator/pages/dashboard-host.js src/wixapp/static/dashboard.js
 
 .PHONY: frontend clean-frontend
 frontend: $(BUNDLES)
@@ -130,7 +131,8 @@ $(FRONTEND_DEPS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 src/wixapp/static/widget%js src/wixapp/static/panel%js src/wixapp/static/widget-react%js \
 src/wixapp/emulator/pages/editor-host%js src/wixapp/static/cli-widget%js \
 src/wixapp/static/cli-widget-react%js src/wixapp/static/cli-panel%js \
-src/wixapp/emulator/pages/site-host%js: $(FRONTEND_DEPS) $(FRONTEND_SRC)
+src/wixapp/emulator/pages/site-host%js src/wixapp/emulator/pages/dashboard-host%js \
+src/wixapp/static/dashboard%js: $(FRONTEND_DEPS) $(FRONTEND_SRC)
 	cd $(FRONTEND) && $(NODE) build.mjs
 
 clean-frontend:

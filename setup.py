@@ -28,6 +28,8 @@ BUNDLES = (
     "src/wixapp/static/cli-widget.js",
     "src/wixapp/static/cli-widget-react.js",
     "src/wixapp/static/cli-panel.js",
+    "src/wixapp/emulator/pages/dashboard-host.js",
+    "src/wixapp/static/dashboard.js",
 )
 
 

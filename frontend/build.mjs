@@ -23,6 +23,8 @@ const BUNDLES = [
   },
   { entry: 'src/host/editor-host.js', out: resolve(pagesDir, 'editor-host.js'), what: 'emulator editor host' },
   { entry: 'src/host/site-host.js', out: resolve(pagesDir, 'site-host.js'), what: 'emulator site host' },
+  { entry: 'src/host/dashboard-host.js', out: resolve(pagesDir, 'dashboard-host.js'), what: 'emulator dashboard host' },
+  { entry: 'src/dashboard.js', out: resolve(staticDir, 'dashboard.js'), what: 'dashboard page (@wix/dashboard)' },
   // The same app in the Wix CLI's form (@wix/essentials httpClient.fetchWithAuth).
   { entry: 'src/cli/entry-widget.js', out: resolve(staticDir, 'cli-widget.js'), what: 'CLI-form widget <wixapp-cli-widget>' },
   {

@@ -176,3 +176,22 @@ async def test_the_token_is_never_logged(
     logged = caplog.text + repr([record.args for record in caplog.records])
     assert token not in logged
     assert token[-40:] not in logged
+
+
+@pytest.mark.parametrize(("subject", "status"), [("USER", 200), ("MEMBER", 403), ("VISITOR", 403)])
+async def test_the_owner_reads_the_app_instance_as_themselves(
+    wix: WixApp,
+    wix_emulator_state: EmulatorState,
+    wix_instance: Installation,
+    subject: str,
+    status: int,
+) -> None:
+    """A dashboard page's caller is the site's Wix user, whom Get App Instance serves."""
+    token = wix_emulator_state.mint_token(wix_instance.instance_id, subject).token
+
+    async with wix.caller_client(token) as client:
+        response = await client.get("/apps/v1/instance")
+
+    assert response.status_code == status
+    if status == 200:
+        assert response.json()["instance"]["instanceId"] == wix_instance.instance_id

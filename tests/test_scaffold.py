@@ -71,6 +71,8 @@ def test_the_generated_project_is_complete_and_named(project: Path) -> None:
         "src/notes_board/migrations/versions/0001_notes.py",
         "src/notes_board/static/widget.js",
         "src/notes_board/static/panel.js",
+        "src/notes_board/static/dashboard.js",
+        "src/notes_board/static/dashboard.html",
         "tests/test_notes_api.py",
         "tests/test_browser.py",
     ):

@@ -149,6 +149,13 @@ LIFECYCLE_CASES: list[tuple[str, dict[str, Any], type[LifecycleData], str, Any]]
         "AT_END_OF_PERIOD",
     ),
     (
+        "PaidPlanAutoRenewalCancelled",
+        {"vendorProductId": "pro", "cancelledDuringFreeTrial": "DURING_FREE_TRIAL"},
+        PaidPlanAutoRenewalCancelled,
+        "cancelled_during_free_trial",
+        "DURING_FREE_TRIAL",
+    ),
+    (
         "PlanConvertedToPaid",
         {"vendorProductId": "pro", "reason": "TRIAL_ENDED"},
         PlanConvertedToPaid,

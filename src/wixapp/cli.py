@@ -79,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also answer the control API and pages for this host name or address "
         "(repeatable; loopback only by default)",
     )
+    emulator.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve the Wix dashboard host (/dashboard) over HTTPS on PORT, as "
+        "https://manage.wix.com (prints the chromium flags to reach it)",
+    )
     emulator.set_defaults(run=_emulator)
 
     migrate = commands.add_parser(
@@ -332,6 +340,7 @@ def _emulator(args: argparse.Namespace) -> int:
         port=args.port,
         rate_limit=args.rate_limit,
         allowed_hosts=args.allow_host,
+        dashboard_port=args.dashboard_port,
     )
     return 0
 

@@ -40,6 +40,15 @@ DEFAULT_VISITOR_INSTANCE_FIELDS = (
 e-mail or owner info, no billing, invoice or plan details (USER callers see everything)."""
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+_CSP_DIRECTIVES = frozenset(
+    {
+        *("default-src", "child-src", "connect-src", "font-src", "frame-src", "img-src"),
+        *("manifest-src", "media-src", "object-src", "worker-src", "base-uri", "form-action"),
+        *("script-src", "script-src-elem", "script-src-attr", "frame-ancestors"),
+        *("style-src", "style-src-elem", "style-src-attr"),
+    }
+)
+_CSP_SOURCE = re.compile(r"[^\s;,'\"]+|'[a-z0-9+/=-]+'", re.IGNORECASE)
 # An allowed origin: scheme://host[:port], the host optionally "*." + a domain.
 _ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?", re.IGNORECASE)
 
@@ -76,6 +85,12 @@ class Settings(BaseSettings):
     # More origins allowed to frame the settings panel (the Wix editor's always are).
     frame_ancestors: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="WIXAPP_FRAME_ANCESTORS"
+    )
+    # More sources for the pages' Content-Security-Policy, as directives separated by ";"
+    # ("style-src https://fonts.example.com; img-src https://cdn.example.com"): each source
+    # is added to that directive of wixapp's policy (a directive it lacks is added whole).
+    csp_extra: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict, alias="WIXAPP_CSP_EXTRA"
     )
     # What VISITOR and MEMBER callers see of ?include=instance (dotted paths).
     visitor_instance_fields: Annotated[list[str], NoDecode] = Field(
@@ -163,6 +178,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_list(cls, value: object) -> object:
         return _split(value) if isinstance(value, str) else value
+
+    @field_validator("csp_extra", mode="before")
+    @classmethod
+    def _csp_directives(cls, value: object) -> object:
+        return _parse_csp(value) if isinstance(value, str) else value
 
     @field_validator("guard_paths", mode="before")
     @classmethod
@@ -310,3 +330,19 @@ def _describe(exc: ValidationError) -> str:
         else:
             problems.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
     return "wixapp configuration: " + "; ".join(problems) + "."
+
+
+def _parse_csp(text: str) -> dict[str, list[str]]:
+    """``"style-src a b; img-src c"`` → ``{"style-src": ["a", "b"], "img-src": ["c"]}``."""
+    directives: dict[str, list[str]] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, *sources = part.split()
+        if name.lower() not in _CSP_DIRECTIVES:
+            raise ValueError(f"{name!r} is not a CSP directive name (e.g. style-src)")
+        for source in sources:
+            if not _CSP_SOURCE.fullmatch(source):
+                raise ValueError(f"{source!r} is not a CSP source (e.g. https://cdn.example.com)")
+        directives.setdefault(name.lower(), []).extend(sources)
+    return directives

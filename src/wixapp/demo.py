@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from fastapi import FastAPI
 from uvicorn.importer import import_from_string
 
 from wixapp.config import Settings
-from wixapp.emulator import create_emulator
+from wixapp.emulator import DashboardServer, create_emulator
 from wixapp.emulator.control import EmulatorControl
 from wixapp.errors import ConfigurationError
 from wixapp.server import create_app
@@ -114,8 +115,13 @@ async def _demo(
                 print("\nDone: --once stops both servers now (run without it to keep them).")
                 return 0
             _print_host_pages(emulator_url, backend_url, app.app_id, sites, target)
-            print("\nServing until Ctrl-C.")
-            await _forever()
+            with (
+                tempfile.TemporaryDirectory(prefix="wixapp-tls-") as folder,
+                DashboardServer(emulator, folder=Path(folder), port=port_or_free(8443)) as host,
+            ):
+                _print_dashboards(host, backend_url, app.app_id, sites)
+                print("\nServing until Ctrl-C.")
+                await _forever()
     return 0
 
 
@@ -235,6 +241,16 @@ def _print_host_pages(
         query = {"instanceId": site.instance_id, "appId": app_id, **pages}
         print(f"  {site.name:10s} site   : {emulator_url}/site?{urlencode(query)}")
         print(f"  {site.name:10s} editor : {emulator_url}/editor?{urlencode(query)}")
+
+
+def _print_dashboards(
+    host: DashboardServer, backend_url: str, app_id: str, sites: list[DemoSite]
+) -> None:
+    """The app's dashboard page in the emulator's Wix dashboard (HTTPS, as manage.wix.com)."""
+    print(f"\n{host.describe()}")
+    for site in sites:
+        url = host.dashboard_url(app_id, site.instance_id, f"{backend_url}/dashboard")
+        print(f"  {site.name:10s} dashboard : {url}")
 
 
 def _default_database_url() -> str:

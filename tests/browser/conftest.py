@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+
+from wixapp.emulator.dashboard_tls import chromium_flags
 
 from .stack import STATIC_DIR, Stack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
+BASE_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -27,6 +29,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-dev-shm-usage",
+]
+CHROMIUM_ARGS = [
+    *BASE_ARGS,
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]
 BUNDLES = [
@@ -34,6 +39,8 @@ BUNDLES = [
     STATIC_DIR / "widget-react.js",
     STATIC_DIR / "panel.js",
     ROOT / "src" / "wixapp" / "emulator" / "pages" / "editor-host.js",
+    ROOT / "src" / "wixapp" / "emulator" / "pages" / "dashboard-host.js",
+    STATIC_DIR / "dashboard.js",
 ]
 
 
@@ -50,13 +57,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="package")
+def dashboard_browser(playwright: Playwright, stack: Stack) -> Iterator[Browser]:
+    """Chromium that reaches the emulator's dashboard host as https://manage.wix.com (its
+    certificate accepted) and no other name but loopback."""
+    assert stack.emulator.dashboard is not None
+    flags = chromium_flags(stack.emulator.dashboard.port, offline=True)
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*BASE_ARGS, *flags])
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
@@ -68,6 +91,16 @@ def problems() -> list[str]:
 @pytest.fixture
 def page(browser: Browser, problems: list[str]) -> Iterator[Page]:
     """A page in a fresh browser context; its errors are collected in ``problems``."""
+    yield from _watched_page(browser, problems)
+
+
+@pytest.fixture
+def dashboard_page(dashboard_browser: Browser, problems: list[str]) -> Iterator[Page]:
+    """A page of ``dashboard_browser``, its errors collected in ``problems``."""
+    yield from _watched_page(dashboard_browser, problems)
+
+
+def _watched_page(browser: Browser, problems: list[str]) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 760})
     context.set_default_timeout(15_000)
 

@@ -194,7 +194,7 @@ class Stack:
 
 
 def start_stack(database_dir: Path) -> Stack:
-    emulator = EmulatorServer(seed=20240521)
+    emulator = EmulatorServer(seed=20240521, dashboard=True)
     emulator.start()
     try:
         return _start_backend(emulator, database_dir)

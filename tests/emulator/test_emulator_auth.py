@@ -238,17 +238,48 @@ async def test_client_credentials_take_either_field_spelling(
     assert response.json()["access_token"]
 
 
-async def test_non_json_body_is_refused(wix: httpx.AsyncClient) -> None:
-    response = await wix.post("/oauth2/token", content=b"grant_type=client_credentials")
+async def test_a_body_neither_json_nor_a_form_is_refused(wix: httpx.AsyncClient) -> None:
+    response = await wix.post(
+        "/oauth2/token",
+        content=b"grant_type=client_credentials",
+        headers={"Content-Type": "text/plain"},
+    )
 
     assert response.status_code == 400
+
+
+async def test_a_form_encoded_body_mints_a_token(wix: httpx.AsyncClient, world: World) -> None:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": world.app.app_id,
+        "client_secret": world.app.app_secret,
+        "instance_id": world.instance_id,
+    }
+
+    response = await wix.post("/oauth2/token", data=form)  # application/x-www-form-urlencoded
+
+    assert response.status_code == 200, response.text
+    assert (await get_instance(wix, response.json()["access_token"])).status_code == 200
+
+
+async def test_a_form_encoded_body_with_a_wrong_secret_is_refused(
+    wix: httpx.AsyncClient, world: World
+) -> None:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": world.app.app_id,
+        "client_secret": "wrong",
+        "instance_id": world.instance_id,
+    }
+
+    assert (await wix.post("/oauth2/token", data=form)).status_code == 401
 
 
 # ---- GET /apps/v1/instance
 
 
-@pytest.mark.parametrize("subject", [SubjectType.VISITOR, SubjectType.MEMBER, SubjectType.USER])
-async def test_non_app_identities_may_not_read_the_instance(
+@pytest.mark.parametrize("subject", [SubjectType.VISITOR, SubjectType.MEMBER])
+async def test_visitors_and_members_may_not_read_the_instance(
     wix: httpx.AsyncClient, state: EmulatorState, world: World, subject: SubjectType
 ) -> None:
     token = state.mint_token(world.instance_id, subject).token
@@ -257,6 +288,26 @@ async def test_non_app_identities_may_not_read_the_instance(
 
     assert response.status_code == 403
     assert app_error_code(response) == "PERMISSION_DENIED"
+
+
+async def test_a_wix_user_of_the_site_reads_the_instance(
+    wix: httpx.AsyncClient, state: EmulatorState, world: World
+) -> None:
+    """Wix's docs let a Wix user identity call Get App Instance: a dashboard page's owner."""
+    token = state.mint_token(world.instance_id, SubjectType.USER).token
+
+    response = await get_instance(wix, token)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["instance"]["instanceId"] == world.instance_id
+
+
+async def test_a_wix_user_token_of_another_app_may_not_read_the_instance(
+    wix: httpx.AsyncClient, state: EmulatorState, world: World
+) -> None:
+    minted = state.mint_token(world.instance_id, "USER", app_id=world.other_app.app_id)
+
+    assert (await get_instance(wix, minted.token)).status_code == 403
 
 
 @pytest.mark.parametrize("prefix", ["", "Bearer ", "bearer ", "BEARER  "])

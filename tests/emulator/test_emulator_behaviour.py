@@ -347,6 +347,7 @@ def test_exported_names() -> None:
     assert set(wixapp.emulator.__all__) == {
         "EMULATOR_BASE_URL",
         "Behaviour",
+        "DashboardServer",
         "DeliveryAttempt",
         "EmulatorConflictError",
         "EmulatorControl",

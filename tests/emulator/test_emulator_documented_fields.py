@@ -129,6 +129,14 @@ async def test_site_user_type(
     assert (await read(wix, installed.instance_id)).site.site_user_type == "Enterprise"
 
 
+async def test_site_user_type_is_sent_by_default(
+    wix: WixApp, state: EmulatorState, paid_app: RegisteredApp
+) -> None:
+    site = state.create_site(display_name="Plain")
+    installed = state.install(paid_app.app_id, site.site_id)
+    assert (await read(wix, installed.instance_id)).site.site_user_type == "Channel DIY"
+
+
 # ---- plans: trial, expiry, auto-renewal, invoice
 
 
@@ -336,6 +344,21 @@ async def test_auto_renewal_cancelled_webhook_fields(
     assert view.cancel_reason == "USER_CANCEL"  # type: ignore[union-attr]
     assert view.user_reason == "too expensive"  # type: ignore[union-attr]
     assert view.subscription_cancellation_type  # type: ignore[union-attr]
+    assert view.cancelled_during_free_trial == "NOT_DURING_FREE_TRIAL"  # type: ignore[union-attr]
+
+
+async def test_auto_renewal_cancelled_during_a_free_trial(
+    state: EmulatorState, installed: Installation, events: list[WebhookEvent]
+) -> None:
+    state.set_plan(
+        installed.instance_id, package_name="premium", billing_cycle="MONTHLY", free_trial=True
+    )
+    state.cancel_auto_renewal(installed.instance_id)
+    await state.webhooks.flush()
+
+    view = events[-1].view()
+    assert events[-1].event_type == "PaidPlanAutoRenewalCancelled"
+    assert view.cancelled_during_free_trial == "DURING_FREE_TRIAL"  # type: ignore[union-attr]
 
 
 # ---- webhook identity

@@ -41,6 +41,8 @@ BUILT_BUNDLES = (
     "static/cli-widget.js",
     "static/cli-widget-react.js",
     "static/cli-panel.js",
+    "emulator/pages/dashboard-host.js",
+    "static/dashboard.js",
 )
 # Variables of this suite's interpreter that must not reach a fresh environment.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTEST_ADDOPTS")

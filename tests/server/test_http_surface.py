@@ -143,6 +143,34 @@ async def test_security_headers_everywhere_and_the_panel_framed_only_by_the_edit
     assert "script-src 'self'" in policy
 
 
+def directive(policy: str, name: str) -> list[str]:
+    found = [part.split()[1:] for part in policy.split(";") if part.split()[:1] == [name]]
+    assert len(found) == 1, policy
+    return found[0]
+
+
+async def test_the_pages_allow_wix_design_system_styles_and_the_extra_sources(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(
+        WIXAPP_CSP_EXTRA="style-src https://fonts.example.com; font-src https://fonts.example.com"
+    )
+    async with open_backend(app) as client:
+        panel = await client.get("/panel")
+        dashboard = await client.get("/dashboard")
+
+    assert dashboard.status_code == 200
+    for page in (panel, dashboard):
+        policy = page.headers["content-security-policy"]
+        styles = directive(policy, "style-src")
+        assert "https://www.unpkg.com/@wix/design-system/dist/statics/" in styles
+        assert "https://fonts.example.com" in styles
+        assert "'self'" in styles  # extended, not replaced
+        assert directive(policy, "font-src") == ["https://fonts.example.com"]
+        assert directive(policy, "script-src") == ["'self'"]
+        assert "https://*.wix.com" in directive(policy, "frame-ancestors")
+
+
 async def test_a_trailing_slash_is_served_not_redirected_through_the_host_header(
     make_app: AppFactory,
 ) -> None:

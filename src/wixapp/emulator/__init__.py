@@ -31,13 +31,14 @@ from wixapp.emulator.records import (
     RegisteredApp,
     Site,
 )
-from wixapp.emulator.service import EmulatorServer, create_emulator, serve
+from wixapp.emulator.service import DashboardServer, EmulatorServer, create_emulator, serve
 from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 from wixapp.emulator.world import EmulatorState
 
 __all__ = [
     "EMULATOR_BASE_URL",
     "Behaviour",
+    "DashboardServer",
     "DeliveryAttempt",
     "EmulatorConflictError",
     "EmulatorControl",

@@ -12,7 +12,14 @@ emulator's control API (``POST /_emulator/tokens``) on their own origin.
     token instead (for example a revoked one); ``kind=react`` hosts the React form.
 ``GET /editor?instanceId=…&backend=…&appId=…[&siteId=…]``
     the settings panel in an iframe, with USER tokens, and the widget on a canvas.
-``&tag=…&script=…&panel=…`` (both pages)
+``GET /dashboard?appId=…&instanceId=…&page=<URL>[&lifetime=…][&locale=…][&legacy=0]``
+    the Wix dashboard around the app's dashboard page: ``page`` in an iframe with the query
+    Wix adds (``origin``, ``locale``, ``siteInfo``, the signed legacy ``instance``), and the
+    ``@wix/dashboard`` channel answered (USER tokens, toasts, navigation, height), each call
+    recorded in ``window.wixHost``. @wix/dashboard runs only under ``https://manage.wix.com``:
+    serve it with ``wixapp emulator --dashboard-port`` (``dashboard_tls``). ``page`` must be
+    on loopback (or a host allowed with ``--allow-host``).
+``&tag=…&script=…&panel=…`` (the site and editor pages)
     the user's own widget and panel: the custom element's tag (default ``wixapp-widget``),
     the widget script's URL (default ``{backend}/static/widget.js``) and the panel's URL
     (default ``{backend}/panel``); a path starting with ``/`` is on the backend.
@@ -28,19 +35,22 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from wixapp.emulator.guard import is_loopback_host
+
 __all__ = ["PAGES_DIR", "host_page_problems", "host_pages_routes"]
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
-_PAGES = {"/site": "site.html", "/editor": "editor.html"}
-_SCRIPTS = frozenset({"site-host.js", "editor-host.js"})
+_PAGES = {"/site": "site.html", "/editor": "editor.html", "/dashboard": "dashboard.html"}
+_SCRIPTS = frozenset({"site-host.js", "editor-host.js", "dashboard-host.js"})
 _NO_STORE = {"Cache-Control": "no-store"}
 
 _HTTP_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
@@ -73,14 +83,21 @@ def host_pages_routes(pages_dir: Path = PAGES_DIR) -> list[BaseRoute]:
     return routes
 
 
-def host_page_problems(query: list[tuple[str, str]]) -> list[str]:
+def host_page_problems(
+    query: list[tuple[str, str]], *, allowed_hosts: Iterable[str] = ()
+) -> list[str]:
     """What is wrong with a host page's query, one sentence per bad value (none: fine).
 
     Every value of a repeated parameter is checked: the page reads the first, a proxy may
-    read the last.
+    read the last. The dashboard's ``page`` must be on loopback (or ``allowed_hosts``): the
+    emulator frames it under a Wix origin and hands it the owner's tokens.
     """
     problems = []
     for name, value in query:
+        if name == "page":
+            if not _is_local_url(value, allowed_hosts):
+                problems.append(f"page must be an http(s) URL on this machine, not {value!r}")
+            continue
         rule = _RULES.get(name)
         if rule is None or value == "":
             continue
@@ -90,9 +107,20 @@ def host_page_problems(query: list[tuple[str, str]]) -> list[str]:
     return problems
 
 
+def _is_local_url(value: str, allowed_hosts: Iterable[str]) -> bool:
+    if not _HTTP_URL.fullmatch(value):
+        return False
+    try:
+        host = urlsplit(value).hostname or ""
+    except ValueError:
+        return False
+    return is_loopback_host(host, allowed_hosts)
+
+
 def _page_endpoint(page: Path) -> _Endpoint:
     async def endpoint(request: Request) -> Response:
-        problems = host_page_problems(request.query_params.multi_items())
+        allowed = getattr(request.app.state, "allowed_hosts", ())
+        problems = host_page_problems(request.query_params.multi_items(), allowed_hosts=allowed)
         if problems:
             return _refusal(problems)
         return FileResponse(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_OWNER_EMAIL",
     "DEFAULT_PERMISSIONS",
     "DEFAULT_SITE_NAME",
+    "DEFAULT_SITE_USER_TYPE",
     "ENDPOINTS",
     "Behaviour",
     "Endpoint",
@@ -46,6 +47,7 @@ DEFAULT_LOCALE = "en"
 DEFAULT_OWNER_EMAIL = "site-owner@example.com"
 DEFAULT_CURRENCY = "USD"
 DEFAULT_DESCRIPTION = "A site played by the wixapp emulator"
+DEFAULT_SITE_USER_TYPE = "Channel DIY"  # a site its owner builds alone (spec §4)
 APP_TOKEN_LIFETIME = 14_400  # seconds: Wix's app tokens live 4 hours (spec §3)
 DEFAULT_APP_NAME = "WIXAPP_EMULATED_APP"
 DEFAULT_APP_VERSION = "1.0.0"
@@ -106,7 +108,7 @@ class Site(Record):
     payment_currency: str
     description: str
     installed_wix_apps: tuple[str, ...] = ()  # apps made by Wix on the site
-    site_user_type: str | None = None  # "Channel DIY", "Channel DIFM" or "Enterprise"
+    site_user_type: str = DEFAULT_SITE_USER_TYPE  # or "Channel DIFM", "Enterprise"
 
 
 class Installation(Record):

@@ -17,6 +17,7 @@ from wixapp.emulator.records import (
     DEFAULT_LOCALE,
     DEFAULT_OWNER_EMAIL,
     DEFAULT_SITE_NAME,
+    DEFAULT_SITE_USER_TYPE,
     Installation,
     LifecycleEvent,
     RegisteredApp,
@@ -85,7 +86,7 @@ class Registry:
         payment_currency: str = DEFAULT_CURRENCY,
         description: str = DEFAULT_DESCRIPTION,
         installed_wix_apps: Iterable[str] = (),
-        site_user_type: str | None = None,
+        site_user_type: str = DEFAULT_SITE_USER_TYPE,
         owner_id: str | None = None,
     ) -> Site:
         site = Site(

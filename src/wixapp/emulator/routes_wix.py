@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -221,7 +222,7 @@ def _as_string(value: object) -> str:
 
 
 async def _token(request: Request, state: EmulatorState) -> Response:
-    body = await _json_object(request)
+    body = await _token_body(request)
     grant_type = _required(body, "grant_type")  # first, so a refusal names the real cause
     if grant_type == "client_credentials":
         return _client_credentials(body, state)
@@ -318,6 +319,10 @@ def _authenticate_client(state: EmulatorState, client_id: str, client_secret: st
 
 # ---- GET /apps/v1/instance (spec §4)
 
+# Wix's docs list the app identity and a Wix user (the owner, in a dashboard page) as the
+# identities that may call Get App Instance; a visitor or member must elevate first.
+_READS_INSTANCE = frozenset({SubjectType.APP, SubjectType.USER})
+
 
 async def _instance(request: Request, state: EmulatorState) -> Response:
     token = strip_bearer(request.headers.get("authorization", ""))
@@ -328,9 +333,11 @@ async def _instance(request: Request, state: EmulatorState) -> Response:
     if claims is None:
         raise WixHTTPError(401, "UNAUTHENTICATED", "The token is invalid, expired or revoked.")
     installation = state.installation(claims.instance_id)
-    if claims.subject_type is not SubjectType.APP or claims.client_id != installation.app_id:
+    if claims.subject_type not in _READS_INSTANCE or claims.client_id != installation.app_id:
         raise WixHTTPError(
-            403, "PERMISSION_DENIED", "Only the app's own identity may read its instance."
+            403,
+            "PERMISSION_DENIED",
+            "Only the app itself or a Wix user of the site may read its instance.",
         )
     site = state.site(installation.site_id)
     app = state.app(installation.app_id)
@@ -388,13 +395,24 @@ def _site_body(site: Site) -> dict[str, Any]:
         "ownerEmail": site.owner_email,
         "ownerInfo": {"email": site.owner_email, "emailStatus": "VERIFIED_OPT_IN"},
         "siteId": site.site_id,
+        "siteUserType": site.site_user_type,
     }
-    if site.site_user_type is not None:
-        body["siteUserType"] = site.site_user_type
     return body
 
 
 # ---- shared
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+async def _token_body(request: Request) -> dict[str, Any]:
+    """``/oauth2/token`` takes a JSON object or, as an OAuth token endpoint, a form body."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != _FORM:
+        return await _json_object(request)
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    return _snake_object({name: values[0] for name, values in form.items()})
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -407,6 +425,10 @@ async def _json_object(request: Request) -> dict[str, Any]:
         raise WixHTTPError(
             400, "INVALID_ARGUMENT", "Send a JSON object body.", oauth_error="invalid_request"
         )
+    return _snake_object(body)
+
+
+def _snake_object(body: dict[str, Any]) -> dict[str, Any]:
     try:
         return snake_fields(body)
     except FieldConflict as conflict:

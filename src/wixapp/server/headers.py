@@ -1,10 +1,12 @@
 """Security headers on every answer, and paths that never bounce through the Host header.
 
 - ``X-Content-Type-Options: nosniff`` everywhere: a JSON answer is never run as script.
-- A Content-Security-Policy on HTML: the settings panel may be framed only by the Wix
-  editor's origins (``WIX_EDITOR_ORIGINS``), the configured Wix (the emulator, when
-  ``WIX_API_BASE_URL`` points at one) and ``WIXAPP_FRAME_ANCESTORS``; any other page by no
-  one.
+- A Content-Security-Policy on HTML: the settings panel and the dashboard page may be
+  framed only by Wix's editor and dashboard origins (``WIX_EDITOR_ORIGINS``), the configured
+  Wix (the emulator, when ``WIX_API_BASE_URL`` points at one) and
+  ``WIXAPP_FRAME_ANCESTORS``. Styles may come from Wix's design-system stylesheets, which
+  the official editor SDK adds to the panel (``WIX_DESIGN_SYSTEM_STYLES``);
+  ``WIXAPP_CSP_EXTRA`` adds sources to any directive.
 - A trailing slash is dropped from the path before routing instead of being redirected:
   Starlette's redirect builds its ``Location`` from the request's ``Host`` header, which a
   client chooses.
@@ -12,24 +14,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.config import DEFAULT_WIX_API_BASE_URL, Settings
 
-__all__ = ["WIX_EDITOR_ORIGINS", "SecurityHeadersMiddleware", "panel_frame_ancestors"]
+__all__ = [
+    "WIX_DESIGN_SYSTEM_STYLES",
+    "WIX_EDITOR_ORIGINS",
+    "SecurityHeadersMiddleware",
+    "page_policy",
+    "panel_frame_ancestors",
+]
 
 WIX_EDITOR_ORIGINS = ("https://*.wix.com", "https://*.editorx.com")
-"""Where Wix's editor and dashboard frame an app's settings panel."""
+"""Where Wix's editor and dashboard frame an app's settings panel and dashboard page."""
+
+WIX_DESIGN_SYSTEM_STYLES = "https://www.unpkg.com/@wix/design-system/dist/statics/"
+"""Where @wix/editor's frame API loads its design tokens from (tokens-studio.global.css, and
+tokens-default.global.css in the classic editor): a path prefix, nothing else on that host."""
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
-_PAGE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'{connect}; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors {ancestors}"
-)
 
 
 def panel_frame_ancestors(settings: Settings) -> list[str]:
@@ -46,21 +52,30 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _policy(ancestors: Iterable[str], connect: Iterable[str]) -> bytes:
-    extra = "".join(f" {each}" for each in connect)
-    return _PAGE_POLICY.format(connect=extra, ancestors=" ".join(ancestors) or "'none'").encode()
+def page_policy(settings: Settings) -> str:
+    """The Content-Security-Policy of every HTML page the backend serves."""
+    directives: dict[str, list[str]] = {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'", WIX_DESIGN_SYSTEM_STYLES],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", _origin(settings.api_base_url)],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": panel_frame_ancestors(settings) or ["'none'"],
+    }
+    for name, sources in settings.csp_extra.items():
+        directives[name] = list(dict.fromkeys([*directives.get(name, []), *sources]))
+    return "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in directives.items())
 
 
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        connect = [_origin(settings.api_base_url)]
-        # Every HTML page may be an app's settings panel (wixapp's /panel, or the app's own
-        # from its static folder): each may be framed by the Wix editor, and by nothing else.
-        self._policy = (
-            b"content-security-policy",
-            _policy(panel_frame_ancestors(settings), connect),
-        )
+        # Every HTML page may be an app's settings panel or dashboard page (wixapp's /panel
+        # and /dashboard, or the app's own from its static folder): each may be framed by
+        # Wix, and by nothing else.
+        self._policy = (b"content-security-policy", page_policy(settings).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

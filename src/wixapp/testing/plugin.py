@@ -21,12 +21,15 @@ with no set-up:
   ASGI app in-process (``await wix_emulator_state.webhooks.flush()`` waits for them).
 - ``wix_backend``: a factory that opens any ASGI app (running its lifespan) and gives an
   ``httpx.AsyncClient`` on it.
+- ``wix_dashboard_host``: ``wix_emulator``'s Wix dashboard host served over HTTPS on a free
+  loopback port as ``https://manage.wix.com`` (a ``DashboardServer``: its ``port``,
+  ``chromium_args`` for the browser, ``dashboard_url(app_id, instance_id, page)``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,7 @@ if TYPE_CHECKING:  # the rest loads in the fixtures: pytest loads this plugin in
     import httpx
 
     from wixapp.config import Settings
-    from wixapp.emulator import EmulatorState, Installation, RegisteredApp
+    from wixapp.emulator import DashboardServer, EmulatorState, Installation, RegisteredApp
     from wixapp.testing.backend import InstallFactory, TokenFactory
     from wixapp.testing.clock import EmulatorClock
 
@@ -170,3 +173,12 @@ def wix_backend() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.
     from wixapp.testing.backend import open_backend
 
     return open_backend
+
+
+@pytest.fixture
+def wix_dashboard_host(wix_emulator: Any, tmp_path: Path) -> Iterator[DashboardServer]:
+    """The emulator's dashboard host on a free port, with a fresh certificate in tmp_path."""
+    from wixapp.emulator import DashboardServer
+
+    with DashboardServer(wix_emulator, folder=tmp_path / "dashboard-tls") as host:
+        yield host

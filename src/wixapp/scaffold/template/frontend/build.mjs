@@ -1,6 +1,6 @@
 // Build the browser bundles into the backend's static folder (src/wixnew_app/static/):
 // single minified IIFE scripts, as a Wix site and the Wix editor load them.
-// `node build.mjs` (or `make frontend`) builds both and prints their sizes.
+// `node build.mjs` (or `make frontend`) builds them all and prints their sizes.
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ const staticDir = resolve(root, 'src/wixnew_app/static');
 const BUNDLES = [
   { entry: 'src/widget.js', out: resolve(staticDir, 'widget.js') },
   { entry: 'src/panel.js', out: resolve(staticDir, 'panel.js') },
+  { entry: 'src/dashboard.js', out: resolve(staticDir, 'dashboard.js') },
 ];
 
 mkdirSync(staticDir, { recursive: true });

@@ -1,6 +1,8 @@
-"""In a real browser: the emulator's Wix site and Wix editor pages host this app's own widget
-and panel (the production bundles from src/wixnew_app/static/), served by its backend on
-another origin, so every call is a real cross-origin request with a CORS preflight.
+"""In a real browser: the emulator's Wix site, Wix editor and Wix dashboard pages host this
+app's own widget, panel and dashboard page (the production bundles from
+src/wixnew_app/static/), served by its backend on another origin, so every call is a real
+cross-origin request with a CORS preflight. The dashboard host is served over HTTPS as
+https://manage.wix.com (what @wix/dashboard requires), which chromium reaches on loopback.
 
 Needs Debian's chromium (``make test`` installs it); Playwright never downloads a browser.
 """
@@ -13,7 +15,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
-from wixapp.emulator import EmulatorControl, create_emulator
+from wixapp.emulator import DashboardServer, EmulatorControl, create_emulator
+from wixapp.emulator.dashboard_tls import chromium_flags
 from wixapp.testing import serving, settings_for_emulator
 
 from wixnew_app.main import STATIC_DIR, create_app
@@ -21,7 +24,7 @@ from wixnew_app.main import STATIC_DIR, create_app
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
+BASE_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -30,6 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-dev-shm-usage",
+]
+CHROMIUM_ARGS = [
+    *BASE_ARGS,
     # Offline: only loopback resolves (never Playwright routing, which would answer CORS).
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]
@@ -43,6 +49,7 @@ class Stack:
     app_id: str
     instance_id: str
     control: EmulatorControl
+    dashboard: DashboardServer
 
     def page_url(self, page: str) -> str:
         query = {
@@ -62,8 +69,9 @@ def built() -> None:
 
 @pytest.fixture
 async def stack(built: None, tmp_path: Path) -> AsyncIterator[Stack]:
+    emulator = create_emulator()
     async with (
-        serving(create_emulator()) as emulator_url,
+        serving(emulator) as emulator_url,
         EmulatorControl.for_url(emulator_url) as control,
     ):
         registered = await control.register_app()
@@ -73,9 +81,15 @@ async def stack(built: None, tmp_path: Path) -> AsyncIterator[Stack]:
             registered, base_url=emulator_url, database_url=f"sqlite:///{tmp_path / 'app.db'}"
         )
         async with serving(create_app(settings)) as backend_url:
-            yield Stack(
-                emulator_url, backend_url, registered.app_id, installation.instance_id, control
-            )
+            with DashboardServer(emulator, folder=tmp_path / "tls") as dashboard:
+                yield Stack(
+                    emulator_url,
+                    backend_url,
+                    registered.app_id,
+                    installation.instance_id,
+                    control,
+                    dashboard,
+                )
 
 
 @pytest.fixture
@@ -86,10 +100,12 @@ def chromium() -> Path:
 
 
 @pytest.fixture
-async def page(chromium: Path) -> AsyncIterator[Page]:
+async def page(chromium: Path, stack: Stack) -> AsyncIterator[Page]:
+    # Offline but for loopback, where manage.wix.com leads to the emulator's dashboard host.
+    args = [*BASE_ARGS, *chromium_flags(stack.dashboard.port, offline=True)]
     async with async_playwright() as playwright:
         browser: Browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
+            executable_path=str(chromium), args=args
         )
         context = await browser.new_context()
         context.set_default_timeout(15_000)
@@ -128,3 +144,31 @@ async def test_the_owner_edits_notes_in_the_panel_and_the_sites_widget_shows_the
             f"{stack.backend_url}/api/notes", headers={"Authorization": visitor.token}
         )
     assert [note["text"] for note in answer.json()["notes"]] == ["Closed on Monday"]
+
+
+async def test_the_owner_manages_notes_in_the_dashboard(stack: Stack, page: Page) -> None:
+    page_url = f"{stack.backend_url}/assets/dashboard.html"
+    await page.goto(stack.dashboard.dashboard_url(stack.app_id, stack.instance_id, page_url))
+    dashboard = page.frame_locator("iframe")
+    await dashboard.locator("#dashboard[data-state=ready]").wait_for()
+
+    for text in ("Open on Sunday", "Closed on Monday"):  # create
+        await dashboard.locator("#new-note").fill(text)
+        await dashboard.locator("#add-form button").click()
+        await dashboard.locator("#dashboard[data-state=ready]").wait_for()
+    await dashboard.locator("#dashboard[data-note-count='2']").wait_for()
+    first = dashboard.locator("tr").nth(0)  # edit
+    await first.locator("input").fill("Open on Sunday and Monday")
+    await first.locator("[data-action=save]").click()
+    await dashboard.locator("#dashboard[data-state=ready]").wait_for()
+    await dashboard.locator("tr").nth(1).locator("[data-action=delete]").click()  # delete
+    await dashboard.locator("#dashboard[data-note-count='1']").wait_for()
+
+    toasts = await page.evaluate("window.wixHost.toasts.map((toast) => toast.message)")
+    assert toasts == ["Note added", "Note added", "Note saved", "Note deleted"]
+    owner = await stack.control.mint_token(stack.instance_id, "USER")
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(
+            f"{stack.backend_url}/api/notes", headers={"Authorization": owner.token}
+        )
+    assert [note["text"] for note in answer.json()["notes"]] == ["Open on Sunday and Monday"]

@@ -117,13 +117,21 @@ async def test_a_wrong_secret_is_refused_in_both_error_styles(
     assert 400 <= caught.value.wix_status < 500
 
 
-@pytest.mark.parametrize("subject", ["VISITOR", "MEMBER", "USER"])
-async def test_widget_and_editor_tokens_cannot_read_the_instance(
+@pytest.mark.parametrize("subject", ["VISITOR", "MEMBER"])
+async def test_widget_tokens_cannot_read_the_instance(
     client: WixClient, wix_emulator_state: EmulatorState, wix_instance: Installation, subject: str
 ) -> None:
     token = wix_emulator_state.mint_token(wix_instance.instance_id, subject).token
     with pytest.raises(PermissionDeniedError):
         await client.get_app_instance(token)
+
+
+async def test_a_wix_users_token_reads_its_own_instance(
+    client: WixClient, wix_emulator_state: EmulatorState, wix_instance: Installation
+) -> None:
+    token = wix_emulator_state.mint_token(wix_instance.instance_id, "USER").token
+    instance = await client.get_app_instance(token)  # as Wix's docs allow a Wix user
+    assert instance.instance.instance_id == wix_instance.instance_id
 
 
 async def test_retries_5xx_then_succeeds(

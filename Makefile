@@ -41,8 +41,9 @@ newest: $(BUNDLES)
 	rm -rf $(NEWEST_VENV) && $(PYTHON) -m venv $(NEWEST_VENV)
 	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade -e '.[$(EXTRAS)]'
+	@echo "make newest: releases newer than $(LOCK):"
 	@$(NEWEST_VENV)/bin/python -m pip freeze --exclude-editable | grep -iv '^wixapp' | LC_ALL=C sort -f \
-	  | diff <(grep -v '^#' $(LOCK)) - | sed -n 's/^> /  newer: /p' || true
+	  | diff <(grep -v '^#' $(LOCK)) - | sed -n 's/^> /  /p' | grep . || echo "  none"
 	$(MAKE) --no-print-directory check-with BIN=$(NEWEST_VENV)/bin
 	$(NEWEST_VENV)/bin/python -m pytest -m "not slow and not browser and not multiprocess" -q -x
 	rm -rf $(NEWEST_VENV)

@@ -4,8 +4,8 @@ An app's own routes use ``current_caller`` (who is calling) and ``InstanceDB`` (
 connection bound to the caller's instance); its background work uses ``database_engine``.
 """
 
-from wixapp.server.backend import Lifespan, create_app
 from wixapp.server.database import InstanceConnection, InstanceDB, database_engine
+from wixapp.server.factory import Lifespan, create_app
 from wixapp.server.routes import current_caller
 from wixapp.server.state import ServerState
 

@@ -92,9 +92,7 @@ def test_git_ignores_the_test_cache_and_the_migration_lock(project: Path) -> Non
     assert "*.db.migrate.lock" in ignored
 
 
-def test_make_says_in_one_line_that_node_and_npm_are_needed(
-    project: Path, tmp_path: Path
-) -> None:
+def test_make_says_in_one_line_that_node_and_npm_are_needed(project: Path, tmp_path: Path) -> None:
     make = shutil.which("make")
     assert make is not None
     result = subprocess.run(  # a PATH with no node and no npm; -B: rebuild the bundles

@@ -362,9 +362,13 @@ def _migrate(args: argparse.Namespace) -> int:
     from wixapp.store import migrate
 
     migrations = args.migrations or load_migrations()
-    migrate(args.database_url or load_database_url(), app_migrations=migrations)
+    applied = migrate(args.database_url or load_database_url(), app_migrations=migrations)
     both = " (wixapp's and the app's)" if migrations else ""
-    print(f"wixapp: the database schema is up to date{both}")
+    if not applied:
+        print(f"wixapp: the database schema was already up to date{both}; nothing applied")
+    for history, steps in (("wixapp's", applied.wixapp), ("the app's", applied.app)):
+        if steps:
+            print(f"wixapp: applied {history} migrations: {'; '.join(steps)}")
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from wixapp.errors import renamed
 from wixapp.store._engine import make_engine, make_sync_engine
 from wixapp.store._migrate import (
+    Applied,
     alembic_config,
     app_alembic_config,
     migrate,
@@ -34,6 +35,7 @@ from wixapp.store._urls import async_database_url, sync_database_url
 
 __all__ = [
     "UNSET",
+    "Applied",
     "EventRecord",
     "InstanceRecord",
     "InstanceStatements",

@@ -353,6 +353,7 @@ def _emulator(args: argparse.Namespace) -> int:
         port=args.port,
         rate_limit=args.rate_limit,
         allowed_hosts=args.allow_host,
+        log_config=_log_config(args),  # wixapp's format, as `wixapp serve` logs
     )
     return 0
 

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -61,13 +61,17 @@ def serve(
     seed: int | None = None,
     rate_limit: bool = True,
     allowed_hosts: Iterable[str] = (),
+    log_config: dict[str, Any] | None = None,
 ) -> None:
     """Serve the emulator until interrupted (``wixapp emulator --port N``), throttling as
-    Wix does unless ``rate_limit`` is off."""
+    Wix does unless ``rate_limit`` is off; ``log_config``: a dictConfig for uvicorn's
+    loggers (default: uvicorn's own format)."""
+    options: dict[str, Any] = {} if log_config is None else {"log_config": log_config}
     uvicorn.run(
         create_emulator(seed=seed, rate_limit=rate_limit, allowed_hosts=allowed_hosts),
         host=host,
         port=port,
+        **options,
         lifespan="off",
         ws="none",
         timeout_graceful_shutdown=1,  # a call held by a "hang" fault must not block exit

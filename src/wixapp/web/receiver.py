@@ -61,6 +61,14 @@ class WebhookReceiver:
         self.routes = routes
         self._key_warned = False
 
+    def check_key(self) -> None:
+        """At start: one warning line now when the key is missing or unusable, rather than
+        an error at the first webhook Wix sends."""
+        try:
+            self._usable_key(at_start=True)
+        except WebhooksNotConfiguredError:
+            pass
+
     def verify(self, body: bytes | str) -> WebhookEvent:
         """The verified event; ``WebhookError`` (400/401) or a 503 while the key is missing."""
         key = self._usable_key()
@@ -81,7 +89,7 @@ class WebhookReceiver:
         answer: dict[str, Any] = {"status": outcome.verdict.value, "eventType": event.event_type}
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
-    def _usable_key(self) -> str:
+    def _usable_key(self, *, at_start: bool = False) -> str:
         key = self.settings.app_public_key
         if not key:
             problem = WebhooksNotConfiguredError()
@@ -93,5 +101,8 @@ class WebhookReceiver:
                 problem = WebhooksNotConfiguredError(error.detail)
         if not self._key_warned:
             self._key_warned = True
-            logger.error("answering webhooks with 503: %s", problem.detail)
+            if at_start:
+                logger.warning("webhooks will be answered 503: %s", problem.detail)
+            else:
+                logger.error("answering webhooks with 503: %s", problem.detail)
         raise problem

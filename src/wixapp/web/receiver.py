@@ -10,6 +10,7 @@ applies the event, and the user's handlers run in the background so Wix gets its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -64,10 +65,8 @@ class WebhookReceiver:
     def check_key(self) -> None:
         """At start: one warning line now when the key is missing or unusable, rather than
         an error at the first webhook Wix sends."""
-        try:
+        with contextlib.suppress(WebhooksNotConfiguredError):
             self._usable_key(at_start=True)
-        except WebhooksNotConfiguredError:
-            pass
 
     def verify(self, body: bytes | str) -> WebhookEvent:
         """The verified event; ``WebhookError`` (400/401) or a 503 while the key is missing."""

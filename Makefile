@@ -98,9 +98,12 @@ clean:
 # built from the sdist, as an installer would; then both archives' contents are listed.
 dist: $(STAMP) frontend
 	rm -rf dist
-	$(BIN)/python -m build --outdir dist
-	@for archive in dist/*.tar.gz; do echo "== $$archive"; tar tzf "$$archive"; done
-	@for archive in dist/*.whl; do echo "== $$archive"; $(BIN)/python -m zipfile -l "$$archive"; done
+	@mkdir -p dist
+	$(BIN)/python -m build --outdir dist > dist/build.log 2>&1 || { tail -40 dist/build.log; exit 1; }
+	@rm -f dist/build.log
+	@for archive in dist/*.tar.gz; do echo "$$archive: $$(tar tzf "$$archive" | wc -l) files, $$(du -h "$$archive" | cut -f1)"; done
+	@for archive in dist/*.whl; do echo "$$archive: $$($(BIN)/python -m zipfile -l "$$archive" | tail -n +2 | wc -l) files, $$(du -h "$$archive" | cut -f1)"; done
+	@echo "(list an archive: tar tzf dist/*.tar.gz, python -m zipfile -l dist/*.whl)"
 
 # ---- frontend: the widget, panel and dashboard bundles (src/wixapp/static/) and the emulator's
 # host pages' scripts (src/wixapp/emulator/pages/*-host.js), built by esbuild from frontend/ with the

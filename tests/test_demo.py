@@ -44,3 +44,24 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert "alembic" not in result.stderr
     assert "Running upgrade" not in result.stderr
     assert "Wix rate limit: on, 200 calls a minute per instance" in out
+
+
+async def test_the_control_api_links_the_demo_prints_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    import httpx
+
+    from wixapp.demo import _banner
+    from wixapp.emulator import create_emulator
+
+    emulator_url = "http://127.0.0.1:8765"
+    _banner(emulator_url, "http://127.0.0.1:8000", "app-id", True)
+    printed = capsys.readouterr().out
+    paths = re.findall(r"(?<=[ ,])(?:" + re.escape(emulator_url) + r")?(/_emulator/\w+)", printed)
+    assert len(paths) >= 2, printed
+    transport = httpx.ASGITransport(app=create_emulator())
+    async with httpx.AsyncClient(transport=transport, base_url=emulator_url) as client:
+        for path in paths:
+            assert (await client.get(path)).status_code == 200, path

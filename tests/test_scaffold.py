@@ -11,6 +11,7 @@ the project says so and the closing figures of this feature measured it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,30 @@ def test_the_generated_project_is_complete_and_named(project: Path) -> None:
     assert not [path for path in sources if "wixnew" in path.read_text().lower()]
     assert f"WIXAPP ?= {ROOT}" in (project / "Makefile").read_text()
     assert "notes-board-widget" in (project / "frontend/src/widget.js").read_text()
+
+
+def test_git_ignores_the_test_cache_and_the_migration_lock(project: Path) -> None:
+    ignored = (project / ".gitignore").read_text().splitlines()
+    assert ".pytest_cache/" in ignored
+    assert "*.db.migrate.lock" in ignored
+
+
+def test_make_says_in_one_line_that_node_and_npm_are_needed(project: Path, tmp_path: Path) -> None:
+    make = shutil.which("make")
+    assert make is not None
+    result = subprocess.run(  # a PATH with no node and no npm; -B: rebuild the bundles
+        [make, "-B", "frontend"],
+        cwd=project,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Node.js 18+ and npm are needed to build the widget and panel" in result.stderr
+    assert "npm: not found" not in result.stderr  # stopped before trying them
+    assert "node: not found" not in result.stderr
 
 
 def test_the_generated_project_passes_its_linter(project: Path) -> None:

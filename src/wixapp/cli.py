@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging.config
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from wixapp.errors import ConfigurationError
@@ -292,20 +294,39 @@ def _serve(args: argparse.Namespace) -> int:
     target, factory = _app_target(args)
     stack = choose_stack(args.stack)
     logging.getLogger("wixapp").info("serving on uvicorn with %s and %s", stack.loop, stack.http)
-    uvicorn.run(
-        target,
-        factory=factory,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        loop=stack.loop,
-        # The stack's protocols cut off slow headers and bodies (WIXAPP_HEADER_TIMEOUT,
-        # WIXAPP_BODY_TIMEOUT); beyond WIXAPP_MAX_CONNECTIONS new requests are answered 503.
-        http=stack.http,
-        limit_concurrency=limits.max_connections,
-        log_config=_log_config(args),
-    )
+    with shared_metrics(args.workers):
+        uvicorn.run(
+            target,
+            factory=factory,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            loop=stack.loop,
+            # The stack's protocols cut off slow headers and bodies (WIXAPP_HEADER_TIMEOUT,
+            # WIXAPP_BODY_TIMEOUT); beyond WIXAPP_MAX_CONNECTIONS new requests are answered 503.
+            http=stack.http,
+            limit_concurrency=limits.max_connections,
+            log_config=_log_config(args),
+        )
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """Several workers share their metrics through files in a fresh folder (removed at
+    exit), so any worker's /metrics answers for all; a PROMETHEUS_MULTIPROC_DIR already
+    set is used as it is."""
+    from wixapp.metrics import MULTIPROCESS_DIR_VARIABLE, multiprocess_dir
+
+    if workers <= 1 or multiprocess_dir() is not None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="wixapp-metrics-") as folder:
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = folder  # the workers inherit it
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR_VARIABLE]
 
 
 def _app_target(args: argparse.Namespace) -> tuple[str, bool]:
@@ -341,6 +362,7 @@ def _emulator(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         allowed_hosts=args.allow_host,
         dashboard_port=args.dashboard_port,
+        log_config=_log_config(args),  # wixapp's format, as `wixapp serve` logs
     )
     return 0
 
@@ -350,9 +372,13 @@ def _migrate(args: argparse.Namespace) -> int:
     from wixapp.store import migrate
 
     migrations = args.migrations or load_migrations()
-    migrate(args.database_url or load_database_url(), app_migrations=migrations)
+    applied = migrate(args.database_url or load_database_url(), app_migrations=migrations)
     both = " (wixapp's and the app's)" if migrations else ""
-    print(f"wixapp: the database schema is up to date{both}")
+    if not applied:
+        print(f"wixapp: the database schema was already up to date{both}; nothing applied")
+    for history, steps in (("wixapp's", applied.wixapp), ("the app's", applied.app)):
+        if steps:
+            print(f"wixapp: applied {history} migrations: {'; '.join(steps)}")
     return 0
 
 

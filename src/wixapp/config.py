@@ -249,13 +249,16 @@ class Settings(BaseSettings):
         return value.strip()
 
     def as_config(self) -> dict[str, Any]:
-        """Every setting under its variable name with its real value, the secret unmasked:
-        what a framework's configuration takes (Flask's ``app.config.update(...)``, Django's
-        ``override_settings(**...)``, ``WixFlask`` and the Django middleware read it back).
-        ``model_dump`` would give the secret as ``'**********'``; unset optional values are
-        left out, so they keep their defaults."""
+        """The settings given (by keyword, the environment or ``.env``) under their variable
+        names with their real values, the secret unmasked: what a framework's configuration
+        takes (Flask's ``app.config.update(...)``, Django's ``override_settings(**...)``;
+        ``WixFlask`` and the Django middleware read it back). ``model_dump`` would give the
+        secret as ``'**********'``. Defaults are left out, so the framework's own values
+        (its ``WIXAPP_GUARD_PATHS``, say) are not overwritten by them."""
         config: dict[str, Any] = {}
         for name, field in type(self).model_fields.items():
+            if name not in self.model_fields_set:
+                continue
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()

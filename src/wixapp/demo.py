@@ -224,7 +224,8 @@ def _step(number: int, text: str) -> None:
 
 def _banner(emulator_url: str, backend_url: str, app_id: str, rate_limit: bool) -> None:
     print("wixapp demo — everything below runs on this machine, no Wix account needed")
-    print(f"  Wix emulator : {emulator_url}   (control API under {emulator_url}/_emulator/)")
+    print(f"  Wix emulator : {emulator_url}")
+    print(f"  control API  : {emulator_url}/_emulator/calls, /_emulator/events, … (JSON)")
     print(f"  backend      : {backend_url}   (GET /get-instance, /api/settings, /metrics)")
     print(f"  app ID       : {app_id}")
     limit = "on, 200 calls a minute per instance" if rate_limit else "off (--no-rate-limit)"

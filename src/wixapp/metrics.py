@@ -1,14 +1,30 @@
-"""Prometheus metrics of one wixapp application, in a registry of its own."""
+"""Prometheus metrics of one wixapp application, in a registry of its own.
+
+Under ``wixapp serve --workers N`` every worker writes its values to files in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, chosen when it is
+imported: ``wixapp serve`` sets the variable before the workers start) and ``render`` sums
+them, so ``/metrics`` answers for the whole server whichever worker takes the scrape.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "MULTIPROCESS_DIR_VARIABLE", "Metrics", "multiprocess_dir"]
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """Where the workers of one server share their metrics, if they do."""
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
+
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -43,6 +59,8 @@ class Metrics:
             "are served from memory and Wix).",
             ["backend"],
             registry=self.registry,
+            # Across workers: 0 if any live one has lost the shared cache.
+            multiprocess_mode="livemin",
         )
         self.shared_cache_errors = Counter(
             "wixapp_shared_cache_errors",
@@ -107,4 +125,14 @@ class Metrics:
         self.token_checks_refused.labels(budget).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition: this registry's, or every worker's summed in multiprocess mode."""
+        if multiprocess_dir() is None:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)
+
+    def retire(self) -> None:
+        """At a worker's exit: its live gauges leave the sums (its counters stay)."""
+        if multiprocess_dir() is not None:
+            mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -2,7 +2,10 @@
 
 Each app has: ``GET /api/whoami`` (the caller), ``GET``/``POST /api/notes`` (notes kept per
 instance: tenant isolation), ``GET /legacy/whoami`` (the signed ``instance`` parameter) and
-``POST /webhooks``. Each is driven by its framework's own test client through a ``Probe``.
+``POST /webhooks``. FastAPI, Flask and Django also keep ``records`` in a database through
+their per-instance data helpers (``GET``/``POST /api/records``, ``DELETE
+/api/records/<id>``), purged by an ``AppRemoved`` handler. Each is driven by its
+framework's own test client through a ``Probe``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+
+from wixapp.store import make_sync_engine
 
 NOTES_LIMIT = 100
 
@@ -63,6 +70,28 @@ class Notes:
 
     def of(self, instance_id: str) -> list[str]:
         return list(self._by_instance.get(instance_id, []))
+
+
+metadata = MetaData()
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("instance_id", String(128), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+)
+
+ROLLED_BACK = "rolled back"
+"""A record text the apps write, then answer 409: the write must not last."""
+
+
+def create_records_table(database_url: str) -> None:
+    engine = make_sync_engine(database_url)
+    try:
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
 
 
 async def in_thread(call: Any, *args: Any, **kwargs: Any) -> Any:

@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from fastapi import Request
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
 
 from wixapp.config import Settings
 from wixapp.models import Caller
+from wixapp.server import InstanceDB, database_engine
+from wixapp.store import InstanceStatements
 
-from .apps import Notes, Reply, in_thread, reply
+from .apps import ROLLED_BACK, Notes, Reply, create_records_table, in_thread, records, reply
 
 Config = dict[str, Any]
 
@@ -54,7 +57,36 @@ def fastapi_app(settings: Settings, notes: Notes, **options: Any) -> Any:
     async def clear_notes(caller: Caller = Depends(current_caller)) -> None:  # noqa: B008
         notes.of(caller.instance_id).clear()
 
+    fastapi_records(app, options["webhooks"])
     return app
+
+
+def fastapi_records(app: Any, webhooks: Any) -> None:
+    """The records routes on ``InstanceDB``, and their purge on ``AppRemoved``."""
+
+    @app.get("/api/records")
+    async def read_records(db: InstanceDB) -> dict[str, Any]:
+        rows = await db.execute(db.select(records).order_by(records.c.id))
+        return {"instanceId": db.instance_id, "records": [row.text for row in rows]}
+
+    @app.post("/api/records")
+    async def add_record(request: Request, db: InstanceDB) -> Any:
+        text = str(json.loads(await request.body())["text"])
+        result = await db.execute(db.insert(records).values(text=text))
+        if text == ROLLED_BACK:
+            raise HTTPException(409, "rolled back")
+        return JSONResponse({"id": result.inserted_primary_key[0]})
+
+    @app.delete("/api/records/{record_id}", status_code=204)
+    async def delete_record(record_id: int, db: InstanceDB) -> None:
+        result = await db.execute(db.delete(records).where(records.c.id == record_id))
+        if result.rowcount == 0:
+            raise HTTPException(404, "no such record")
+
+    @webhooks.on("AppRemoved")
+    async def purge_records(event: Any) -> None:
+        async with database_engine(app).begin() as connection:
+            await connection.execute(InstanceStatements(event.instance_id).delete(records))
 
 
 class HttpxProbe:
@@ -74,6 +106,8 @@ class HttpxProbe:
 @contextlib.asynccontextmanager
 async def open_fastapi(settings: Settings, notes: Notes, **options: Any) -> AsyncIterator[Any]:
     from wixapp.testing import open_backend
+
+    await in_thread(create_records_table, settings.database_url)
 
     async with open_backend(fastapi_app(settings, notes, **options)) as client:
         yield HttpxProbe("fastapi", client)
@@ -233,8 +267,40 @@ def flask_app(config: Config, notes: Notes, **options: Any) -> Any:
     def decorated() -> dict[str, Any]:
         return dict(g.wix_caller.public())
 
+    flask_records(app, wix)
     app.extensions["wixapp-test-extension"] = wix
     return app
+
+
+def flask_records(app: Any, wix: Any) -> None:
+    """The records routes on ``wix.instance_db()``, and their purge on ``AppRemoved``."""
+    from flask import request
+
+    @app.get("/api/records")
+    def read_records() -> dict[str, Any]:
+        db = wix.instance_db()
+        rows = db.execute(db.select(records).order_by(records.c.id))
+        return {"instanceId": db.instance_id, "records": [row.text for row in rows]}
+
+    @app.post("/api/records")
+    def add_record() -> Any:
+        db = wix.instance_db()
+        text = str(request.get_json(force=True)["text"])
+        result = db.execute(db.insert(records).values(text=text))
+        if text == ROLLED_BACK:
+            return {"error": "rolled_back"}, 409
+        return {"id": result.inserted_primary_key[0]}
+
+    @app.delete("/api/records/<int:record_id>")
+    def delete_record(record_id: int) -> Any:
+        db = wix.instance_db()
+        result = db.execute(db.delete(records).where(records.c.id == record_id))
+        return ("", 204) if result.rowcount else ({"error": "not_found"}, 404)
+
+    @wix.webhooks.on("AppRemoved")
+    def purge_records(event: Any) -> None:
+        with wix.sync_for(app).instance_transaction(event.instance_id) as db:
+            db.execute(db.delete(records))
 
 
 class FlaskProbe:
@@ -254,6 +320,7 @@ class FlaskProbe:
 
 @contextlib.asynccontextmanager
 async def open_flask(config: Config, notes: Notes, **options: Any) -> AsyncIterator[Any]:
+    await in_thread(create_records_table, config["WIXAPP_DATABASE_URL"])
     app = await in_thread(flask_app, config, notes, **options)
     try:
         yield FlaskProbe(app.test_client())
@@ -290,8 +357,9 @@ async def open_django(
 
     from . import django_site
 
-    django_site.configure()
+    await in_thread(django_site.configure)  # its first run creates the tables: sync only
     django_site.NOTES = notes
+    django_site.purge_records_on_removal(options["webhooks"])
     overrides = override_settings(
         **config,
         WIXAPP_OPTIONS={k: v for k, v in options.items() if k != "webhooks"},

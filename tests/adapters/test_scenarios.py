@@ -4,13 +4,17 @@ The same behaviours on the FastAPI backend (with an app's own routes), Starlette
 (the plain ASGI middleware), Flask and Django (sync and async clients): identification,
 tenant isolation, another app's token, an expired token, Wix down (answered 503, logged
 once), webhook verification, a removed app refused at once (its cached token and its legacy
-value), the legacy ``instance`` parameter and the CORS preflight of a widget.
+value), the legacy ``instance`` parameter and the CORS preflight of a widget. The per-instance
+data helpers (FastAPI's ``InstanceDB``, Flask's ``instance_db()``, Django's ``TenantManager``):
+rows isolated per instance, and purged by an ``AppRemoved`` handler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,16 +24,23 @@ from wixapp.emulator.records import Installation
 from wixapp.testing import InstallFactory, TokenFactory
 from wixapp.web import answers
 
-from .apps import Probe
+from .apps import ROLLED_BACK, Probe, Reply
 from .conftest import SITE_ORIGIN, AdapterSetup
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 FRAMEWORKS = ["fastapi", "starlette", "quart", "flask", "django", "django-async"]
+STORING = ["fastapi", "flask", "django", "django-async"]  # with a per-instance data helper
 
 
 @pytest.fixture(params=FRAMEWORKS)
 async def probe(request: pytest.FixtureRequest, adapter: AdapterSetup) -> AsyncIterator[Probe]:
+    async with adapter.open(request.param) as opened:
+        yield opened
+
+
+@pytest.fixture(params=STORING)
+async def storing(request: pytest.FixtureRequest, adapter: AdapterSetup) -> AsyncIterator[Probe]:
     async with adapter.open(request.param) as opened:
         yield opened
 
@@ -81,6 +92,78 @@ async def test_each_instance_sees_only_its_own_data(
     ours = await probe.request("GET", "/api/notes", headers=auth(bakery_token))
     assert theirs.body == {"instanceId": florist.instance_id, "notes": []}
     assert ours.body == {"instanceId": bakery.instance_id, "notes": ["rye"]}
+
+
+async def add_record(probe: Probe, token: str, text: str) -> Reply:
+    body = json.dumps({"text": text}).encode()
+    return await probe.request("POST", "/api/records", headers=auth(token), body=body)
+
+
+async def records_of(probe: Probe, token: str) -> list[str]:
+    reply = await probe.request("GET", "/api/records", headers=auth(token))
+    assert reply.status == 200, reply.body
+    return list(reply.body["records"])
+
+
+async def test_stored_rows_are_isolated_per_instance(
+    storing: Probe, wix_install: InstallFactory, wix_token: TokenFactory
+) -> None:
+    bakery, florist = wix_install(display_name="Bakery"), wix_install(display_name="Florist")
+    bakery_token, florist_token = wix_token(bakery.instance_id), wix_token(florist.instance_id)
+    rye = await add_record(storing, bakery_token, "rye")
+    assert rye.status == 200, rye.body
+    await add_record(storing, florist_token, "tulip")
+
+    theirs = await storing.request(
+        "DELETE", f"/api/records/{rye.body['id']}", headers=auth(florist_token)
+    )
+    assert theirs.status == 404  # another site's row is not there for this one
+    assert await records_of(storing, bakery_token) == ["rye"]
+    assert await records_of(storing, florist_token) == ["tulip"]
+
+    ours = await storing.request(
+        "DELETE", f"/api/records/{rye.body['id']}", headers=auth(bakery_token)
+    )
+    assert ours.status == 204
+    assert await records_of(storing, bakery_token) == []
+    assert await records_of(storing, florist_token) == ["tulip"]
+
+
+async def test_app_removed_purges_the_instances_rows_and_a_reinstall_starts_empty(
+    storing: Probe,
+    adapter: AdapterSetup,
+    wix_install: InstallFactory,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+) -> None:
+    bakery, florist = wix_install(display_name="Bakery"), wix_install(display_name="Florist")
+    await add_record(storing, wix_token(bakery.instance_id), "rye")
+    await add_record(storing, wix_token(florist.instance_id), "tulip")
+    purged = threading.Event()  # handlers run in order: this one after the app's purge
+    adapter.webhooks.on("AppRemoved")(lambda _event: purged.set())
+
+    removed = adapter.signed("AppRemoved", bakery.instance_id, {})
+    applied = await storing.request("POST", "/webhooks", body=removed.encode())
+    assert applied.status == 200, applied.body
+    assert await asyncio.to_thread(purged.wait, 5), "the AppRemoved handlers did not run"
+
+    wix_emulator_state.advance_clock(1)
+    app_id = adapter.settings.app_id
+    installed = adapter.signed("AppInstalled", bakery.instance_id, {"appId": app_id})
+    assert (await storing.request("POST", "/webhooks", body=installed.encode())).status == 200
+    assert await records_of(storing, wix_token(bakery.instance_id)) == []
+    assert await records_of(storing, wix_token(florist.instance_id)) == ["tulip"]
+
+
+@pytest.mark.parametrize("framework", ["fastapi", "flask"])
+async def test_a_request_answered_with_an_error_keeps_none_of_its_writes(
+    adapter: AdapterSetup, wix_instance: Installation, wix_token: TokenFactory, framework: str
+) -> None:
+    token = wix_token(wix_instance.instance_id)
+    async with adapter.open(framework) as probe:
+        refused = await add_record(probe, token, ROLLED_BACK)
+        assert refused.status == 409
+        assert await records_of(probe, token) == []
 
 
 # -- refusals ------------------------------------------------------------------------------

@@ -457,7 +457,7 @@ async def test_without_a_public_key_webhooks_get_503_logged_once(
     instance_id: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="wixapp.server")
+    caplog.set_level(logging.WARNING, logger="wixapp")
     async with backend_with(WIX_APP_PUBLIC_KEY=None) as (client, state):
         body = signed(keys, "AppInstalled", instance_id, at=T0)
         answers = [await post(client, body) for _ in range(3)]
@@ -466,8 +466,32 @@ async def test_without_a_public_key_webhooks_get_503_logged_once(
     assert answers[0].json()["error"] == "webhooks_not_configured"
     assert "WIX_APP_PUBLIC_KEY" in answers[0].json()["detail"]
     assert answers[0].headers["Retry-After"] == "60"
-    logged = [r for r in caplog.records if "WIX_APP_PUBLIC_KEY" in r.getMessage()]
+    said = ("webhooks will be answered 503", "answering webhooks with 503")  # the receiver's
+    logged = [r for r in caplog.records if r.getMessage().startswith(said)]
     assert len(logged) == 1
+    assert "WIX_APP_PUBLIC_KEY" in logged[0].getMessage()
+    # Said at start-up, before any webhook came: a notice, not yet an error.
+    assert logged[0].levelno == logging.WARNING
+    assert logged[0].getMessage().startswith("webhooks will be answered 503")
+
+
+async def test_each_applied_lifecycle_event_is_logged_at_info(
+    backend_with: Backend,
+    keys: tuple[str, str],
+    instance_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="wixapp.web.lifecycle")
+    async with backend_with() as (client, _):
+        body = signed(keys, "AppInstalled", instance_id, at=T0)
+        for _ in range(2):  # the redelivery is not applied again
+            await post(client, body)
+        await post(client, signed(keys, "AppRemoved", instance_id, at=T0 + 1))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("applied ")]
+    assert lines == [
+        f"applied AppInstalled for instance {instance_id}",
+        f"applied AppRemoved for instance {instance_id}",
+    ]
 
 
 async def test_an_unusable_public_key_is_a_503_naming_it(

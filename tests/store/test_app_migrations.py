@@ -237,8 +237,16 @@ def test_the_cli_migrates_both_histories_and_writes_the_apps_next_migration(
     project = _app_project(folder, NOTES_TABLE)
     (folder / "versions" / "a1_notes.py").write_text(NOTES_MIGRATION)
 
-    assert main(["migrate", "--database-url", database_url, "--migrations", project]) == 0
-    assert "up to date (wixapp's and the app's)" in capsys.readouterr().out
+    migrate_both = ["migrate", "--database-url", database_url, "--migrations", project]
+    assert main(migrate_both) == 0
+    said = capsys.readouterr().out
+    assert "applied wixapp's migrations: 0001" in said
+    assert "applied the app's migrations: a1" in said
+    assert "up to date" not in said
+    assert main(migrate_both) == 0
+    said = capsys.readouterr().out
+    assert "already up to date (wixapp's and the app's); nothing applied" in said
+    assert "applied" not in said.replace("nothing applied", "")
     _app_project_env(folder, NOTES_TABLE, TAGS_TABLE)
     revision = ["revision", "--database-url", database_url, "--migrations", project]
     assert main([*revision, "--autogenerate", "-m", "add tags"]) == 0

@@ -14,6 +14,15 @@
     async def hello(request):                  # or a plain def
         return JsonResponse({"instance": request.wix_caller.instance_id})
 
+    # models.py: the app's own rows, each belonging to one app instance
+    class Note(models.Model):
+        instance_id = models.CharField(max_length=128, db_index=True)
+        text = models.TextField()
+        objects = TenantManager()
+
+    Note.objects.for_caller(request).create(text="rye")   # instance_id filled in
+    Note.objects.for_instance(event.instance_id).delete()  # an AppRemoved handler
+
 Settings are the backend's variables (``WIX_APP_ID``, ``WIXAPP_*``) read from Django's
 settings first, then the environment. The middleware answers widget CORS preflights, adds
 CORS headers, identifies the guarded paths (``request.wix_caller``) and renders every
@@ -32,6 +41,7 @@ from typing import Any, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
@@ -44,7 +54,15 @@ from wixapp.models import Caller
 from wixapp.web import Answer, Credentials, error_answer
 from wixapp.webhooks import WebhookRouter
 
-__all__ = ["WixMiddleware", "close_wix", "get_wix", "wix_caller_required", "wix_webhook"]
+__all__ = [
+    "TenantManager",
+    "TenantQuerySet",
+    "WixMiddleware",
+    "close_wix",
+    "get_wix",
+    "wix_caller_required",
+    "wix_webhook",
+]
 
 View = Callable[..., HttpResponse]
 AsyncView = Callable[..., Awaitable[HttpResponse]]
@@ -249,3 +267,72 @@ def _response(answer: Answer) -> HttpResponse:
     for name, value in answer.headers:
         response[name] = value
     return response
+
+
+# -- the app's own models, per instance
+
+
+class TenantQuerySet(models.QuerySet):  # type: ignore[misc]  # Django ships no types
+    """A model's rows confined to one app instance (``TenantManager.for_caller``).
+
+    Every query is filtered by the instance; ``create`` (hence ``get_or_create``,
+    ``update_or_create`` and their async forms) and ``bulk_create`` fill ``instance_id``,
+    and ``update`` never moves a row to another instance.
+    """
+
+    _tenant: str | None = None
+
+    def _clone(self) -> TenantQuerySet:
+        clone: TenantQuerySet = super()._clone()
+        clone._tenant = self._tenant
+        return clone
+
+    def create(self, **fields: Any) -> Any:
+        return super().create(**self._owned(fields))
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        objs = list(objs)
+        for obj in objs:
+            obj.instance_id = self._owned({"instance_id": obj.instance_id})["instance_id"]
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **fields: Any) -> int:
+        return int(super().update(**self._owned(fields)))
+
+    def _owned(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if self._tenant is None:
+            return fields
+        given = fields.get("instance_id")
+        if given and given != self._tenant:
+            raise ValueError("A row of one app instance cannot be written for another.")
+        return {**fields, "instance_id": self._tenant}
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
+    """The manager of a model with an ``instance_id`` field: ``for_caller(request)`` and
+    ``for_instance(instance_id)`` give querysets confined to one app instance. (The
+    manager's own ``all()`` spans every instance: admin and maintenance only.)"""
+
+    def for_instance(self, instance_id: str) -> TenantQuerySet:
+        queryset: TenantQuerySet = self.get_queryset().filter(
+            instance_id=_checked_instance_id(instance_id)
+        )
+        queryset._tenant = instance_id
+        return queryset
+
+    def for_caller(self, request: HttpRequest) -> TenantQuerySet:
+        """The rows of the request's caller's instance. The request must be identified
+        first (``WIXAPP_GUARD_PATHS`` or ``@wix_caller_required``)."""
+        caller = getattr(request, "wix_caller", None)
+        if not isinstance(caller, Caller):
+            raise LookupError(
+                "No wixapp caller on this request: guard its path (WIXAPP_GUARD_PATHS) or "
+                "decorate the view with @wix_caller_required."
+            )
+        return self.for_instance(caller.instance_id)
+
+
+def _checked_instance_id(instance_id: str) -> str:
+    if not isinstance(instance_id, str) or not instance_id:
+        raise ValueError("instance_id must be a non-empty string")
+    return instance_id

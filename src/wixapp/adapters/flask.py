@@ -10,6 +10,12 @@
     def hello():
         return {"instance": g.wix_caller.instance_id}
 
+The app's own tables: ``wix.instance_db()`` in a view is the request's connection bound to
+the caller's instance (one transaction on ``WIXAPP_DATABASE_URL``; ``db.select``,
+``db.insert``, ``db.update``, ``db.delete`` carry the instance filter), committed when the
+view answers below 400 and rolled back otherwise; ``wix.sync.instance_transaction(id)`` is
+the same outside a request (jobs, an ``AppRemoved`` handler purging the instance's rows).
+
 ``init_app`` reads the backend's variables (``WIX_APP_ID``, ``WIXAPP_*``) from ``app.config``
 first, then the environment. What happens is the shared edge's (:class:`wixapp.web.Edge`,
 on one background loop per app: :class:`SyncWixApp`, also ``wix.sync``): the guarded paths
@@ -32,6 +38,7 @@ from wixapp.adapters._config import settings_from
 from wixapp.adapters.sync import SyncWixApp
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
+from wixapp.store import SyncInstanceConnection
 from wixapp.web import Answer, Credentials, Guard, error_answer
 from wixapp.webhooks import WebhookRouter
 
@@ -83,6 +90,8 @@ class WixFlask:
         app.register_error_handler(WixAppError, _render_error)
         app.before_request(_before_request)
         app.after_request(_add_cors)
+        app.after_request(_end_instance_db)
+        app.teardown_request(_discard_instance_db)
         if self.webhook_path is not None:
             app.add_url_rule(self.webhook_path, "wixapp_webhook", _webhook, methods=["POST"])
 
@@ -123,6 +132,20 @@ class WixFlask:
     def identify(self) -> Caller:
         """Identify this request's caller (once) and put it on ``g.wix_caller``."""
         return _identify()
+
+    def instance_db(self) -> SyncInstanceConnection:
+        """This request's connection to the app's own tables, bound to the caller's instance
+        (identified first), in one transaction: committed when the view answers below 400
+        (before the answer goes out, so a failed commit is the request's error), rolled back
+        otherwise. The statements built by ``db.select``, ``db.insert``, ``db.update`` and
+        ``db.delete`` carry the instance filter."""
+        db = g.get("wix_db")
+        if not isinstance(db, SyncInstanceConnection):
+            caller = _identify()
+            connection = _facade().database_engine.connect()
+            connection.begin()
+            db = g.wix_db = SyncInstanceConnection(connection, caller.instance_id, caller)
+        return db
 
 
 def _identify() -> Caller:
@@ -167,6 +190,27 @@ def _add_cors(response: flask.Response) -> flask.Response:
         response.headers.clear()
         response.headers.extend(headers)
     return response
+
+
+def _end_instance_db(response: flask.Response) -> flask.Response:
+    _close_instance_db(commit=response.status_code < 400)
+    return response
+
+
+def _discard_instance_db(_error: BaseException | None) -> None:
+    _close_instance_db(commit=False)  # the answer never came: whatever was written is undone
+
+
+def _close_instance_db(*, commit: bool) -> None:
+    db = g.pop("wix_db", None)
+    if isinstance(db, SyncInstanceConnection):
+        try:
+            if commit:
+                db.connection.commit()
+            else:
+                db.connection.rollback()
+        finally:
+            db.connection.close()
 
 
 def _webhook() -> flask.Response:

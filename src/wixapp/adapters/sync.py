@@ -11,26 +11,31 @@ event loop (a Django async view) awaits the same calls without blocking its loop
     caller = wix.identify(request.headers.get("Authorization"))
     with wix.elevated_client(caller.instance_id) as http:
         http.get("/apps/v1/instance")
+    with wix.instance_transaction(caller.instance_id) as db:    # the app's own tables
+        db.execute(db.select(notes))
     wix.close()                           # or use it as a context manager
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
 import httpx
+from sqlalchemy import Engine
 from starlette.responses import JSONResponse
 
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
 from wixapp.identity import InstanceData
 from wixapp.models import AppToken, Caller
+from wixapp.store import SyncInstanceConnection, make_sync_engine
 from wixapp.web import Credentials, Edge, Guard
 from wixapp.webhooks import WebhookEvent, WebhookRouter
 
@@ -266,6 +271,25 @@ class SyncWixApp:
         transport = LoopTransport(self._live_core().loop, inner)
         return httpx.Client(transport=transport, **kwargs)
 
+    # -- the app's own tables
+
+    @property
+    def database_engine(self) -> Engine:
+        """A sync SQLAlchemy Engine on ``WIXAPP_DATABASE_URL`` (wixapp's store database),
+        made on first use, disposed by ``close()``. Filter every query by instance."""
+        return self._live_core().database_engine(self.settings.database_url)
+
+    @contextlib.contextmanager
+    def instance_transaction(
+        self, instance_id: str, *, caller: Caller | None = None
+    ) -> Iterator[SyncInstanceConnection]:
+        """A connection in a transaction bound to one instance (committed on exit, rolled
+        back if the block raises): ``db.select``, ``db.insert``, ``db.update`` and
+        ``db.delete`` carry its filter. For views (Flask's ``instance_db()``), jobs and
+        webhook handlers (an ``AppRemoved`` purge)."""
+        with self.database_engine.begin() as connection:
+            yield SyncInstanceConnection(connection, instance_id, caller)
+
     # -- webhooks
 
     def verify_webhook(self, body: bytes | str) -> WebhookEvent:
@@ -307,6 +331,8 @@ class _Core:
         self.edge = edge
         self.wix = edge.wix
         self.closed = False
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
 
     @classmethod
     def open(cls, facade: SyncWixApp) -> _Core:
@@ -321,11 +347,19 @@ class _Core:
     async def call(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
         return await work(self.wix)
 
+    def database_engine(self, database_url: str) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = make_sync_engine(database_url)
+            return self._engine
+
     def close(self) -> None:
         # In a forked child the loop's thread does not exist: nothing here to close.
         if self.closed or self.pid != os.getpid():
             return
         self.closed = True
+        if self._engine is not None:
+            self._engine.dispose()
         try:
             self.loop.run(self._aclose())
         finally:

@@ -78,10 +78,13 @@ def serve(
     rate_limit: bool = True,
     allowed_hosts: Iterable[str] = (),
     dashboard_port: int | None = None,
+    log_config: dict[str, Any] | None = None,
 ) -> None:
     """Serve the emulator until interrupted (``wixapp emulator --port N``), throttling as
     Wix does unless ``rate_limit`` is off; with ``dashboard_port``, also over HTTPS there as
-    ``https://manage.wix.com`` (printing the certificate and the chromium flags)."""
+    ``https://manage.wix.com`` (printing the certificate and the chromium flags);
+    ``log_config``: a dictConfig for uvicorn's loggers (default: uvicorn's own format)."""
+    options: dict[str, Any] = {} if log_config is None else {"log_config": log_config}
     app = create_emulator(seed=seed, rate_limit=rate_limit, allowed_hosts=allowed_hosts)
     with contextlib.ExitStack() as stack:
         if dashboard_port is not None:
@@ -93,6 +96,7 @@ def serve(
             app,
             host=host,
             port=port,
+            **options,
             lifespan="off",
             ws="none",
             timeout_graceful_shutdown=1,  # a call held by a "hang" fault must not block exit

@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Delete, Insert, Select, Table, Update, delete, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
@@ -31,15 +30,16 @@ from starlette.applications import Starlette
 from wixapp.models import Caller
 from wixapp.server.routes import current_caller
 from wixapp.server.state import ServerState, server_state
-from wixapp.store import instance_filter
+from wixapp.store import InstanceStatements
 
 __all__ = ["InstanceConnection", "InstanceDB", "database_engine", "instance_connection"]
 
 
-class InstanceConnection:
+class InstanceConnection(InstanceStatements):
     """A database connection in a transaction, bound to one caller's app instance."""
 
     def __init__(self, connection: AsyncConnection, caller: Caller) -> None:
+        super().__init__(caller.instance_id)
         self._connection = connection
         self._caller = caller
 
@@ -49,30 +49,9 @@ class InstanceConnection:
         return self._caller
 
     @property
-    def instance_id(self) -> str:
-        """The caller's app instance: the tenant key of every row this app stores."""
-        return self._caller.instance_id
-
-    @property
     def connection(self) -> AsyncConnection:
         """The raw connection, for statements built by hand (filter them by instance)."""
         return self._connection
-
-    def select(self, table: Table) -> Select[Any]:
-        """``SELECT … FROM table WHERE instance_id = <the caller's>``; chain more clauses."""
-        return select(table).where(instance_filter(table, self.instance_id))
-
-    def insert(self, table: Table) -> Insert:
-        """``INSERT INTO table`` with the caller's ``instance_id``; add ``.values(...)``."""
-        return insert(table).values(instance_id=self.instance_id)
-
-    def update(self, table: Table) -> Update:
-        """``UPDATE table … WHERE instance_id = <the caller's>``; add ``.values(...)``."""
-        return update(table).where(instance_filter(table, self.instance_id))
-
-    def delete(self, table: Table) -> Delete:
-        """``DELETE FROM table WHERE instance_id = <the caller's>``; chain more clauses."""
-        return delete(table).where(instance_filter(table, self.instance_id))
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return await self._connection.execute(statement, parameters)

@@ -193,6 +193,7 @@ class _Parts:
 async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
     settings, clock = parts.settings, parts.clock or time.time
     async with AsyncExitStack() as owned:
+        owned.callback(parts.metrics.retire)  # a stopped worker's gauges leave the sums
         store = parts.store
         if store is None:
             store = await open_store(settings, migrate=parts.migrate, migrations=parts.migrations)

@@ -9,8 +9,9 @@ is owned by the Alembic migrations shipped in ``migrations/``: run ``migrate(url
 from typing import Any
 
 from wixapp.errors import renamed
-from wixapp.store._engine import make_engine
+from wixapp.store._engine import make_engine, make_sync_engine
 from wixapp.store._migrate import (
+    Applied,
     alembic_config,
     app_alembic_config,
     migrate,
@@ -28,18 +29,22 @@ from wixapp.store._records import (
     Unset,
     etag_for,
 )
+from wixapp.store._scoped import InstanceStatements, SyncInstanceConnection
 from wixapp.store._store import Store, instance_filter
 from wixapp.store._urls import async_database_url, sync_database_url
 
 __all__ = [
     "UNSET",
+    "Applied",
     "EventRecord",
     "InstanceRecord",
+    "InstanceStatements",
     "InstanceStatus",
     "PreconditionFailedError",
     "SettingsRecord",
     "Store",
     "StoreUnavailableError",
+    "SyncInstanceConnection",
     "Unset",
     "alembic_config",
     "app_alembic_config",
@@ -47,6 +52,7 @@ __all__ = [
     "etag_for",
     "instance_filter",
     "make_engine",
+    "make_sync_engine",
     "migrate",
     "not_wixapp_table",
     "run_app_migrations",

@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from wixapp.store._urls import async_database_url, is_sqlite, sync_database_url
 
-__all__ = ["make_engine", "make_migration_engine"]
+__all__ = ["make_engine", "make_migration_engine", "make_sync_engine"]
 
 _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout = 10000",  # writers queue for up to 10 s instead of failing at once
@@ -29,6 +29,18 @@ def make_engine(database_url: str, **options: Any) -> AsyncEngine:
     _create_parent_directory(url)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _set_pragmas)
+    return engine
+
+
+def make_sync_engine(database_url: str, **options: Any) -> Engine:
+    """A sync Engine on the same database, with the same SQLite settings, for sync code
+    (Flask views, WSGI jobs); ``options`` go to ``create_engine``."""
+    url = sync_database_url(database_url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, **options)
+    _create_parent_directory(url)
+    engine = create_engine(url, **options)
+    event.listen(engine, "connect", _set_pragmas)
     return engine
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
 from filelock import FileLock
 from sqlalchemy import (
@@ -39,6 +43,7 @@ from wixapp.store._schema import VERSION_TABLE, is_wixapp_table, metadata
 from wixapp.store._urls import is_sqlite, sync_database_url
 
 __all__ = [
+    "Applied",
     "alembic_config",
     "app_alembic_config",
     "head_revisions",
@@ -57,22 +62,41 @@ _LEGACY_VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x7769786170705F6D
 
 
-def migrate(database_url: str, *, app_migrations: str | None = None) -> None:
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The migrations one ``migrate`` run applied ("0002 rename tables"), per history."""
+
+    wixapp: tuple[str, ...] = ()
+    app: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.wixapp or self.app)
+
+
+def migrate(database_url: str, *, app_migrations: str | None = None) -> Applied:
     """Bring the database at ``database_url`` to the newest schema: wixapp's migrations, then
     the app's own (``app_migrations``: an Alembic script location, a folder or
-    ``package:folder``). Safe to run from several processes at once."""
+    ``package:folder``). Safe to run from several processes at once. Returns what it
+    applied (nothing when the schema was up to date)."""
     with _one_sqlite_migrator_at_a_time(database_url):
         engine = make_migration_engine(database_url)
         try:
             with engine.begin() as connection:
                 _lock_out_other_migrators(connection)
                 _adopt_legacy_version_table(connection)
-                command.upgrade(alembic_config(connection=connection), "head")
+                wixapp = _upgraded(alembic_config(connection=connection))
+                app: tuple[str, ...] = ()
                 if app_migrations:
-                    config = app_alembic_config(app_migrations, connection=connection)
-                    command.upgrade(config, "head")
+                    app = _upgraded(app_alembic_config(app_migrations, connection=connection))
         finally:
             engine.dispose()
+    return Applied(wixapp, app)
+
+
+def _upgraded(config: Config) -> tuple[str, ...]:
+    applied: list[str] = config.attributes.setdefault("applied", [])
+    command.upgrade(config, "head")
+    return tuple(applied)
 
 
 @functools.cache
@@ -145,10 +169,29 @@ def _run_in_context(**options: object) -> None:
 
 
 def _run_migrations(connection: Connection, options: dict[str, object]) -> None:
+    applied: list[str] = context.config.attributes.setdefault("applied", [])
+
+    def note(  # so `wixapp migrate` can say what it did
+        ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Any
+    ) -> None:
+        if step.is_upgrade and step.up_revision_id is not None:
+            applied.append(_titled(step.up_revision_id, getattr(step.up_revision, "doc", None)))
+
     # Batch mode lets later migrations alter SQLite tables (it rebuilds them).
-    context.configure(connection=connection, render_as_batch=True, **options)  # type: ignore[arg-type]
+    context.configure(
+        connection=connection,
+        render_as_batch=True,
+        on_version_apply=note,
+        **options,  # type: ignore[arg-type]
+    )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _titled(revision: str, doc: str | None) -> str:
+    """``0002 wixapp's tables take the prefix``: the revision and its doc's first sentence."""
+    sentence = re.split(r"(?<=\.)\s", " ".join((doc or "").split()), maxsplit=1)[0]
+    return f"{revision} {sentence.rstrip('.')}".strip()
 
 
 def _adopt_legacy_version_table(connection: Connection) -> None:

@@ -138,6 +138,7 @@ class Edge:
             self._receiver = WebhookReceiver(
                 settings=self.settings, lifecycle=lifecycle, routes=self.webhooks
             )
+            self._receiver.check_key()
 
     async def started_receiver(self) -> WebhookReceiver:
         """The receiver, starting the edge first if the host never ran its start-up (an ASGI

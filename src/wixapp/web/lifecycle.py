@@ -141,6 +141,8 @@ class Lifecycle:
         except BaseException:
             await self._unrecord(event)
             raise
+        if verdict is Verdict.APPLIED:
+            logger.info("applied %s for instance %s", event.event_type, event.instance_id)
         return Outcome(verdict)
 
     async def sweep(self) -> list[str]:

@@ -10,6 +10,7 @@ applies the event, and the user's handlers run in the background so Wix gets its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -61,6 +62,12 @@ class WebhookReceiver:
         self.routes = routes
         self._key_warned = False
 
+    def check_key(self) -> None:
+        """At start: one warning line now when the key is missing or unusable, rather than
+        an error at the first webhook Wix sends."""
+        with contextlib.suppress(WebhooksNotConfiguredError):
+            self._usable_key(at_start=True)
+
     def verify(self, body: bytes | str) -> WebhookEvent:
         """The verified event; ``WebhookError`` (400/401) or a 503 while the key is missing."""
         key = self._usable_key()
@@ -81,7 +88,7 @@ class WebhookReceiver:
         answer: dict[str, Any] = {"status": outcome.verdict.value, "eventType": event.event_type}
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
-    def _usable_key(self) -> str:
+    def _usable_key(self, *, at_start: bool = False) -> str:
         key = self.settings.app_public_key
         if not key:
             problem = WebhooksNotConfiguredError()
@@ -93,5 +100,8 @@ class WebhookReceiver:
                 problem = WebhooksNotConfiguredError(error.detail)
         if not self._key_warned:
             self._key_warned = True
-            logger.error("answering webhooks with 503: %s", problem.detail)
+            if at_start:
+                logger.warning("webhooks will be answered 503: %s", problem.detail)
+            else:
+                logger.error("answering webhooks with 503: %s", problem.detail)
         raise problem

@@ -1,7 +1,9 @@
 """The notes API through the real app: the caller's Wix token decides the site and the role."""
 
 import httpx
-from wixapp.testing import InstallFactory, TokenFactory
+from fastapi import FastAPI
+from wixapp.emulator import EmulatorState
+from wixapp.testing import EmulatorClock, InstallFactory, TokenFactory
 
 
 def auth(token: str) -> dict[str, str]:
@@ -80,3 +82,56 @@ async def test_bad_input_and_missing_tokens_get_wixapps_json_errors(
     anonymous = await backend.get("/api/notes")
     assert anonymous.status_code == 401
     assert "error" in anonymous.json()
+
+
+async def test_a_note_id_beyond_the_column_is_a_422_not_a_500(
+    backend: httpx.AsyncClient, wix_install: InstallFactory, wix_token: TokenFactory
+) -> None:
+    owner = auth(wix_token(wix_install().instance_id, "USER"))
+    for method in ("PATCH", "DELETE"):
+        answer = await backend.request(
+            method, "/api/notes/99999999999999999999", json={"pinned": True}, headers=owner
+        )
+        assert answer.status_code == 422, (method, answer.text)
+        assert answer.json()["error"] == "invalid_request"
+
+
+async def test_the_backend_runs_on_the_emulators_clock(
+    backend: httpx.AsyncClient,
+    wix_install: InstallFactory,
+    wix_token: TokenFactory,
+    wix_clock: EmulatorClock,
+) -> None:
+    owner = auth(wix_token(wix_install().instance_id, "USER", lifetime=60))
+    assert (await backend.get("/api/notes", headers=owner)).status_code == 200  # now cached
+
+    wix_clock.advance(3600)  # reaches the backend through create_app(clock=...)
+
+    expired = await backend.get("/api/notes", headers=owner)
+    assert expired.status_code == 401
+    assert expired.json()["error"] == "expired_token"
+
+
+async def test_removing_the_app_deletes_the_sites_notes(
+    app: FastAPI,
+    backend: httpx.AsyncClient,
+    wix_install: InstallFactory,
+    wix_token: TokenFactory,
+    wix_emulator_state: EmulatorState,
+    wix_clock: EmulatorClock,
+) -> None:
+    bakery, florist = wix_install(display_name="Bakery"), wix_install(display_name="Florist")
+    for site in (bakery, florist):
+        owner = auth(wix_token(site.instance_id, "USER"))
+        await backend.post("/api/notes", json={"text": "Ours"}, headers=owner)
+
+    removed = wix_emulator_state.sign_webhook(bakery.instance_id, "AppRemoved")
+    assert (await backend.post("/webhooks", content=removed)).json()["status"] == "applied"
+    await app.state.webhooks.drain()  # the handlers run after the answer to Wix
+    wix_clock.advance(1)
+    reinstalled = wix_emulator_state.sign_webhook(bakery.instance_id, "AppInstalled")
+    assert (await backend.post("/webhooks", content=reinstalled)).json()["status"] == "applied"
+
+    for site, expected in ((bakery, []), (florist, ["Ours"])):
+        read = await backend.get("/api/notes", headers=auth(wix_token(site.instance_id)))
+        assert [note["text"] for note in read.json()["notes"]] == expected, site.instance_id

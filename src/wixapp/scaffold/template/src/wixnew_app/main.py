@@ -4,6 +4,7 @@ own routes, tables, migrations and browser bundles.
 Run it with ``wixapp serve --app wixnew_app.main:create_app --factory`` (``make serve``).
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from wixapp import Settings
 from wixapp.server import create_app as create_wixapp
 
+from wixnew_app.notes import purge_notes_on_removal
 from wixnew_app.notes import router as notes_router
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -20,11 +22,16 @@ ASSETS = "/assets"  # the widget script, the panel page and its script (built by
 
 
 def create_app(
-    settings: Settings | None = None, *, wix_transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    wix_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> FastAPI:
     """The app. ``settings`` default to the environment (``WIX_APP_ID``, ...); tests pass
-    the emulator's settings and transport (see tests/conftest.py)."""
-    app = create_wixapp(settings, wix_transport=wix_transport, migrations=MIGRATIONS)
+    the emulator's settings, transport and clock (see tests/conftest.py), so moving the
+    emulator's clock moves the backend's too (token expiry, caches, retention)."""
+    app = create_wixapp(settings, wix_transport=wix_transport, clock=clock, migrations=MIGRATIONS)
     app.include_router(notes_router)
+    purge_notes_on_removal(app)
     app.mount(ASSETS, StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="assets")
     return app

@@ -2,22 +2,26 @@
 
 ``InstanceDB`` gives each request a connection bound to the caller's app instance: the
 statements it builds (``db.select``, ``db.insert``, ``db.update``, ``db.delete``) carry the
-instance filter, and the transaction commits when the route returns.
+instance filter, and the transaction commits when the route returns. When a site removes
+the app, its notes are deleted (``purge_notes_on_removal``; see the README on retention).
 """
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, FastAPI, HTTPException, Path
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 from wixapp.errors import PermissionDeniedError
-from wixapp.server import InstanceDB
+from wixapp.server import InstanceDB, database_engine
+from wixapp.store import InstanceStatements
+from wixapp.webhooks import WebhookEvent
 
 from wixnew_app.tables import notes
 
 router = APIRouter(prefix="/api/notes", tags=["notes"])
 
-NoteId = Annotated[int, Path(ge=1)]
+# The id column's range (32-bit on PostgreSQL): a larger number is a 422, never a 500.
+NoteId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class NoteIn(BaseModel):
@@ -78,6 +82,16 @@ async def delete_note(note_id: NoteId, db: InstanceDB) -> Response:
     if result.rowcount == 0:
         raise _not_found(note_id)
     return Response(status_code=204)
+
+
+def purge_notes_on_removal(app: FastAPI) -> None:
+    """Delete a site's notes when it removes the app (``AppRemoved``, after wixapp has
+    applied it), so a reinstall starts empty."""
+
+    @app.state.webhooks.on("AppRemoved")
+    async def purge_notes(event: WebhookEvent) -> None:
+        async with database_engine(app).begin() as connection:
+            await connection.execute(InstanceStatements(event.instance_id).delete(notes))
 
 
 def _require_owner(db: InstanceDB) -> None:

@@ -1,5 +1,7 @@
 """Errors that say what is wrong, through the backend a user runs: a forgotten app migration
-(named in the log once, 503 migrations_pending naming the command, /readyz not ready)."""
+(named in the log once, 503 migrations_pending naming the command, /readyz not ready); an
+unreachable Wix (WIX_API_BASE_URL and its value, once). A refused CORS origin is in
+``tests/adapters/test_scenarios.py``, on every door."""
 
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ from wixapp.testing import (
     InstallFactory,
     TokenFactory,
     open_backend,
+    port_or_free,
     settings_for_emulator,
 )
+from wixapp.upstream import client as client_module
 
 FIRST = """
 import sqlalchemy as sa
@@ -140,3 +144,28 @@ async def test_a_forgotten_app_migration_names_itself_and_the_command(
     assert len(missing) == len(set(missing)) <= 2
     assert any("schema is behind this version" in line for line in lines)  # at start-up
     assert (after.status_code, ready_after.status_code) == (200, 200)
+
+
+async def test_an_unreachable_wix_names_the_variable_and_its_value_once(
+    database_url: str,
+    wix_registered_app: RegisteredApp,
+    wix_token: TokenFactory,
+    wix_install: InstallFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    nobody = f"http://127.0.0.1:{port_or_free()}"  # free: nothing listens there
+    client_module._unreachable_logged._last.clear()  # a port may come round again
+    settings = settings_for_emulator(
+        wix_registered_app, database_url=database_url, base_url=nobody, WIXAPP_HTTP_RETRIES=0
+    )
+    instance_id = wix_install().instance_id
+    with caplog.at_level(logging.WARNING, logger="wixapp"):
+        async with open_backend(create_app(settings)) as client:  # the real HTTP transport
+            answers = [
+                await client.get("/api/settings", headers={"Authorization": wix_token(instance_id)})
+                for _ in range(3)
+            ]
+    assert {answer.status_code for answer in answers} == {503}
+    named = [r.getMessage() for r in caplog.records if "WIX_API_BASE_URL" in r.getMessage()]
+    assert len(named) == 1
+    assert f"could not reach Wix at WIX_API_BASE_URL ({nobody})" in named[0]

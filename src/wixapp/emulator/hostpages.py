@@ -19,21 +19,26 @@ emulator's control API (``POST /_emulator/tokens``) on their own origin.
 ``GET /_host/{script}``
     the pages' scripts, built from ``frontend/src/host/`` (``make frontend``).
 
-The pages load code from these URLs on the emulator's origin, so only http(s) URLs are
-taken (checked here, and again by the page scripts); a refusal is a 400 page that names the
-parameter and shows the value escaped.
+The pages load code from these URLs on the emulator's origin, so only http(s) URLs on this
+machine (loopback) are taken, or on a host allowed on purpose (``wixapp emulator
+--allow-host``): a link to another host's backend must not run its script next to the
+control API. Checked here (and again by the page scripts for the scheme); a refusal is a
+400 page that names the parameter and shows the value escaped.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from wixapp.emulator.guard import is_loopback_host
 
 __all__ = ["PAGES_DIR", "host_page_problems", "host_pages_routes"]
 
@@ -56,10 +61,14 @@ _RULES: dict[str, tuple[tuple[re.Pattern[str], ...], str]] = {
 _Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def host_pages_routes(pages_dir: Path = PAGES_DIR) -> list[BaseRoute]:
-    """The routes to mount at the root of the emulator app (they use absolute paths)."""
+def host_pages_routes(
+    pages_dir: Path = PAGES_DIR, *, allowed_hosts: Iterable[str] = ()
+) -> list[BaseRoute]:
+    """The routes to mount at the root of the emulator app (they use absolute paths);
+    ``allowed_hosts``: hosts besides loopback whose backends and scripts pages may load."""
+    allowed = tuple(allowed_hosts)
     routes: list[BaseRoute] = [
-        Route(path, _page_endpoint(pages_dir / name), methods=["GET", "HEAD"], name=name)
+        Route(path, _page_endpoint(pages_dir / name, allowed), methods=["GET", "HEAD"], name=name)
         for path, name in _PAGES.items()
     ]
     routes.append(
@@ -73,7 +82,9 @@ def host_pages_routes(pages_dir: Path = PAGES_DIR) -> list[BaseRoute]:
     return routes
 
 
-def host_page_problems(query: list[tuple[str, str]]) -> list[str]:
+def host_page_problems(
+    query: list[tuple[str, str]], allowed_hosts: Iterable[str] = ()
+) -> list[str]:
     """What is wrong with a host page's query, one sentence per bad value (none: fine).
 
     Every value of a repeated parameter is checked: the page reads the first, a proxy may
@@ -87,12 +98,26 @@ def host_page_problems(query: list[tuple[str, str]]) -> list[str]:
         patterns, expected = rule
         if not any(pattern.fullmatch(value) for pattern in patterns):
             problems.append(f"{name} must be {expected}, not {value!r}")
+        elif _HTTP_URL.fullmatch(value) and not _on_allowed_host(value, allowed_hosts):
+            host = urlsplit(value).hostname or ""
+            problems.append(
+                f"{name} must be on this machine (loopback), not on {host!r}: start the "
+                f"emulator with --allow-host {host} to load it"
+            )
     return problems
 
 
-def _page_endpoint(page: Path) -> _Endpoint:
+def _on_allowed_host(url: str, allowed_hosts: Iterable[str]) -> bool:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # a malformed port or bracket
+        return False
+    return host is not None and is_loopback_host(host, allowed_hosts)
+
+
+def _page_endpoint(page: Path, allowed_hosts: tuple[str, ...]) -> _Endpoint:
     async def endpoint(request: Request) -> Response:
-        problems = host_page_problems(request.query_params.multi_items())
+        problems = host_page_problems(request.query_params.multi_items(), allowed_hosts)
         if problems:
             return _refusal(problems)
         return FileResponse(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)

@@ -54,9 +54,6 @@ from wixapp.cache.shared import (
     InvalidationHook,
     Lock,
     SharedCacheUnavailable,
-    SharedWait,
-    outside_request,
-    request_wait,
 )
 from wixapp.logs import LogLimiter
 
@@ -123,11 +120,6 @@ class RedisOptions:
     max_pending: int = 10_000
     message_max_age: float = 60.0  # older broadcasts are replays (hosts' clocks within this)
     max_senders: int = 1_000  # senders whose last sequence number is remembered
-    # What one request may wait on Redis in all (its calls' timeouts shrink to what is left;
-    # beyond it, it goes on from memory and Wix), and a reply slower than ``slow_reply``
-    # counts against the circuit as a failure does: a slow Redis opens it too.
-    request_budget: float = 0.02
-    slow_reply: float = 0.02
 
 
 class RedisBackend:
@@ -148,9 +140,7 @@ class RedisBackend:
         on_state: StateHook | None = None,
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
-        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``clock``: wall time, for broadcasts' ages; ``ticks``: the circuit's intervals."""
         self.options = options or RedisOptions()
         self._clock = clock  # wall time: broadcasts' ages are compared across hosts
         self._sequence = 0
@@ -168,7 +158,6 @@ class RedisBackend:
             grace=1.0,
             reset_after=self.options.min_backoff,
             max_reset_after=self.options.max_backoff,
-            clock=ticks,
             on_change=self._changed,
         )
         timeout = self.options.connect_timeout
@@ -257,8 +246,7 @@ class RedisBackend:
 
     @contextlib.asynccontextmanager
     async def hold(self, lock: Lock) -> AsyncIterator[None]:
-        # Not part of the request that took the lock: no request waits for the renewals.
-        keeper = asyncio.create_task(self._keep(lock), context=outside_request())
+        keeper = asyncio.create_task(self._keep(lock))
         try:
             yield
         finally:
@@ -328,58 +316,28 @@ class RedisBackend:
     async def _call(
         self, operation: str, call: Callable[[], Awaitable[T]], *, quick: bool = False
     ) -> T:
-        """One call through the circuit, within what is left of the request's budget. A
-        timeout is retried once while the circuit is closed and time is left (an overloaded
-        host answers late now and then): every call is idempotent. A ``quick`` call (a
-        budget decision: not idempotent, and a request waits for it) is tried once, within
-        twice the command timeout."""
+        """One call through the circuit. A timeout is retried once while the circuit is
+        closed (an overloaded host answers late now and then): every call is idempotent.
+        A ``quick`` call (a budget decision: not idempotent, and a request waits for it) is
+        tried once, within twice the command timeout."""
         if not self.circuit.allow():
             raise SharedCacheUnavailable(self.circuit.reason or "Redis is unavailable")
         limit = self.options.socket_timeout * 2 if quick else self.options.connect_timeout * 2
-        wait = request_wait()
         for attempt in (1, 2):
-            left = self._time_left(wait, limit)
-            started = time.perf_counter()
             try:
-                async with asyncio.timeout(left):
+                async with asyncio.timeout(limit):
                     result = await call()
             except (RedisTimeoutError, TimeoutError) as error:
-                failure: BaseException = error
-                if left < limit:  # the request's budget ran out: Redis is slow, not down
-                    failure = TimeoutError(f"slow: no reply to {operation} in {left * 1e3:.0f} ms")
-                elif attempt == 1 and self.circuit.up and not quick:
+                if attempt == 1 and self.circuit.up and not quick:
                     continue
-                self._failed(operation, failure, counted=not quick)
-                raise SharedCacheUnavailable(_describe(failure)) from error
+                self._failed(operation, error, counted=not quick)
+                raise SharedCacheUnavailable(_describe(error)) from error
             except (RedisError, OSError) as error:
                 self._failed(operation, error, counted=not quick)
                 raise SharedCacheUnavailable(_describe(error)) from error
-            finally:
-                if wait is not None:
-                    wait.seconds += time.perf_counter() - started
-            self._timed(operation, time.perf_counter() - started)
+            self.circuit.succeeded()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _time_left(self, wait: SharedWait | None, limit: float) -> float:
-        """The call's timeout: ``limit``, or less if the request's budget is nearly spent;
-        a request that has spent it skips Redis (no call, nothing counted)."""
-        if wait is None:
-            return limit
-        left = self.options.request_budget - wait.seconds
-        if left <= 0:
-            self.circuit.released()  # admitted, but never sent: the next call may probe
-            raise SharedCacheUnavailable("this request's time for Redis is spent")
-        return min(limit, left)
-
-    def _timed(self, operation: str, seconds: float) -> None:
-        """A reply in time closes the circuit; a slow one counts as a failure."""
-        if seconds <= self.options.slow_reply:
-            self.circuit.succeeded()
-            return
-        if self._on_error is not None:
-            self._on_error("slow")
-        self.circuit.failed(f"slow: {operation} took {seconds * 1000:.0f} ms")
 
     def _failed(
         self, operation: str, error: BaseException, *, certain: bool = False, counted: bool = True

@@ -30,7 +30,6 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wixapp.cache.shared import OneRequest
 from wixapp.config import Settings
 from wixapp.errors import PayloadTooLargeError, WixAppError
 from wixapp.metrics import Metrics
@@ -70,10 +69,6 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with OneRequest():  # the request's calls to Redis share one time budget
-            await self._http(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers

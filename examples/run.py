@@ -64,7 +64,7 @@ async def _run(framework: str, once: bool, port: int) -> int:
             "WIX_APP_ID": app.app_id,
             "WIX_APP_SECRET": app.app_secret,
             "WIX_API_BASE_URL": emulator_url,
-            "WIX_APP_PUBLIC_KEY": await control.webhook_public_key(),
+            "WIX_APP_PUBLIC_KEY": await control.webhook_public_key(app.app_id),
             "WIXAPP_DATABASE_URL": f"sqlite:///{folder / 'wixapp.db'}",
             "PORT": str(port or port_or_free()),
         }

@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="also answer the control API and pages for this host name or address "
+        help="also answer the control API and pages for this host name or address, and let "
+        "the site and editor pages load backends and scripts from it "
         "(repeatable; loopback only by default)",
     )
     emulator.add_argument(

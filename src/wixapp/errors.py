@@ -307,8 +307,9 @@ class SchemaNotReadyError(StoreUnavailableError):
 
     default_code = "migrations_pending"
     default_detail = (
-        "The database schema is not up to date; retry shortly. Operators: run `wixapp migrate` "
-        "against WIXAPP_DATABASE_URL."
+        "The database schema is behind this version of the app (a migration has not run). "
+        "Operators: run `wixapp migrate` against WIXAPP_DATABASE_URL, with WIXAPP_MIGRATIONS "
+        "naming the app's own migrations."
     )
 
 

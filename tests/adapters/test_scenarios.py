@@ -335,14 +335,34 @@ async def test_a_widget_preflight_is_answered(probe: Probe) -> None:
     assert "x-wix-linguist" in allowed
 
 
-async def test_a_foreign_origin_is_refused_at_preflight(probe: Probe) -> None:
-    reply = await probe.request(
-        "OPTIONS",
-        "/api/whoami",
-        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
-    )
+async def test_a_foreign_origin_is_refused_at_preflight_in_json_and_logged_once(
+    probe: Probe, caplog: pytest.LogCaptureFixture
+) -> None:
+    origin = f"https://evil-{probe.name}.example"  # a new origin per door: each logs its own
+    asking = {"Origin": origin, "Access-Control-Request-Method": "GET"}
+    with caplog.at_level(logging.WARNING, logger="wixapp"):
+        replies = [await probe.request("OPTIONS", "/api/whoami", headers=asking) for _ in "ab"]
+    for reply in replies:
+        assert reply.status == 400
+        assert reply.header("access-control-allow-origin") is None
+        assert reply.body["error"] == "cors_origin_refused"
+        assert "WIXAPP_CORS_ORIGINS" in reply.body["detail"]
+    lines = [r.getMessage() for r in caplog.records if "refused a cross-origin" in r.getMessage()]
+    assert len(lines) == 1
+    assert origin in lines[0]
+
+
+async def test_a_refused_method_is_answered_in_json(probe: Probe, adapter: AdapterSetup) -> None:
+    adapter.config["WIXAPP_CORS_METHODS"] = "GET"
+    async with adapter.open(probe.name) as narrowed:
+        reply = await narrowed.request(
+            "OPTIONS",
+            "/api/notes",
+            headers={"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "DELETE"},
+        )
     assert reply.status == 400
-    assert reply.header("access-control-allow-origin") is None
+    assert reply.body["error"] == "cors_request_refused"
+    assert "method" in reply.body["detail"]
 
 
 async def test_answers_and_errors_carry_cors_headers(

@@ -10,7 +10,7 @@ and the settings panel call the backend with ``httpClient.fetchWithAuth`` from
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from uuid import uuid4
 
 import pytest
@@ -129,3 +129,24 @@ def test_site_page_refuses_a_javascript_backend(stack: Stack, page: Page) -> Non
     assert response.status == 400
     assert dialogs == []
     assert page.locator("iframe").count() == 0
+
+
+@pytest.mark.parametrize("name", ["backend", "script"])
+def test_site_page_runs_no_code_from_another_host(stack: Stack, page: Page, name: str) -> None:
+    """A link to the emulator's page naming an attacker's backend or script must not run it
+    on the emulator's origin (beside the control API); a loopback backend still works."""
+    bakery = stack.sites["bakery"]
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    foreign = {name: "http://attacker.example:9/widget.js"}
+
+    refused = page.goto(page_url(stack, "site", bakery, **foreign))
+    assert refused is not None
+    assert refused.status == 400
+    expect(page.locator("li")).to_contain_text("--allow-host attacker.example")
+    assert page.evaluate("typeof window.wixHost") == "undefined"  # the host script never ran
+
+    page.goto(page_url(stack, "site", bakery))
+    widget = page.locator("wixapp-widget[data-state=ready]")
+    expect(widget).to_have_attribute("data-instance-id", bakery.instance_id)
+    assert [url for url in requested if urlsplit(url).hostname == "attacker.example"] == []

@@ -46,7 +46,7 @@ def events(state: EmulatorState, paid_app: RegisteredApp) -> list[WebhookEvent]:
     received: list[WebhookEvent] = []
 
     async def receive(request: httpx.Request) -> httpx.Response:
-        key = state.webhook_public_key()
+        key = state.webhook_public_key(paid_app.app_id)
         received.append(verify_webhook(request.content, key, now=state.now()))
         return httpx.Response(200)
 

@@ -174,9 +174,9 @@ async def test_host_pages_take_http_urls(local: httpx.AsyncClient, page: str) ->
     query = {
         "instanceId": "i",
         "appId": "a",
-        "backend": "https://backend.example:8443/prefix",
+        "backend": "https://localhost:8443/prefix",
         "script": "/static/cli-widget.js",
-        "panel": "https://cdn.example/panel.html",
+        "panel": "http://127.0.0.1:9000/panel.html",
         "tag": "my-widget",
     }
 
@@ -220,3 +220,40 @@ async def test_injected_faults_have_a_request_id_too(
 
     assert response.status_code == 503
     assert response.headers["x-wix-request-id"]
+
+
+# ---- host pages: backends and scripts on this machine only, unless allowed on purpose
+
+
+@pytest.mark.parametrize("page", ["/site", "/editor"])
+@pytest.mark.parametrize("name", ["backend", "script", "panel"])
+async def test_host_pages_refuse_another_hosts_code(
+    local: httpx.AsyncClient, page: str, name: str
+) -> None:
+    query = {"instanceId": "i", "appId": "a", "backend": "http://127.0.0.1:8000"}
+    query[name] = "https://attacker.example/widget.js"
+
+    response = await local.get(page, params=query)
+
+    assert response.status_code == 400
+    assert name in response.text
+    assert "--allow-host attacker.example" in response.text
+
+
+@pytest.mark.parametrize("backend", ["http://localhost:8000", "http://[::1]:8000/"])
+async def test_host_pages_take_loopback_backends(local: httpx.AsyncClient, backend: str) -> None:
+    query = {"instanceId": "i", "appId": "a", "backend": backend, "script": "/static/w.js"}
+
+    assert (await local.get("/site", params=query)).status_code == 200
+
+
+async def test_host_pages_take_a_backend_allowed_on_purpose() -> None:
+    app = create_emulator(allowed_hosts=["devbox.lan"])
+    query = {"instanceId": "i", "appId": "a", "backend": "https://devbox.lan:8000"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=LOOPBACK
+    ) as client:
+        allowed = await client.get("/site", params=query)
+        refused = await client.get("/site", params={**query, "backend": "https://other.lan"})
+
+    assert (allowed.status_code, refused.status_code) == (200, 400)

@@ -13,6 +13,7 @@ from emulator_testkit import World
 from wixapp.emulator import EmulatorControl, EmulatorState, WebhookDelivery
 from wixapp.emulator.delivery import DELIVERY_TIMEOUT, RETRY_SCHEDULE
 from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
+from wixapp.errors import WebhookSignatureError
 from wixapp.webhooks import WebhookEvent, load_public_key, verify_webhook
 
 HOOK_URL = "http://backend.test/webhooks"
@@ -21,8 +22,9 @@ HOOK_URL = "http://backend.test/webhooks"
 class Receiver:
     """A webhook endpoint as an httpx transport: records what arrives, answers as told."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, app_id: str) -> None:
         self.state = state
+        self.app_id = app_id
         self.bodies: list[bytes] = []
         self.statuses: list[int] = []  # answers to give in turn; 200 once they run out
         self.delay = 0.0
@@ -38,13 +40,13 @@ class Receiver:
         return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
 
     def events(self) -> list[WebhookEvent]:
-        key = self.state.webhook_public_key()
+        key = self.state.webhook_public_key(self.app_id)
         return [verify_webhook(body, key, now=self.state.now()) for body in self.bodies]
 
 
 @pytest.fixture
 def receiver(state: EmulatorState, world: World) -> Receiver:
-    receiver = Receiver(state)
+    receiver = Receiver(state, world.app.app_id)
     state.webhooks.use_transport(receiver.transport)
     state.configure_webhooks(world.app.app_id, HOOK_URL)
     return receiver
@@ -65,15 +67,25 @@ def only(deliveries: list[WebhookDelivery]) -> WebhookDelivery:
 # ---- the key and the configuration
 
 
-async def test_public_key_from_state_and_control_api(
-    state: EmulatorState, control: EmulatorControl
+async def test_each_app_has_its_own_public_key_from_state_and_control_api(
+    state: EmulatorState, control: EmulatorControl, world: World
 ) -> None:
-    pem = await control.webhook_public_key()
+    pem = await control.webhook_public_key(world.app.app_id)
 
-    assert pem == state.webhook_public_key()
+    assert pem == state.webhook_public_key(world.app.app_id)
     assert pem.startswith("-----BEGIN PUBLIC KEY-----")
     load_public_key(pem)
-    assert EmulatorState().webhook_public_key() == pem  # one key per process: cheap emulators
+    assert state.webhook_public_key(world.other_app.app_id) != pem  # a key per app, as Wix
+    with pytest.raises(EmulatorNotFoundError):
+        state.webhook_public_key("no-such-app")
+
+
+async def test_an_app_refuses_another_apps_webhooks(state: EmulatorState, world: World) -> None:
+    body = state.sign_webhook(world.other_installation.instance_id, "AppInstalled", data={})
+
+    with pytest.raises(WebhookSignatureError):
+        verify_webhook(body, state.webhook_public_key(world.app.app_id), now=state.now())
+    verify_webhook(body, state.webhook_public_key(world.other_app.app_id), now=state.now())
 
 
 async def test_configuration_is_checked(control: EmulatorControl, world: World) -> None:
@@ -377,10 +389,13 @@ async def test_a_signed_body_on_request_verifies_with_the_emulators_key(
     state: EmulatorState, control: EmulatorControl, world: World
 ) -> None:
     body = await control.sign_webhook(
-        "not-installed-anywhere", "wix.contacts.v4.contact_deleted", entity={"id": "c-9"}
+        "not-installed-anywhere",
+        "wix.contacts.v4.contact_deleted",
+        entity={"id": "c-9"},
+        app_id=world.app.app_id,
     )
 
-    event = verify_webhook(body, state.webhook_public_key(), now=state.now())
+    event = verify_webhook(body, state.webhook_public_key(world.app.app_id), now=state.now())
     assert event.instance_id == "not-installed-anywhere"
     domain_event = event.domain_event()
     assert domain_event is not None

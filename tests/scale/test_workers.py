@@ -76,7 +76,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 async def _register(url: str) -> tuple[RegisteredApp, str]:
     async with EmulatorControl.for_url(url) as control:
-        return await control.register_app(), await control.webhook_public_key()
+        app = await control.register_app()
+        return app, await control.webhook_public_key(app.app_id)
 
 
 @pytest.fixture

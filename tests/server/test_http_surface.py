@@ -12,7 +12,7 @@ import pytest
 
 from dbutil import make_database_url
 from wixapp.emulator import EmulatorState
-from wixapp.emulator.records import Installation
+from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.logs import redact
 from wixapp.testing import open_backend
 
@@ -205,12 +205,15 @@ async def test_readyz_states_only_and_logs_the_reason(
 async def test_refused_webhooks_are_logged_at_a_bounded_rate(
     make_app: AppFactory,
     wix_emulator_state: EmulatorState,
+    wix_registered_app: RegisteredApp,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from wixapp.web import receiver
 
     receiver._refusals._last.clear()  # another test may have logged already
-    app = make_app(WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key())
+    app = make_app(
+        WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key(wix_registered_app.app_id)
+    )
     with caplog.at_level(logging.WARNING, logger="wixapp.web"):
         async with open_backend(app) as client:
             answers = [await client.post("/webhooks", content=f"not.a.jwt{n}") for n in range(200)]

@@ -27,7 +27,7 @@ async def test_install_settings_remove_reinstall_through_real_deliveries(
             app,
             base_url=emulator_url,
             database_url=database_url,
-            WIX_APP_PUBLIC_KEY=await control.webhook_public_key(),
+            WIX_APP_PUBLIC_KEY=await control.webhook_public_key(app.app_id),
             WIXAPP_MIGRATE_ON_START=False,
         )
         backend_app = create_app(settings)
@@ -106,7 +106,7 @@ async def test_a_backend_that_is_down_gets_the_event_on_the_retry(database_url: 
             app,
             base_url=emulator_url,
             database_url=database_url,
-            WIX_APP_PUBLIC_KEY=await control.webhook_public_key(),
+            WIX_APP_PUBLIC_KEY=await control.webhook_public_key(app.app_id),
             WIXAPP_MIGRATE_ON_START=False,
         )
         backend_app = create_app(settings)
@@ -134,7 +134,7 @@ async def test_an_emulator_in_its_own_thread_delivers_too(database_url: str) -> 
                 app,
                 base_url=emulator.url,
                 database_url=database_url,
-                WIX_APP_PUBLIC_KEY=await control.webhook_public_key(),
+                WIX_APP_PUBLIC_KEY=await control.webhook_public_key(app.app_id),
                 WIXAPP_MIGRATE_ON_START=False,
             )
             backend_app = create_app(settings)

@@ -51,7 +51,7 @@ async def test_events_signed_by_the_emulator_reach_the_backend_and_its_handlers(
                 app,
                 base_url=emulator.url,
                 database_url=f"sqlite:///{tmp_path / 'app.db'}",
-                WIX_APP_PUBLIC_KEY=await control.webhook_public_key(),
+                WIX_APP_PUBLIC_KEY=await control.webhook_public_key(app.app_id),
             )
             backend = create_app(settings, webhooks=router)
             async with serving(backend) as url, httpx.AsyncClient(base_url=url) as client:

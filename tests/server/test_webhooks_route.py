@@ -622,7 +622,8 @@ async def test_the_emulator_delivers_in_process_and_duplicates_change_nothing(
 ) -> None:
     recorder = Recorder()
     app = make_app(
-        webhooks=recorder.router, WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key()
+        webhooks=recorder.router,
+        WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key(wix_registered_app.app_id),
     )
     wix_deliver_webhooks(app)
     async with open_backend(app):
@@ -653,3 +654,25 @@ async def test_the_emulator_delivers_in_process_and_duplicates_change_nothing(
     assert (record.vendor_product_id, record.billing_cycle) == ("pro", "YEARLY")
     assert len(events) == 3
     assert recorder.kinds() == ["AppInstalled", "PaidPlanPurchased", "AppRemoved"]
+
+
+async def test_a_backend_refuses_webhooks_signed_with_another_apps_key(
+    make_app: AppFactory, wix_emulator_state: EmulatorState, wix_registered_app: RegisteredApp
+) -> None:
+    other_app = wix_emulator_state.register_app()
+    site = wix_emulator_state.create_site()
+    ours = wix_emulator_state.install(wix_registered_app.app_id, site.site_id)
+    theirs = wix_emulator_state.install(other_app.app_id, site.site_id)
+    app = make_app(
+        WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key(wix_registered_app.app_id)
+    )
+    async with open_backend(app) as client:
+        foreign = wix_emulator_state.sign_webhook(theirs.instance_id, "AppInstalled", data={})
+        refused = await client.post("/webhooks", content=foreign)
+        own = wix_emulator_state.sign_webhook(ours.instance_id, "AppInstalled", data={})
+        accepted = await client.post("/webhooks", content=own)
+        state: ServerState = app.state.wixapp
+        assert await state.store.get_instance(theirs.instance_id) is None
+
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_webhook_signature")
+    assert accepted.status_code == 200

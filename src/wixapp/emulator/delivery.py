@@ -2,12 +2,12 @@
 
 ``WebhookDeliverer`` listens to the emulator's lifecycle events. For an app with a webhook
 URL (``configure``) each event becomes a delivery: a POST whose whole body is the JWT,
-signed with the emulator's RSA key by ``webhook_signing`` (``public_key_pem`` is what a
-backend configures as WIX_APP_PUBLIC_KEY). A 2xx within ``DELIVERY_TIMEOUT`` is a success;
-any other status, a timeout or a connection error is a failure, retried after
-``RETRY_SCHEDULE[n]`` seconds on the *emulator* clock, so ``advance_clock`` makes due
-retries fire. Every attempt of a delivery carries the same ``iat`` (the backend's dedupe key
-stays equal) and a fresh ``exp``.
+signed with the app's own RSA key by ``webhook_signing``, as Wix keeps one per app
+(``public_key_pem(app_id)`` is what that app's backend configures as WIX_APP_PUBLIC_KEY). A
+2xx within ``DELIVERY_TIMEOUT`` is a success; any other status, a timeout or a connection
+error is a failure, retried after ``RETRY_SCHEDULE[n]`` seconds on the *emulator* clock, so
+``advance_clock`` makes due retries fire. Every attempt of a delivery carries the same
+``iat`` (the backend's dedupe key stays equal) and a fresh ``exp``.
 
 Deliveries run in a background task ("the pump") on the event loop that emitted the event
 or moved the clock; it checks for due deliveries whenever woken and every ``POLL_SECONDS``,
@@ -36,7 +36,7 @@ import httpx
 from pydantic import Field
 
 from wixapp.emulator.records import LifecycleEvent, Record
-from wixapp.emulator.webhook_signing import WEBHOOK_TTL, WebhookSigner
+from wixapp.emulator.webhook_signing import WEBHOOK_TTL, WebhookSigner, pooled_key
 from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
 
 __all__ = [
@@ -165,10 +165,9 @@ class _KeepOpen(httpx.AsyncBaseTransport):
 class WebhookDeliverer:
     """Signs, sends, retries and logs the emulator's webhooks; see the module docstring."""
 
-    def __init__(self, *, clock: Callable[[], float], signer: WebhookSigner | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._signer = signer or WebhookSigner()
-        self.public_key_pem = self._signer.public_key_pem
+        self._signers: dict[str, WebhookSigner] = {}  # app ID → its key, kept across resets
         self._transport: httpx.AsyncBaseTransport | None = None
         self._pump: asyncio.Task[None] | None = None
         self._pump_loop: asyncio.AbstractEventLoop | None = None
@@ -178,7 +177,7 @@ class WebhookDeliverer:
         self.reset()
 
     def reset(self) -> None:
-        """Forget URLs, holds and the log; stop the pump. The key and transport stay."""
+        """Forget URLs, holds and the log; stop the pump. The keys and transport stay."""
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
         self._pump = None
@@ -202,6 +201,16 @@ class WebhookDeliverer:
 
     def url_for(self, app_id: str) -> str | None:
         return self._urls.get(app_id)
+
+    def public_key_pem(self, app_id: str) -> str:
+        """The PEM public key ``app_id``'s webhooks verify with (its WIX_APP_PUBLIC_KEY)."""
+        return self._signer_for(app_id).public_key_pem
+
+    def _signer_for(self, app_id: str) -> WebhookSigner:
+        signer = self._signers.get(app_id)
+        if signer is None:
+            signer = self._signers[app_id] = WebhookSigner(pooled_key(len(self._signers)))
+        return signer
 
     def use_transport(self, transport: httpx.AsyncBaseTransport | None) -> None:
         """Send deliveries through ``transport`` (None: real HTTP). It is never closed here."""
@@ -233,7 +242,7 @@ class WebhookDeliverer:
     def sign_now(self, event: LifecycleEvent) -> str:
         """The body Wix would POST for ``event`` now (not delivered, not logged)."""
         iat = math.floor(self._clock())
-        return self._signer.sign(
+        return self._signer_for(event.app_id).sign(
             event.event_type,
             event.instance_id,
             event.data,
@@ -355,7 +364,7 @@ class WebhookDeliverer:
     async def _post(
         self, client: httpx.AsyncClient, delivery: _Delivery, at: float
     ) -> tuple[int | None, str | None]:
-        body = self._signer.sign(
+        body = self._signer_for(delivery.app_id).sign(
             delivery.event_type,
             delivery.instance_id,
             delivery.data,

@@ -26,9 +26,11 @@ emulator's control API (``POST /_emulator/tokens``) on their own origin.
 ``GET /_host/{script}``
     the pages' scripts, built from ``frontend/src/host/`` (``make frontend``).
 
-The pages load code from these URLs on the emulator's origin, so only http(s) URLs are
-taken (checked here, and again by the page scripts); a refusal is a 400 page that names the
-parameter and shows the value escaped.
+The pages load code from these URLs on the emulator's origin, so only http(s) URLs on this
+machine (loopback) are taken, or on a host allowed on purpose (``wixapp emulator
+--allow-host``): a link to another host's backend must not run its script next to the
+control API. Checked here (and again by the page scripts for the scheme); a refusal is a
+400 page that names the parameter and shows the value escaped.
 """
 
 from __future__ import annotations
@@ -66,10 +68,14 @@ _RULES: dict[str, tuple[tuple[re.Pattern[str], ...], str]] = {
 _Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def host_pages_routes(pages_dir: Path = PAGES_DIR) -> list[BaseRoute]:
-    """The routes to mount at the root of the emulator app (they use absolute paths)."""
+def host_pages_routes(
+    pages_dir: Path = PAGES_DIR, *, allowed_hosts: Iterable[str] = ()
+) -> list[BaseRoute]:
+    """The routes to mount at the root of the emulator app (they use absolute paths);
+    ``allowed_hosts``: hosts besides loopback whose backends and scripts pages may load."""
+    allowed = tuple(allowed_hosts)
     routes: list[BaseRoute] = [
-        Route(path, _page_endpoint(pages_dir / name), methods=["GET", "HEAD"], name=name)
+        Route(path, _page_endpoint(pages_dir / name, allowed), methods=["GET", "HEAD"], name=name)
         for path, name in _PAGES.items()
     ]
     routes.append(
@@ -95,7 +101,7 @@ def host_page_problems(
     problems = []
     for name, value in query:
         if name == "page":
-            if not _is_local_url(value, allowed_hosts):
+            if not (_HTTP_URL.fullmatch(value) and _on_allowed_host(value, allowed_hosts)):
                 problems.append(f"page must be an http(s) URL on this machine, not {value!r}")
             continue
         rule = _RULES.get(name)
@@ -104,23 +110,26 @@ def host_page_problems(
         patterns, expected = rule
         if not any(pattern.fullmatch(value) for pattern in patterns):
             problems.append(f"{name} must be {expected}, not {value!r}")
+        elif _HTTP_URL.fullmatch(value) and not _on_allowed_host(value, allowed_hosts):
+            host = urlsplit(value).hostname or ""
+            problems.append(
+                f"{name} must be on this machine (loopback), not on {host!r}: start the "
+                f"emulator with --allow-host {host} to load it"
+            )
     return problems
 
 
-def _is_local_url(value: str, allowed_hosts: Iterable[str]) -> bool:
-    if not _HTTP_URL.fullmatch(value):
-        return False
+def _on_allowed_host(url: str, allowed_hosts: Iterable[str]) -> bool:
     try:
-        host = urlsplit(value).hostname or ""
-    except ValueError:
+        host = urlsplit(url).hostname
+    except ValueError:  # a malformed port or bracket
         return False
-    return is_loopback_host(host, allowed_hosts)
+    return host is not None and is_loopback_host(host, allowed_hosts)
 
 
-def _page_endpoint(page: Path) -> _Endpoint:
+def _page_endpoint(page: Path, allowed_hosts: tuple[str, ...]) -> _Endpoint:
     async def endpoint(request: Request) -> Response:
-        allowed = getattr(request.app.state, "allowed_hosts", ())
-        problems = host_page_problems(request.query_params.multi_items(), allowed_hosts=allowed)
+        problems = host_page_problems(request.query_params.multi_items(), allowed_hosts)
         if problems:
             return _refusal(problems)
         return FileResponse(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)

@@ -140,7 +140,7 @@ class ControlOperations:
 
     # ---- webhooks
     webhook_public_key = Operation(
-        "GET", "/webhooks/public-key", EmulatorState.webhook_public_key, PemText()
+        "GET", "/apps/{app_id}/webhook-public-key", EmulatorState.webhook_public_key, PemText()
     )
     configure_webhooks = Operation(
         "POST",

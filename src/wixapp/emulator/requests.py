@@ -145,6 +145,7 @@ class EmitEvent(ControlRequest):
 
 class SignWebhook(EmitEvent):
     instance_id: str
+    app_id: str | None = None  # whose key signs, for an instance not installed
 
 
 class ReleaseWebhooks(ControlRequest):

@@ -50,13 +50,16 @@ def create_emulator(
     ``rate_limit`` is the state's). ``rate_limit`` plays Wix's 200 calls a minute per
     instance from the start (``wixapp emulator``, the demo and the pytest plugin turn it
     on). ``allowed_hosts`` adds names the control API and host pages answer besides
-    loopback (see ``wixapp.emulator.guard``). ``dashboard`` is the app behind the HTTPS
-    port that plays ``https://manage.wix.com``: it answers that name too.
+    loopback (see ``wixapp.emulator.guard``), and hosts whose backends and scripts the
+    host pages may load. ``dashboard`` is the app behind the HTTPS port that plays
+    ``https://manage.wix.com``: it answers that name too.
     """
+    allowed_hosts = tuple(allowed_hosts)
     routes: list[BaseRoute] = [
         *wix_routes(),
         Mount(CONTROL_PREFIX, routes=control_routes()),
-        *host_pages_routes(),  # the pages that play the Wix site and editor (dev and tests)
+        # The pages that play the Wix site and editor (dev and tests).
+        *host_pages_routes(allowed_hosts=allowed_hosts),
         index_route(),  # GET /: the apps, sites and links to their pages
     ]
     guarded_hosts = (*allowed_hosts, DASHBOARD_HOST) if dashboard else tuple(allowed_hosts)

@@ -16,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["WEBHOOK_TTL", "WebhookSigner"]
+__all__ = ["WEBHOOK_TTL", "WebhookSigner", "pooled_key"]
 
 WEBHOOK_TTL: Final = 3600
 """Seconds a webhook JWT is valid from its attempt (Wix's own lifetime is undocumented)."""
@@ -25,11 +25,11 @@ _APP_IDENTITY: Final = {"identityType": "APP"}
 
 
 class WebhookSigner:
-    """Signs webhook bodies with one RSA key; ``public_key_pem`` is what a backend
-    configures as WIX_APP_PUBLIC_KEY."""
+    """Signs one app's webhook bodies with its RSA key; ``public_key_pem`` is what the app's
+    backend configures as WIX_APP_PUBLIC_KEY."""
 
     def __init__(self, private_key: rsa.RSAPrivateKey | None = None) -> None:
-        self._key = private_key or _shared_key()
+        self._key = private_key or pooled_key(0)
         public = self._key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -59,9 +59,11 @@ class WebhookSigner:
 
 
 @cache
-def _shared_key() -> rsa.RSAPrivateKey:
-    """One RSA key per process: generating one costs about 0.1 s, and every test makes an
-    emulator. It is not derived from the emulator's seed (RSA generation cannot be)."""
+def pooled_key(index: int) -> rsa.RSAPrivateKey:
+    """The ``index``-th RSA key of this process. An emulator signs for its n-th app with key n,
+    so its apps' keys differ, as Wix's do, while emulators share keys: generating one costs
+    about 0.1 s, and every test makes an emulator. Not derived from the emulator's seed (RSA
+    generation cannot be)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 

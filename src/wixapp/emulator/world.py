@@ -30,6 +30,7 @@ from wixapp.emulator.registry import Registry
 from wixapp.emulator.timekeeping import Clock
 from wixapp.emulator.tokens import TokenAuthority, TokenSigner
 from wixapp.emulator.traffic import Traffic
+from wixapp.emulator.wix_errors import EmulatorError
 from wixapp.protocol import split_domain_event_type
 
 __all__ = ["EmulatorState", "Forward"]
@@ -187,9 +188,11 @@ class EmulatorState:
 
     # ---- webhooks (the delivery log, holds and duplicates: ``self.webhooks``)
 
-    def webhook_public_key(self) -> str:
-        """The PEM public key the emulator's webhooks verify with (WIX_APP_PUBLIC_KEY)."""
-        return self.webhooks.public_key_pem
+    def webhook_public_key(self, app_id: str) -> str:
+        """The PEM public key the app's webhooks verify with (its WIX_APP_PUBLIC_KEY): a key
+        per app, as Wix has."""
+        self.registry.app(app_id)
+        return self.webhooks.public_key_pem(app_id)
 
     def configure_webhooks(self, app_id: str, url: str | None) -> WebhookTarget:
         """Deliver the app's lifecycle events to ``url``; None stops delivering."""
@@ -244,18 +247,29 @@ class EmulatorState:
         action_body: dict[str, Any] | None = None,
         identity: dict[str, Any] | None = None,
         account_info: dict[str, Any] | None = None,
+        app_id: str | None = None,
     ) -> str:
-        """The body ``emit_event`` would POST now, signed with the emulator's key, for any
-        instance ID (installed or not); nothing is delivered or logged."""
-        installation = self.registry.find_installation(instance_id)
+        """The body ``emit_event`` would POST now, signed with the key of the instance's app,
+        for any instance ID: one not installed is signed with ``app_id``'s key. Nothing is
+        delivered or logged."""
         return self.webhooks.sign_now(
             self._requested_event(
-                "" if installation is None else installation.app_id,
+                self._signing_app(instance_id, app_id),
                 instance_id,
                 event_type,
                 EventFields(data, entity, modified_fields, action_body, identity, account_info),
             )
         )
+
+    def _signing_app(self, instance_id: str, app_id: str | None) -> str:
+        installation = self.registry.find_installation(instance_id)
+        if installation is not None:
+            return installation.app_id
+        if app_id is None:
+            raise EmulatorError(
+                f"No installation {instance_id!r}: name the app whose key signs (app_id)."
+            )
+        return self.registry.app(app_id).app_id
 
     def _requested_event(
         self, app_id: str, instance_id: str, event_type: str, fields: EventFields

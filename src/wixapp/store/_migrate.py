@@ -18,6 +18,7 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
 from filelock import FileLock
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Connection,
     MetaData,
     PrimaryKeyConstraint,
+    Select,
     String,
     Table,
     column,
@@ -51,6 +53,7 @@ __all__ = [
     "not_wixapp_table",
     "run_app_migrations",
     "run_environment",
+    "schema_is_behind",
 ]
 
 logger = logging.getLogger("wixapp.store")
@@ -103,6 +106,40 @@ def _upgraded(config: Config) -> tuple[str, ...]:
 def head_revisions() -> tuple[str, ...]:
     """The revisions a database fully migrated to wixapp's schema is at (its heads)."""
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def schema_is_behind(connection: Connection, app_migrations: str | None = None) -> bool:
+    """Whether the database lacks any of wixapp's migrations, or of the app's own at
+    ``app_migrations`` (its env.py names its version table, so it is run to read it)."""
+    if _applied(connection, VERSION_TABLE) != set(head_revisions()):
+        return True
+    return bool(app_migrations) and _app_is_behind(connection, str(app_migrations))
+
+
+def _applied(connection: Connection, version_table: str) -> set[str]:
+    if not inspect(connection).has_table(version_table):
+        return set()
+    versions: Select[Any] = select(column("version_num")).select_from(table(version_table))
+    return {str(version) for version in connection.execute(versions).scalars()}
+
+
+def _app_is_behind(connection: Connection, script_location: str) -> bool:
+    config = app_alembic_config(script_location, connection=connection)
+    script = ScriptDirectory.from_config(config)
+    current: list[str] = []
+
+    def note_current(_heads: Any, migration_context: MigrationContext) -> list[Any]:
+        current.extend(migration_context.get_current_heads())
+        return []  # nothing to run: this only reads
+
+    with EnvironmentContext(config, script, fn=note_current, dont_mutate=True):
+        script.run_env()
+    return set(current) != set(_app_heads(script_location))
+
+
+@functools.cache
+def _app_heads(script_location: str) -> tuple[str, ...]:
+    return tuple(ScriptDirectory.from_config(app_alembic_config(script_location)).get_heads())
 
 
 def alembic_config(*, connection: Connection | None = None, database_url: str = "") -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,9 +24,10 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wixapp.errors import InstanceRemovedError, SchemaNotReadyError
+from wixapp.logs import LogLimiter
 from wixapp.store._engine import make_engine
-from wixapp.store._migrate import head_revisions
 from wixapp.store._migrate import migrate as migrate_to_head
+from wixapp.store._migrate import schema_is_behind
 from wixapp.store._records import (
     UNSET,
     EventRecord,
@@ -38,9 +40,11 @@ from wixapp.store._records import (
     etag_for,
     matching_versions,
 )
-from wixapp.store._schema import ID_LENGTH, VERSION_TABLE, instances, settings, webhook_events
+from wixapp.store._schema import ID_LENGTH, instances, settings, webhook_events
 
 __all__ = ["Store", "instance_filter"]
+
+logger = logging.getLogger("wixapp.store")
 
 _Insert = postgresql.Insert | sqlite.Insert
 
@@ -73,9 +77,16 @@ class Store:
     because the database is down raise StoreUnavailableError.
     """
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        app_migrations: str | None = None,
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._app_migrations = app_migrations
 
     @classmethod
     async def open(
@@ -87,10 +98,11 @@ class Store:
         **engine_options: Any,
     ) -> Self:
         """A store on ``database_url``; ``migrate=True`` first brings the schema up to date:
-        wixapp's, then the app's own migrations at ``app_migrations`` (if given)."""
+        wixapp's, then the app's own migrations at ``app_migrations`` (if given), which
+        :meth:`pending_migrations` compares too."""
         if migrate:
             await asyncio.to_thread(migrate_to_head, database_url, app_migrations=app_migrations)
-        return cls(make_engine(database_url, **engine_options))
+        return cls(make_engine(database_url, **engine_options), app_migrations=app_migrations)
 
     @classmethod
     async def create(cls, database_url: str, **engine_options: Any) -> Self:
@@ -121,15 +133,10 @@ class Store:
             await conn.execute(text("SELECT 1"))
 
     async def pending_migrations(self) -> bool:
-        """Whether the schema is behind this version's migrations (``wixapp migrate``)."""
-        try:
-            async with self._connect() as conn:
-                versions = text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608 (a constant)
-                current = await conn.execute(versions)
-                applied = {str(row[0]) for row in current}
-        except SchemaNotReadyError:
-            return True
-        return applied != set(head_revisions())
+        """Whether the schema is behind this version's migrations, wixapp's or the app's own
+        (``wixapp migrate``)."""
+        async with self._connect() as conn:
+            return await conn.run_sync(schema_is_behind, self._app_migrations)
 
     # Instances
 
@@ -485,6 +492,7 @@ async def _translated_errors() -> AsyncIterator[None]:
         yield
     except (OperationalError, InterfaceError, ProgrammingError) as exc:
         if _missing_schema(exc):
+            _log_missing_schema(exc)
             raise SchemaNotReadyError() from exc
         if isinstance(exc, ProgrammingError):
             raise
@@ -500,7 +508,24 @@ def _missing_schema(exc: DBAPIError) -> bool:
     if getattr(exc.orig, "sqlstate", None) in ("42P01", "42703"):  # undefined table, column
         return True
     text = str(exc.orig).lower()
-    return "no such table" in text or "no such column" in text
+    return any(sign in text for sign in _SQLITE_MISSING)
+
+
+# SELECT/UPDATE say "no such column: t.c"; INSERT says "table t has no column named c".
+_SQLITE_MISSING = ("no such table", "no such column", "has no column named")
+# Once per missing table or column: each request needing it fails the same way.
+_missing_logged = LogLimiter(interval=None)
+
+
+def _log_missing_schema(exc: DBAPIError) -> None:
+    missing = (str(exc.orig).strip().splitlines() or ["?"])[0][:200]  # never the statement
+    if _missing_logged.allow(missing) is not None:
+        logger.error(
+            "the database schema lacks what this code needs (%s): a migration has not run; "
+            "run `wixapp migrate` (WIXAPP_MIGRATIONS names the app's own); until then such "
+            "requests answer 503 migrations_pending",
+            missing,
+        )
 
 
 def _newer(marker: str, at: datetime) -> ColumnElement[bool]:

@@ -147,7 +147,7 @@ def wix_settings(
     return settings_for_emulator(
         wix_registered_app,
         database_url=f"sqlite:///{tmp_path / 'wixapp.db'}",
-        WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key(),
+        WIX_APP_PUBLIC_KEY=wix_emulator_state.webhook_public_key(wix_registered_app.app_id),
     )
 
 

@@ -91,8 +91,9 @@ def sign_test_webhook(webhook: TestWebhook, *, now: float, private_key_pem: str)
 
 
 async def sign_with_emulator(webhook: TestWebhook, emulator_url: str, *, now: float) -> str:
-    """The body signed with the key of the emulator at ``emulator_url`` (its
-    ``/_emulator/webhooks/public-key`` verifies it)."""
+    """The body signed by the emulator at ``emulator_url`` with the key of the instance's
+    app, or of ``webhook.app_id`` for an instance it has not installed (its
+    ``/_emulator/apps/{app_id}/webhook-public-key`` verifies it)."""
     async with EmulatorControl.for_url(emulator_url) as control:
         try:
             return await control.sign_webhook(
@@ -101,6 +102,7 @@ async def sign_with_emulator(webhook: TestWebhook, emulator_url: str, *, now: fl
                 data=webhook.payload(now),
                 identity=webhook.identity,
                 account_info=webhook.account_info,
+                app_id=webhook.app_id,
             )
         except httpx.HTTPError as error:
             raise ConfigurationError(f"--emulator {emulator_url}: {error!r}") from None

@@ -307,7 +307,18 @@ class WixClient:
                 UpstreamUnavailableError("Wix did not answer in time.", code="upstream_timeout")
             ) from None
         except SendError as exc:
+            self._log_unreachable(exc)
             raise _Retryable(UpstreamUnavailableError(f"Could not reach Wix ({exc}).")) from None
+
+    def _log_unreachable(self, error: SendError) -> None:
+        # Once per URL: a wrong WIX_API_BASE_URL fails every call the same way.
+        if _unreachable_logged.allow(self._base_url) is not None:
+            logger.error(
+                "could not reach Wix at WIX_API_BASE_URL (%s): %s; check WIX_API_BASE_URL and "
+                "the network (logged once)",
+                self._base_url,
+                error,  # the transport's exception class: never a URL's secrets or a body
+            )
 
     def _observe(self, endpoint: Endpoint, outcome: str, seconds: float) -> None:
         if self._observer is not None:
@@ -490,6 +501,7 @@ def _is_credentials_error(code: str | None, message: str | None) -> bool:
 
 
 _not_wix_logged = LogLimiter(interval=None)
+_unreachable_logged = LogLimiter(interval=None)
 
 
 def _looks_like_wix(response: Answer) -> bool:

@@ -3,11 +3,14 @@
 One policy: Starlette's ``CORSMiddleware`` with the backend's options. The backend installs
 it as middleware allowing every method its routes answer (``RouteCORSMiddleware``), narrowed
 by ``WIXAPP_CORS_METHODS``; the framework adapters apply the same rules to Flask and Django
-answers (``preflight`` and ``headers_for`` run them without an event loop).
+answers (``preflight`` and ``headers_for`` run them without an event loop). A refused
+preflight is answered in wixapp's JSON error form on every door (400 ``cors_origin_refused``
+or ``cors_request_refused``), and a refused origin is logged once.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
@@ -19,6 +22,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.config import Settings
+from wixapp.logs import LogLimiter
+from wixapp.web.answers import error_response
 
 __all__ = [
     "ANY_METHOD",
@@ -28,6 +33,7 @@ __all__ = [
     "CorsPolicy",
     "HeaderItems",
     "RouteCORSMiddleware",
+    "WixCORSMiddleware",
     "policy_for_any_routes",
     "route_methods",
 ]
@@ -41,6 +47,41 @@ ANY_METHOD = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 HeaderItems = Iterable[tuple[str, str]]
 """Header names and values, as ``headers.items()`` gives them in any framework."""
+
+logger = logging.getLogger("wixapp.web")
+# Once per origin: a misconfigured site asks on every page view. (Each line costs a request,
+# as an access log line does, and the table is bounded.)
+_refused_origins = LogLimiter(interval=None)
+
+
+class WixCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS rules, refusing a preflight in wixapp's JSON error form."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 400:
+            return answer
+        kept = {
+            k: v for k, v in answer.headers.items() if k not in ("content-length", "content-type")
+        }
+        origin = request_headers["origin"]
+        if self.is_allowed_origin(origin):
+            detail = f"{bytes(answer.body).decode()}: not allowed by this backend's CORS rules."
+            return error_response(400, "cors_request_refused", detail, kept)
+        _log_refused(origin)
+        detail = (
+            f"The origin {origin[:200]} may not call this backend: add it to WIXAPP_CORS_ORIGINS."
+        )
+        return error_response(400, "cors_origin_refused", detail, kept)
+
+
+def _log_refused(origin: str) -> None:
+    if _refused_origins.allow(origin) is not None:
+        logger.warning(
+            "refused a cross-origin request from %r: WIXAPP_CORS_ORIGINS does not list it "
+            "(logged once per origin)",
+            origin[:200],
+        )
 
 
 class CorsPolicy:
@@ -57,11 +98,11 @@ class CorsPolicy:
             "allow_credentials": False,
             "max_age": CORS_MAX_AGE,
         }
-        self._rules = CORSMiddleware(_no_app, **self.options)
+        self._rules = WixCORSMiddleware(_no_app, **self.options)
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
         """The rules as ASGI middleware in front of ``app``."""
-        return CORSMiddleware(app, **self.options)
+        return WixCORSMiddleware(app, **self.options)
 
     def preflight(self, method: str, headers: HeaderItems) -> Response | None:
         """The answer to a CORS preflight, or ``None`` if the request is not one."""
@@ -110,7 +151,7 @@ def policy_for_any_routes(settings: Settings) -> CorsPolicy:
     return CorsPolicy(settings.cors_origins, settings.cors_methods or ANY_METHOD)
 
 
-class RouteCORSMiddleware(CORSMiddleware):
+class RouteCORSMiddleware(WixCORSMiddleware):
     """The backend's CORS middleware: the policy allowing every method the app's routes
     answer, narrowed by ``WIXAPP_CORS_METHODS``.
 

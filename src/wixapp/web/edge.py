@@ -178,8 +178,9 @@ async def open_store(settings: Settings, *, migrate: bool, migrations: str | Non
         ) from None
     if await store.pending_migrations():
         logger.warning(
-            "the database schema is not up to date: /readyz answers 503 and requests that "
-            "need the database 503 migrations_pending until `wixapp migrate` has run"
+            "the database schema is behind this version (wixapp's or the app's own migrations):"
+            " /readyz answers 503 and requests that need the database 503 migrations_pending"
+            " until `wixapp migrate` has run"
         )
     return store
 

@@ -1,4 +1,4 @@
-"""``wixapp serve | emulator | migrate | revision | new | webhook send | demo``."""
+"""``wixapp serve | dev | emulator | migrate | revision | new | webhook send | urls | demo``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wixapp.errors import ConfigurationError
 from wixapp.logs import logging_config
+
+if TYPE_CHECKING:
+    from wixapp.demo import AppUnderDemo
 
 __all__ = ["main"]
 
@@ -133,12 +137,48 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--emulator-port", type=int, default=8765, help="(0: any free)")
     demo.add_argument("--database-url", default=None, help="default: a SQLite file in ./var")
     _app_arguments(demo)
-    demo.add_argument("--widget-tag", default=None, help="the app widget's custom element tag")
-    demo.add_argument("--widget-script", default=None, help="its script's path on the backend")
-    demo.add_argument("--panel", default=None, help="the settings panel's path on the backend")
+    _page_arguments(demo)
     _rate_limit_switch(demo)
     demo.set_defaults(run=_demo)
+
+    _dev_command(commands)
     return parser
+
+
+def _dev_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dev = commands.add_parser(
+        "dev",
+        help="the app with reload, the emulator with two sites, the bundles rebuilt on change",
+        description="Serve the app (reloaded when a Python file under ./src changes) against "
+        "the emulator, where it is installed on two sites; rebuild the frontend bundles on "
+        "change when ./frontend/build.mjs exists; print the site, editor and dashboard pages. "
+        "Ctrl-C stops all of it.",
+    )
+    dev.add_argument("--port", type=int, default=8000, help="backend port (0: any free)")
+    dev.add_argument("--emulator-port", type=int, default=8765, help="(0: any free)")
+    dev.add_argument(
+        "--dashboard-port", type=int, default=8443, help="the HTTPS dashboard host (0: any free)"
+    )
+    _app_arguments(dev)
+    _page_arguments(dev)
+    _rate_limit_switch(dev)
+    dev.add_argument(
+        "--no-frontend", dest="frontend", action="store_false", help="do not rebuild the bundles"
+    )
+    dev.set_defaults(run=_dev)
+
+
+def _page_arguments(command: argparse.ArgumentParser) -> None:
+    """Where the app's surfaces are, for the printed site, editor and dashboard pages."""
+    command.add_argument("--widget-tag", default=None, help="the app widget's custom element tag")
+    command.add_argument("--widget-script", default=None, help="its script's path on the backend")
+    command.add_argument("--panel", default=None, help="the settings panel's path on the backend")
+    command.add_argument(
+        "--dashboard-page",
+        default="/dashboard",
+        metavar="PATH",
+        help="the dashboard page's path on the backend (default: wixapp's /dashboard)",
+    )
 
 
 def _webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -411,16 +451,45 @@ def _new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from wixapp.demo import AppUnderDemo, run_demo
+def _app_under_demo(args: argparse.Namespace, import_string: str | None) -> AppUnderDemo:
+    from wixapp.demo import AppUnderDemo
 
-    target = AppUnderDemo(
-        import_string=_app_target(args)[0] if args.app else None,
+    return AppUnderDemo(
+        import_string=import_string,
         factory=args.factory,
         widget_tag=args.widget_tag,
         widget_script=args.widget_script,
         panel=args.panel,
+        dashboard_page=args.dashboard_page,
     )
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from wixapp.devloop import DevLoop, run_dev
+
+    project = Path.cwd()
+    source = project / "src"
+    if source.is_dir():  # a project not installed yet imports from its src layout
+        sys.path.insert(0, str(source))  # (the reloader's worker gets the parent's sys.path)
+    import_string, factory = _app_target(args)
+    args.factory = factory
+    loop = DevLoop(
+        app=_app_under_demo(args, import_string),
+        project=project,
+        port=args.port,
+        emulator_port=args.emulator_port,
+        dashboard_port=args.dashboard_port,
+        rate_limit=args.rate_limit,
+        frontend=args.frontend,
+        log_config=_log_config(args),
+    )
+    return run_dev(loop)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from wixapp.demo import run_demo
+
+    target = _app_under_demo(args, _app_target(args)[0] if args.app else None)
     return run_demo(
         once=args.once,
         port=args.port,

@@ -28,19 +28,28 @@ from wixapp.server import create_app
 from wixapp.testing.loopback import port_or_free, serving
 from wixapp.testing.settings import settings_for_emulator
 
-__all__ = ["AppUnderDemo", "run_demo"]
+__all__ = [
+    "AppUnderDemo",
+    "DemoSite",
+    "default_database_url",
+    "install_demo_sites",
+    "print_dashboards",
+    "print_host_pages",
+    "run_demo",
+]
 
 
 @dataclass(frozen=True)
 class AppUnderDemo:
-    """An app built on ``create_app`` to demo instead of wixapp's own, and where its widget
-    and panel are (the host pages default to wixapp's)."""
+    """An app built on ``create_app`` to demo instead of wixapp's own, and where its widget,
+    panel and dashboard page are (the host pages default to wixapp's)."""
 
     import_string: str | None = None  # MODULE:ATTR of a factory taking Settings
     factory: bool = False
     widget_tag: str | None = None
     widget_script: str | None = None
     panel: str | None = None
+    dashboard_page: str = "/dashboard"  # its path on the backend
 
     def build(self, settings: Settings) -> FastAPI:
         if self.import_string is None:
@@ -101,11 +110,11 @@ async def _demo(
         EmulatorControl.for_url(emulator_url) as control,
     ):
         app = await control.register_app()
-        sites = [await _install(control, app.app_id, name) for name in ("Bakery", "Bike Shop")]
+        sites = await install_demo_sites(control, app.app_id)
         settings = settings_for_emulator(
             app,
             base_url=emulator_url,
-            database_url=database_url or _default_database_url(),
+            database_url=database_url or default_database_url("demo"),
             WIXAPP_LAST_SEEN_INTERVAL=1.0,
         )
         async with serving(target.build(settings), port=port_or_free(port)) as backend_url:
@@ -114,15 +123,20 @@ async def _demo(
             if once:
                 print("\nDone: --once stops both servers now (run without it to keep them).")
                 return 0
-            _print_host_pages(emulator_url, backend_url, app.app_id, sites, target)
+            print_host_pages(emulator_url, backend_url, app.app_id, sites, target)
             with (
                 tempfile.TemporaryDirectory(prefix="wixapp-tls-") as folder,
                 DashboardServer(emulator, folder=Path(folder), port=port_or_free(8443)) as host,
             ):
-                _print_dashboards(host, backend_url, app.app_id, sites)
+                print_dashboards(host, backend_url, app.app_id, sites, target)
                 print("\nServing until Ctrl-C.")
                 await _forever()
     return 0
+
+
+async def install_demo_sites(control: EmulatorControl, app_id: str) -> list[DemoSite]:
+    """Two sites with the app installed on a paid plan: the demo's and the dev loop's."""
+    return [await _install(control, app_id, name) for name in ("Bakery", "Bike Shop")]
 
 
 async def _install(control: EmulatorControl, app_id: str, name: str) -> DemoSite:
@@ -232,7 +246,7 @@ def _banner(emulator_url: str, backend_url: str, app_id: str, rate_limit: bool) 
     print(f"  Wix rate limit: {limit}")
 
 
-def _print_host_pages(
+def print_host_pages(
     emulator_url: str, backend_url: str, app_id: str, sites: list[DemoSite], target: AppUnderDemo
 ) -> None:
     pages = {"backend": backend_url, **target.page_parameters()}
@@ -244,20 +258,24 @@ def _print_host_pages(
         print(f"  {site.name:10s} editor : {emulator_url}/editor?{urlencode(query)}")
 
 
-def _print_dashboards(
-    host: DashboardServer, backend_url: str, app_id: str, sites: list[DemoSite]
+def print_dashboards(
+    host: DashboardServer,
+    backend_url: str,
+    app_id: str,
+    sites: list[DemoSite],
+    target: AppUnderDemo,
 ) -> None:
     """The app's dashboard page in the emulator's Wix dashboard (HTTPS, as manage.wix.com)."""
     print(f"\n{host.describe()}")
     for site in sites:
-        url = host.dashboard_url(app_id, site.instance_id, f"{backend_url}/dashboard")
+        url = host.dashboard_url(app_id, site.instance_id, backend_url + target.dashboard_page)
         print(f"  {site.name:10s} dashboard : {url}")
 
 
-def _default_database_url() -> str:
-    folder = Path("var")
+def default_database_url(name: str, folder: Path = Path("var")) -> str:
+    """A SQLite file ``NAME.db`` in ``folder`` (made if missing), by default ``./var``."""
     folder.mkdir(exist_ok=True)
-    return f"sqlite:///{folder / 'demo.db'}"
+    return f"sqlite:///{folder / name}.db"
 
 
 async def _forever() -> None:

@@ -6,7 +6,8 @@ Every test of the installed package uses these session fixtures, so a session bu
   carries the built JS bundles, so ``make frontend`` must have run.
 - ``wheelhouse``: one ``pip wheel`` run builds wixapp's wheel from that sdist with no Node on
   the PATH (``no_node_path``), as an installer would, and fetches the wheels of everything
-  it needs with the extras in ``WHEELHOUSE_EXTRAS`` from the machine's package index: the
+  it needs with the extras in ``WHEELHOUSE_EXTRAS``, and of what a scaffolded project
+  installs beside it (``SCAFFOLD_REQUIREMENTS``), from the machine's package index: the
   only resolution against the index in a session. ``wixapp_wheel`` is the built wheel.
 - ``fresh_venv("wixapp")``, ``fresh_venv("wixapp[testing]")``: a :class:`Venv` with exactly
   those requirements installed from the wheelhouse (``pip install --no-index``), made once
@@ -43,6 +44,14 @@ BUILT_BUNDLES = (
     "static/cli-panel.js",
     "emulator/pages/dashboard-host.js",
     "static/dashboard.js",
+)
+# What `wixapp new`'s project installs besides wixapp: its dev extra and its build backend.
+_TEMPLATE = tomllib.loads(
+    (CHECKOUT / "src/wixapp/scaffold/template/pyproject.toml").read_text(encoding="utf-8")
+)
+SCAFFOLD_REQUIREMENTS = (
+    *_TEMPLATE["project"]["optional-dependencies"]["dev"],
+    *_TEMPLATE["build-system"]["requires"],
 )
 # Variables of this suite's interpreter that must not reach a fresh environment.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTEST_ADDOPTS")
@@ -157,6 +166,7 @@ def wheelhouse(sdist: Path, no_node_path: str, tmp_path_factory: pytest.TempPath
             "--wheel-dir",
             house,
             f"{sdist}[{extras}]",
+            *SCAFFOLD_REQUIREMENTS,
             path=no_node_path,
         )
     )

@@ -203,7 +203,8 @@ class EmulatorServer:
 
     ``with EmulatorServer() as server:`` gives ``server.url`` and ``server.state``; port 0
     (the default) picks a free port. ``dashboard=True`` also serves the dashboard host over
-    HTTPS on a free port (``server.dashboard``, a ``DashboardServer``).
+    HTTPS on ``dashboard_port`` (default: a free one; ``server.dashboard``, a
+    ``DashboardServer``).
     """
 
     def __init__(
@@ -214,13 +215,16 @@ class EmulatorServer:
         seed: int | None = None,
         rate_limit: bool = False,
         dashboard: bool = False,
+        dashboard_port: int = 0,
     ) -> None:
         self.app = create_emulator(seed=seed, rate_limit=rate_limit)
         self._socket = socket.create_server((host, port))
         self._server = _BackgroundServer(self.app, self._socket, "wix-emulator")
         self._tls_folder = tempfile.TemporaryDirectory(prefix="wixapp-tls-") if dashboard else None
         self.dashboard = (
-            DashboardServer(self.app, folder=Path(self._tls_folder.name), host=host)
+            DashboardServer(
+                self.app, folder=Path(self._tls_folder.name), host=host, port=dashboard_port
+            )
             if self._tls_folder
             else None
         )

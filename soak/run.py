@@ -15,6 +15,7 @@ check failed.
     python soak/run.py                      # SOAK_SECONDS (default 600) of load
     python soak/run.py --seconds 90         # a shorter run
     python soak/run.py --database-url postgresql://postgres@127.0.0.1/wixapp_soak
+    python soak/run.py --database-url ... --redis-url redis://127.0.0.1:6379/0 --workers 2
 """
 
 from __future__ import annotations
@@ -125,10 +126,15 @@ def wait_until_up(url: str, child: subprocess.Popen[bytes], name: str, timeout: 
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """The process's RSS and its children's (uvicorn's workers, with --workers)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total += sum(rss_kib(int(child)) for child in children)
+    return total
 
 
 # ---- bookkeeping ------------------------------------------------------------------------
@@ -340,6 +346,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "WIXAPP_DATABASE_URL": database_url,
                 "WIXAPP_MIGRATE_ON_START": "false",
                 **BACKEND_SETTINGS,
+                **shared_cache(args.redis_url),
             }
             backend_argv = [
                 sys.executable,
@@ -350,9 +357,17 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             ]
             backend_argv += ["--host", LOOPBACK, "--port", str(backend_port)]
             backend_argv += ["--log-level", "warning", "--no-access-log"]
+            backend_argv += ["--workers", str(args.workers)]
             with process("backend", backend_argv, clean_environment(settings), workdir) as backend:
                 wait_until_up(f"{backend_url}/readyz", backend, "backend")
                 return await drive(args, control, backend, backend_url, sites, visitors, owners)
+
+
+def shared_cache(redis_url: str | None) -> dict[str, str]:
+    """The Redis tier's settings (a prefix of this run's own), or none."""
+    if redis_url is None:
+        return {}
+    return {"WIXAPP_REDIS_URL": redis_url, "WIXAPP_REDIS_PREFIX": f"soak-{os.getpid()}"}
 
 
 async def drive(
@@ -416,6 +431,9 @@ async def drive(
         "concurrency": args.concurrency,
         "sites": len(sites),
         "backend_settings": BACKEND_SETTINGS,
+        "database": args.database_url.split(":", 1)[0] if args.database_url else "sqlite",
+        "redis": args.redis_url is not None,
+        "workers": args.workers,
         "requests": requests,
         "requests_per_second": round(requests / elapsed, 1),
         "latency_ms": {
@@ -456,6 +474,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--database-url", default=None, help="default: a SQLite file (WAL)")
+    parser.add_argument("--redis-url", default=None, help="the shared tier (default: none)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--output", type=Path, default=ROOT / "artifacts" / "soak.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     return parser.parse_args(argv)

@@ -30,7 +30,7 @@ from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.headers import SecurityHeadersMiddleware
 from wixapp.server.lean import LEAN_ROUTES
 from wixapp.server.middleware import EdgeMiddleware
-from wixapp.server.routes import router
+from wixapp.server.routes import authorization_documented, router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
 from wixapp.server.settings_cache import settings_cache
 from wixapp.server.settings_schema import SettingsSchema
@@ -125,7 +125,9 @@ def create_app(
     app.include_router(frontend_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _install_error_handlers(app)
-    app.openapi = settings_schema.openapi(app.openapi)  # type: ignore[method-assign]
+    app.openapi = authorization_documented(  # type: ignore[method-assign]
+        app, settings_schema.openapi(app.openapi)
+    )
     app.add_middleware(
         EdgeMiddleware,
         metrics=metrics,

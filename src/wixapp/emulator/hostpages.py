@@ -129,7 +129,9 @@ def _on_allowed_host(url: str, allowed_hosts: Iterable[str]) -> bool:
 
 def _page_endpoint(page: Path, allowed_hosts: tuple[str, ...]) -> _Endpoint:
     async def endpoint(request: Request) -> Response:
-        problems = host_page_problems(request.query_params.multi_items(), allowed_hosts)
+        problems = host_page_problems(
+            request.query_params.multi_items(), allowed_hosts=allowed_hosts
+        )
         if problems:
             return _refusal(problems)
         return FileResponse(page, media_type="text/html; charset=utf-8", headers=_NO_STORE)

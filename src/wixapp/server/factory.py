@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +28,7 @@ from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
 from wixapp.server.frontend import STATIC_DIR, frontend_router
 from wixapp.server.headers import SecurityHeadersMiddleware
-from wixapp.server.lean import LEAN_ROUTES
+from wixapp.server.lean import LeanRoute, declare_routes, lean_table
 from wixapp.server.middleware import EdgeMiddleware
 from wixapp.server.routes import authorization_documented, router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
@@ -62,6 +62,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     migrations: str | None = None,
     settings_model: type[BaseModel] | None = None,
+    lean_routes: Sequence[LeanRoute] = (),
 ) -> FastAPI:
     """Build the backend.
 
@@ -79,7 +80,9 @@ def create_app(
     scripts (a folder or ``package:folder``, default ``WIXAPP_MIGRATIONS``), which start-up
     runs after wixapp's when it migrates. ``settings_model`` is the pydantic model of the
     per-instance settings document (``GET/PUT /api/settings``; every field with a default),
-    instead of wixapp's ``WidgetSettings``.
+    instead of wixapp's ``WidgetSettings``. ``lean_routes`` are the app's own hot GETs
+    (``lean_route(path, handler)``), answered by the edge as ``/get-instance`` is, with their
+    OpenAPI declared on the app.
     """
     settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
@@ -88,6 +91,7 @@ def create_app(
     webhooks = webhooks if webhooks is not None else WebhookRouter()
     migrations = migrations or settings.app_migrations
     settings_schema = SettingsSchema.of(settings_model)  # a bad model fails here, not later
+    lean = lean_table(lean_routes)  # a path taken twice fails here
     parts = _Parts(
         settings,
         wix,
@@ -123,6 +127,7 @@ def create_app(
     app.include_router(router)
     app.include_router(webhook_router)
     app.include_router(frontend_router)
+    declare_routes(app.router, lean_routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _install_error_handlers(app)
     app.openapi = authorization_documented(  # type: ignore[method-assign]
@@ -134,7 +139,7 @@ def create_app(
         max_bytes=MAX_REQUEST_BYTES,
         routes=app.router.routes,
         settings=settings,
-        lean=LEAN_ROUTES,
+        lean=lean,
     )
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(_OneLineStartupErrors)

@@ -33,6 +33,7 @@ COMPARED = (
     "vary",
     "access-control-allow-origin",
     "access-control-expose-headers",
+    "x-content-type-options",
 )
 
 
@@ -46,6 +47,7 @@ def _edge(app: FastAPI) -> EdgeMiddleware:
 def _seen(response: httpx.Response) -> tuple[int, Any, dict[str, str]]:
     headers = {name: response.headers[name] for name in COMPARED if name in response.headers}
     assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]  # once
     return response.status_code, response.json(), headers
 
 

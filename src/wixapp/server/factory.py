@@ -27,7 +27,6 @@ from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
 from wixapp.server.frontend import STATIC_DIR, frontend_router
-from wixapp.server.headers import SecurityHeadersMiddleware
 from wixapp.server.lean import LeanRoute, declare_routes, lean_table
 from wixapp.server.middleware import EdgeMiddleware
 from wixapp.server.routes import authorization_documented, router
@@ -142,7 +141,6 @@ def create_app(
         settings=settings,
         lean=lean,
     )
-    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(_OneLineStartupErrors)
     return app
 

@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from wixapp.errors import ConfigurationError, InvalidRequestError, WixAppError
 from wixapp.identity.visibility import visible_instance
 from wixapp.models import Caller
+from wixapp.server.headers import NOSNIFF
 from wixapp.server.schemas import CallerBody, ErrorBody, SettingsBody
 from wixapp.server.state import ServerState
 from wixapp.store import SettingsRecord
@@ -69,6 +70,7 @@ class JSONAnswer:
         headers = [
             (b"content-length", str(len(self.body)).encode()),
             (b"content-type", b"application/json"),
+            NOSNIFF,  # the lean path writes the security header itself (one wrapper less)
             *((name.encode(), value.encode("latin-1")) for name, value in self.headers),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -270,13 +272,14 @@ class LeanRoute:
         self._answer = answer
 
     async def __call__(self, state: ServerState, scope: Scope, receive: Receive, send: Send) -> int:
-        """Answer the request; the status sent."""
+        """Answer the request, with the security headers; the status sent."""
         try:
             return await (await self.answer(state, scope)).send(send)
         except WixAppError as error:
             refusal = error_answer(error)
         except Exception as error:
             refusal = unexpected_answer(error)
+        refusal.raw_headers.append(NOSNIFF)
         await refusal(scope, receive, send)
         return refusal.status_code
 

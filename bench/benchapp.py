@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.types import Scope
 
 from wixapp.server import create_app
-from wixapp.server.lean import LEAN_ROUTES, JSONAnswer, LeanRoute
+from wixapp.server.lean import JSONAnswer, LeanRoute
 from wixapp.server.state import ServerState
 
 # The shape of /get-instance's answer (Caller.public()), with values of the same length.
@@ -38,8 +38,7 @@ async def _bare(state: ServerState, scope: Scope) -> JSONAnswer:
 
 
 def create_bench_app() -> FastAPI:
-    LEAN_ROUTES["/bare"] = LeanRoute("/bare", _bare)
-    app = create_app()
+    app = create_app(lean_routes=[LeanRoute("/bare", _bare)])
 
     @app.get("/bare-fastapi")
     async def bare() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
 from wixapp.server import Lifespan, create_app
+from wixapp.server.lean import LeanRoute
 from wixapp.testing import EmulatorClock, open_backend, settings_for_emulator
 from wixapp.webhooks import WebhookRouter
 
@@ -26,7 +27,11 @@ def make_app(
     """Build a backend on the test database, talking to the in-process emulator."""
 
     def build(
-        *, webhooks: WebhookRouter | None = None, lifespan: Lifespan | None = None, **settings: Any
+        *,
+        webhooks: WebhookRouter | None = None,
+        lifespan: Lifespan | None = None,
+        lean_routes: Sequence[LeanRoute] = (),
+        **settings: Any,
     ) -> FastAPI:
         config = settings_for_emulator(
             wix_registered_app, database_url=database_url, WIXAPP_HTTP_RETRIES=0, **settings
@@ -37,6 +42,7 @@ def make_app(
             clock=EmulatorClock(wix_emulator_state),
             webhooks=webhooks,
             lifespan=lifespan,
+            lean_routes=lean_routes,
         )
 
     return build

@@ -8,18 +8,19 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from wixapp.emulator.records import RegisteredApp
 from wixapp.errors import PermissionDeniedError
-from wixapp.server import InstanceDB, create_app, database_engine
+from wixapp.models import Caller
+from wixapp.server import InstanceDB, create_app, current_caller, database_engine
 from wixapp.testing import InstallFactory, TokenFactory, open_backend, settings_for_emulator
 
 from .conftest import AppFactory
@@ -146,6 +147,35 @@ async def test_the_apps_routes_get_wixapps_json_errors(
 
 
 WIDGET_ORIGIN = "https://someone.wixsite.com"
+
+
+async def whoami(caller: Annotated[Caller, Depends(current_caller)]) -> dict[str, str]:
+    return {"instanceId": caller.instance_id}
+
+
+async def public() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+def test_openapi_documents_the_authorization_header_on_each_route_that_identifies(
+    make_app: AppFactory,
+) -> None:
+    app = add_item_routes(make_app())
+    app.add_api_route("/api/whoami", whoami)
+    app.add_api_route("/api/public", public)
+    paths = app.openapi()["paths"]
+
+    def headers(path: str, method: str) -> list[str]:
+        parameters = paths[path][method].get("parameters", [])
+        return [p["name"] for p in parameters if p["in"] == "header"]
+
+    assert headers("/api/whoami", "get") == ["Authorization"]  # Depends(current_caller)
+    assert headers("/api/items", "get") == ["Authorization"]  # through InstanceDB
+    assert headers("/api/items/{item_id}", "patch") == ["Authorization"]
+    assert sorted(headers("/api/settings", "put")) == ["Authorization", "If-Match"]
+    assert headers("/get-instance", "get") == ["Authorization"]  # the lean routes: once
+    assert headers("/api/public", "get") == []
+    assert app.openapi()["paths"]["/api/whoami"]["get"]["parameters"][0]["description"]
 
 
 def preflight(method: str) -> dict[str, str]:

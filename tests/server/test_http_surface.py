@@ -126,13 +126,23 @@ async def test_an_old_legacy_value_is_refused_and_its_redaction_decodes_names(
 async def test_security_headers_everywhere_and_the_panel_framed_only_by_the_editor(
     make_app: AppFactory,
 ) -> None:
-    app = make_app(WIXAPP_FRAME_ANCESTORS="https://studio.example.com")
+    app = make_app(
+        WIXAPP_FRAME_ANCESTORS="https://studio.example.com", WIXAPP_GUARD_PATHS="/api/settings"
+    )
+    origin = {"Origin": "https://site.example"}
+    preflight = {**origin, "Access-Control-Request-Method": "GET"}
     async with open_backend(app) as client:
         health = await client.get("/healthz")
         missing = await client.get("/nope")
         panel = await client.get("/panel")
-    for answer in (health, missing, panel):
-        assert answer.headers["x-content-type-options"] == "nosniff"
+        lean = await client.get("/get-instance/", headers=origin)  # a lean answer, refused
+        guarded = await client.get("/api/settings", headers=origin)  # refused by the guard
+        allowed = await client.options("/get-instance", headers=preflight)
+        too_large = await client.post("/webhooks", content=b"x" * 1_100_000)
+    answers = (health, missing, panel, lean, guarded, allowed, too_large)
+    assert [answer.status_code for answer in answers] == [200, 404, 200, 401, 401, 200, 413]
+    for answer in answers:
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
     assert "content-security-policy" not in health.headers  # JSON: no page to protect
     policy = panel.headers["content-security-policy"]
     ancestors = policy.split("frame-ancestors ")[1].split(";")[0].split()

@@ -33,6 +33,7 @@ COMPARED = (
     "vary",
     "access-control-allow-origin",
     "access-control-expose-headers",
+    "x-content-type-options",
 )
 
 
@@ -46,6 +47,7 @@ def _edge(app: FastAPI) -> EdgeMiddleware:
 def _seen(response: httpx.Response) -> tuple[int, Any, dict[str, str]]:
     headers = {name: response.headers[name] for name in COMPARED if name in response.headers}
     assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]  # once
     return response.status_code, response.json(), headers
 
 
@@ -194,3 +196,25 @@ async def test_settings_reads_come_from_the_cache_until_a_write_or_the_ttl(
         after = await client.get("/api/settings", headers=visitor)
         assert after.json()["settings"]["greeting"] == "two"
         assert after.headers["etag"] == '"v2"'
+
+
+async def test_fastapis_telemetry_is_asked_once_at_start_up_and_kept_when_configured(
+    make_app: AppFactory,
+) -> None:
+    unconfigured = make_app()
+    configured = make_app()
+    asked: list[str] = []
+
+    def provider_configured() -> bool:  # as with an OpenTelemetry provider set up
+        asked.append("configured")
+        return True
+
+    native = configured._native_telemetry  # type: ignore[attr-defined]
+    native.enabled = provider_configured
+    for app in (unconfigured, configured):
+        async with open_backend(app) as client:
+            assert (await client.get("/healthz")).status_code == 200
+    assert not unconfigured._native_telemetry.enabled()  # type: ignore[attr-defined]
+    assert unconfigured._native_telemetry.enabled.__name__ == "_never"  # type: ignore[attr-defined]
+    assert native.enabled is provider_configured  # still asked on every request
+    assert len(asked) >= 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +27,9 @@ from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
 from wixapp.server.frontend import STATIC_DIR, frontend_router
-from wixapp.server.headers import SecurityHeadersMiddleware
-from wixapp.server.lean import LEAN_ROUTES
+from wixapp.server.lean import LeanRoute, declare_routes, lean_table
 from wixapp.server.middleware import EdgeMiddleware
-from wixapp.server.routes import router
+from wixapp.server.routes import authorization_documented, router
 from wixapp.server.seen import LastSeenRecorder, SiteDetails
 from wixapp.server.settings_cache import settings_cache
 from wixapp.server.settings_schema import SettingsSchema
@@ -62,6 +61,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     migrations: str | None = None,
     settings_model: type[BaseModel] | None = None,
+    lean_routes: Sequence[LeanRoute] = (),
 ) -> FastAPI:
     """Build the backend.
 
@@ -79,7 +79,9 @@ def create_app(
     scripts (a folder or ``package:folder``, default ``WIXAPP_MIGRATIONS``), which start-up
     runs after wixapp's when it migrates. ``settings_model`` is the pydantic model of the
     per-instance settings document (``GET/PUT /api/settings``; every field with a default),
-    instead of wixapp's ``WidgetSettings``.
+    instead of wixapp's ``WidgetSettings``. ``lean_routes`` are the app's own hot GETs
+    (``lean_route(path, handler)``), answered by the edge as ``/get-instance`` is, with their
+    OpenAPI declared on the app.
     """
     settings = settings or (wix.settings if wix is not None else load_settings())
     migrate = settings.migrate_on_start if migrate is None else migrate
@@ -88,6 +90,7 @@ def create_app(
     webhooks = webhooks if webhooks is not None else WebhookRouter()
     migrations = migrations or settings.app_migrations
     settings_schema = SettingsSchema.of(settings_model)  # a bad model fails here, not later
+    lean = lean_table(lean_routes)  # a path taken twice fails here
     parts = _Parts(
         settings,
         wix,
@@ -106,6 +109,7 @@ def create_app(
         async with _open_state(parts) as state:
             app.state.wixapp = state
             async with _app_lifespan(lifespan, app) as app_state:
+                _settle_fastapi_telemetry(app)
                 yield app_state
 
     app = FastAPI(
@@ -123,18 +127,20 @@ def create_app(
     app.include_router(router)
     app.include_router(webhook_router)
     app.include_router(frontend_router)
+    declare_routes(app.router, lean_routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     _install_error_handlers(app)
-    app.openapi = settings_schema.openapi(app.openapi)  # type: ignore[method-assign]
+    app.openapi = authorization_documented(  # type: ignore[method-assign]
+        app, settings_schema.openapi(app.openapi)
+    )
     app.add_middleware(
         EdgeMiddleware,
         metrics=metrics,
         max_bytes=MAX_REQUEST_BYTES,
         routes=app.router.routes,
         settings=settings,
-        lean=LEAN_ROUTES,
+        lean=lean,
     )
-    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(_OneLineStartupErrors)
     return app
 
@@ -160,6 +166,21 @@ class _OneLineStartupErrors:
             await send(message)
 
         await self.app(scope, receive, send_one_line)
+
+
+def _settle_fastapi_telemetry(app: FastAPI) -> None:
+    """FastAPI (0.16x) instruments requests with OpenTelemetry when a provider is configured,
+    and asks OpenTelemetry whether one is on every request (~4 µs, a sixth of a cached
+    ``/get-instance``). Providers are configured before serving (before ``create_app``, or
+    in the app's lifespan, which has run by now), so the answer is taken once here: with no
+    provider configured the per-request check is skipped; with one, nothing changes."""
+    native = getattr(app, "_native_telemetry", None)  # absent before FastAPI 0.16x
+    if native is not None and not native.enabled():
+        native.enabled = _never
+
+
+def _never() -> bool:
+    return False
 
 
 @asynccontextmanager

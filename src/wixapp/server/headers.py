@@ -14,16 +14,18 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from wixapp.config import DEFAULT_WIX_API_BASE_URL, Settings
 
 __all__ = [
+    "NOSNIFF",
     "WIX_DESIGN_SYSTEM_STYLES",
     "WIX_EDITOR_ORIGINS",
-    "SecurityHeadersMiddleware",
+    "SecurityHeaders",
     "page_policy",
     "panel_frame_ancestors",
 ]
@@ -35,7 +37,8 @@ WIX_DESIGN_SYSTEM_STYLES = "https://www.unpkg.com/@wix/design-system/dist/static
 """Where @wix/editor's frame API loads its design tokens from (tokens-studio.global.css, and
 tokens-default.global.css in the classic editor): a path prefix, nothing else on that host."""
 
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+"""On every answer; the lean answers (JSON) write it themselves."""
 
 
 def panel_frame_ancestors(settings: Settings) -> list[str]:
@@ -69,33 +72,36 @@ def page_policy(settings: Settings) -> str:
     return "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in directives.items())
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
+class SecurityHeaders:
+    """The headers every answer carries (applied by EdgeMiddleware, not a layer of its own),
+    and the trailing slash dropped before routing."""
+
+    def __init__(self, settings: Settings) -> None:
         # Every HTML page may be an app's settings panel or dashboard page (wixapp's /panel
         # and /dashboard, or the app's own from its static folder): each may be framed by
         # Wix, and by nothing else.
         self._policy = (b"content-security-policy", page_policy(settings).encode())
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    @staticmethod
+    def routed(scope: Scope) -> Scope:
+        """The scope to route: its path without a trailing slash."""
         path: str = scope["path"]
         if len(path) > 1 and path.endswith("/"):
-            scope = {**scope, "path": path.rstrip("/") or "/"}
-        policy = self._policy
+            return {**scope, "path": path.rstrip("/") or "/"}
+        return scope
 
-        async def secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append(_NOSNIFF)
-                if any(
-                    name == b"content-type" and value.startswith(b"text/html")
-                    for name, value in headers
-                ):
-                    headers.append(policy)
-                message = {**message, "headers": headers}
-            await send(message)
+    def wrap(self, send: Send) -> Send:
+        """``send`` adding nosniff to every answer, and the pages' policy to HTML."""
+        return functools.partial(self._send, send=send)
 
-        await self.app(scope, receive, secured)
+    async def _send(self, message: Message, send: Send) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers.append(NOSNIFF)
+            if any(
+                name == b"content-type" and value.startswith(b"text/html")
+                for name, value in headers
+            ):
+                headers.append(self._policy)
+            message = {**message, "headers": headers}
+        await send(message)

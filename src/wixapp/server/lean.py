@@ -13,6 +13,7 @@ what OpenAPI shows, so the two cannot drift.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -20,13 +21,14 @@ from typing import Any, Literal, TypeVar
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.datastructures import QueryParams
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from wixapp.errors import InvalidRequestError, WixAppError
+from wixapp.errors import ConfigurationError, InvalidRequestError, WixAppError
 from wixapp.identity.visibility import visible_instance
 from wixapp.models import Caller
+from wixapp.server.headers import NOSNIFF
 from wixapp.server.schemas import CallerBody, ErrorBody, SettingsBody
 from wixapp.server.state import ServerState
 from wixapp.store import SettingsRecord
@@ -40,10 +42,14 @@ __all__ = [
     "Declaration",
     "InstanceQuery",
     "JSONAnswer",
+    "LeanHandler",
+    "LeanRequest",
     "LeanRoute",
     "caller_in",
     "declare_routes",
     "error_statuses",
+    "lean_route",
+    "lean_table",
     "settings_json",
 ]
 
@@ -64,6 +70,7 @@ class JSONAnswer:
         headers = [
             (b"content-length", str(len(self.body)).encode()),
             (b"content-type", b"application/json"),
+            NOSNIFF,  # the lean path writes the security header itself (one wrapper less)
             *((name.encode(), value.encode("latin-1")) for name, value in self.headers),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -224,6 +231,19 @@ class Declaration:
     query: type[BaseModel] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def identified(
+        cls,
+        name: str,
+        description: str | None = None,
+        model: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+    ) -> Declaration:
+        """A route that identifies its caller: a 200 in ``model``'s shape (if given), and the
+        answers identification can give instead (401, 422, 429, 502, 503)."""
+        ok = {"model": model} if model is not None else {"description": "Successful Response"}
+        return cls(name, description, {200: ok, **error_statuses(*IDENTIFIED_ERRORS)}, query)
+
     def parameters(self) -> list[dict[str, Any]]:
         """OpenAPI's parameters: the query model's fields, then the Authorization header."""
         query = [] if self.query is None else _query_parameters(self.query)
@@ -252,13 +272,14 @@ class LeanRoute:
         self._answer = answer
 
     async def __call__(self, state: ServerState, scope: Scope, receive: Receive, send: Send) -> int:
-        """Answer the request; the status sent."""
+        """Answer the request, with the security headers; the status sent."""
         try:
             return await (await self.answer(state, scope)).send(send)
         except WixAppError as error:
             refusal = error_answer(error)
         except Exception as error:
             refusal = unexpected_answer(error)
+        refusal.raw_headers.append(NOSNIFF)
         await refusal(scope, receive, send)
         return refusal.status_code
 
@@ -294,42 +315,42 @@ def _endpoint(route: LeanRoute, declared: Declaration) -> Callable[[Request], Aw
     return endpoint
 
 
-def _validated(model: type[Query], query: QueryParams | None) -> Query:
-    if query is None:
-        return model()
+def _validated(model: type[Query], query: QueryParams) -> Query:
     try:  # a repeated parameter: the last value counts, as in Starlette and FastAPI
         return model.model_validate(dict(query))
     except ValidationError as error:
         raise InvalidRequestError(error.errors(), location=("query",)) from None
 
 
-_PARSED: dict[bytes, tuple[QueryParams, InstanceQuery]] = {}
+_PARSED: dict[tuple[type[BaseModel], bytes], tuple[QueryParams, Any]] = {}
 _MAX_PARSED = 256
 
 
-def _instance_query(raw: bytes) -> tuple[QueryParams | None, InstanceQuery]:
-    """The parsed and validated query of ``/get-instance``. Page views send a handful of
-    query strings (``include=instance``), so those are parsed once per process; one that
-    carries a legacy ``instance`` value (a credential) is never kept."""
+def _parsed_query(model: type[Query], raw: bytes) -> tuple[QueryParams | None, Query]:
+    """A route's parsed and validated query. Page views send a handful of query strings
+    (``include=instance``), so those are parsed once per process; one that carries a
+    legacy ``instance`` value (a credential) is never kept."""
     if not raw:
-        return None, _NO_QUERY
-    known = _PARSED.get(raw)
+        return None, _defaults(model)
+    known = _PARSED.get((model, raw))
     if known is not None:
         return known
     query = QueryParams(raw)
-    parsed = query, _validated(InstanceQuery, query)
+    parsed = query, _validated(model, query)
     if "instance" not in query:
         if len(_PARSED) >= _MAX_PARSED:
             _PARSED.clear()
-        _PARSED[raw] = parsed
+        _PARSED[model, raw] = parsed
     return parsed
 
 
-_NO_QUERY = InstanceQuery()
+@functools.cache
+def _defaults(model: type[Query]) -> Query:
+    return model()
 
 
 async def _get_instance(state: ServerState, scope: Scope) -> JSONAnswer:
-    query, validated = _instance_query(scope["query_string"])  # once, for both uses
+    query, validated = _parsed_query(InstanceQuery, scope["query_string"])  # once, for both
     caller = await caller_in(state, scope, query)
     return await instance_answer(state, caller, validated.include)
 
@@ -338,17 +359,16 @@ async def _read_settings(state: ServerState, scope: Scope) -> JSONAnswer:
     return await settings_answer(state, await caller_in(state, scope))
 
 
-_CALLER_ANSWER = {200: {"model": CallerBody}, **error_statuses(*IDENTIFIED_ERRORS)}
 SETTINGS_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {
         "model": SettingsBody,
         "headers": {"ETag": {"description": 'the version, "v<n>"', "schema": {"type": "string"}}},
     }
 }
-_GET_INSTANCE = Declaration(
+_GET_INSTANCE = Declaration.identified(
     "get_instance",
     "Who is calling: the app instance (tenant) and the subject behind the token.",
-    _CALLER_ANSWER,
+    CallerBody,
     InstanceQuery,
 )
 _READ_SETTINGS = Declaration(
@@ -364,3 +384,63 @@ LEAN_ROUTES: dict[str, LeanRoute] = {
     ]
 }
 """The GET paths EdgeMiddleware answers itself, by path."""
+
+
+# -- an app's own lean routes --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeanRequest:
+    """What an app's lean route gets beside its caller: the backend's state (``store``,
+    ``wix``, ...), the request's ASGI scope, and its query validated by the declaration's
+    query model (None when the declaration has none)."""
+
+    state: ServerState
+    scope: Scope
+    query: Any = None
+
+    @property
+    def headers(self) -> Headers:
+        return Headers(scope=self.scope)
+
+
+LeanHandler = Callable[[Caller, LeanRequest], Awaitable[Any]]
+
+
+def lean_route(
+    path: str, handler: LeanHandler, declaration: Declaration | None = None
+) -> LeanRoute:
+    """An app's own GET answered on the lean path, as ``/get-instance`` is: the caller is
+    identified (or taken from the guard), ``handler(caller, request)`` returns what to send
+    (JSON-able for orjson, a pydantic model, or a :class:`JSONAnswer` for extra headers), and
+    a :class:`~wixapp.errors.WixAppError` it raises is wixapp's JSON error. ``declaration``
+    is its OpenAPI entry (default: the handler's name and docstring, identified errors)."""
+    declared = declaration or Declaration.identified(handler.__name__, inspect.getdoc(handler))
+    model = declared.query
+
+    async def answer(state: ServerState, scope: Scope) -> JSONAnswer:
+        query, validated = (
+            (None, None) if model is None else _parsed_query(model, scope["query_string"])
+        )
+        caller = await caller_in(state, scope, query)
+        return _json_answer(await handler(caller, LeanRequest(state, scope, validated)))
+
+    return LeanRoute(path, answer, declared)
+
+
+def _json_answer(result: Any) -> JSONAnswer:
+    if isinstance(result, JSONAnswer):
+        return result
+    if isinstance(result, BaseModel):
+        return JSONAnswer(result.__pydantic_serializer__.to_json(result, by_alias=True))
+    return JSONAnswer(orjson.dumps(result))
+
+
+def lean_table(app_routes: Iterable[LeanRoute] = ()) -> dict[str, LeanRoute]:
+    """The built-in lean routes and an app's own, by path (a path taken twice is refused)."""
+    table = dict(LEAN_ROUTES)
+    for route in app_routes:
+        if route.path in table:
+            raise ConfigurationError(f"lean route {route.path}: the path is already taken")
+        table[route.path] = route
+    return table

@@ -2,21 +2,24 @@
 
 Everything every HTTP request needs, in the order it runs:
 
-1. CORS (:class:`~wixapp.web.cors.RouteCORSMiddleware`'s rules, Starlette's code:
+1. the security headers (:mod:`wixapp.server.headers`: nosniff on every answer, the pages'
+   policy on HTML, a trailing slash dropped before routing; the lean answers write their
+   headers themselves, the rest pass through one wrapped ``send``);
+2. CORS (:class:`~wixapp.web.cors.RouteCORSMiddleware`'s rules, Starlette's code:
    preflights answered here, the response headers added to every answer);
-2. query-string hygiene: raw non-ASCII bytes percent-encoded, as a browser would (some ASGI
+3. query-string hygiene: raw non-ASCII bytes percent-encoded, as a browser would (some ASGI
    servers pass them through, and parts of Starlette decode the query string as strict
    UTF-8: a stray byte was a 500);
-3. the request body limit: 413 by ``Content-Length`` (before anyone is identified) or by
+4. the request body limit: 413 by ``Content-Length`` (before anyone is identified) or by
    counting what arrives;
-4. the guard: a request under ``WIXAPP_GUARD_PATHS`` is identified by the shared edge
+5. the guard: a request under ``WIXAPP_GUARD_PATHS`` is identified by the shared edge
    (:class:`wixapp.web.Edge`) and its caller put in the scope (``current_caller`` and the
    lean routes take it from there), or answered with wixapp's JSON error;
-5. the lean answers of the widget's GET requests (:mod:`wixapp.server.lean`), which skip the
+6. the lean answers of the widget's GET requests (:mod:`wixapp.server.lean`), which skip the
    rest of the stack;
-6. timing: each request's latency by route template and status class, in ``/metrics``.
+7. timing: each request's latency by route template and status class, in ``/metrics``.
 
-One layer instead of five: each layer costs a coroutine and a wrapped ``send`` per request,
+One layer instead of six: each layer costs a coroutine and a wrapped ``send`` per request,
 which on the hot path was a measurable share of the time.
 """
 
@@ -33,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wixapp.config import Settings
 from wixapp.errors import PayloadTooLargeError, WixAppError
 from wixapp.metrics import Metrics
+from wixapp.server.headers import NOSNIFF, SecurityHeaders
 from wixapp.server.lean import CALLER_SCOPE_KEY, LeanRoute, caller_in
 from wixapp.server.state import ServerState
 from wixapp.web import error_answer
@@ -63,25 +67,32 @@ class EdgeMiddleware:
         self.max_bytes = max_bytes
         # The backend's CORS rules (RouteCORSMiddleware's), applied here, not as a layer.
         self._cors = RouteCORSMiddleware(_unreachable, routes=routes, settings=settings)
+        self._security = SecurityHeaders(settings)
         self.lean = dict(lean)  # path → LeanRoute (GET only)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = self._security.routed(scope)
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
         if origin is not None and preflight:
             answer = self._cors.preflight_response(request_headers=headers)
-            await answer(scope, receive, send)
+            await answer(scope, receive, self._security.wrap(send))
             return
-        send = functools.partial(self._cors.send, send=send, request_headers=headers)
         query = scope.get("query_string", b"")
         if query and not query.isascii():
             scope = {**scope, "query_string": _percent_encoded(query)}
         started = time.perf_counter()
         lean = self.lean.get(scope["path"]) if scope["method"] == "GET" else None
+        # A lean answer writes the security headers itself; any other passes through them.
+        send = functools.partial(
+            self._cors.send,
+            send=send if lean is not None else self._security.wrap(send),
+            request_headers=headers,
+        )
         if lean is None and _declared_length(scope) > self.max_bytes:
             await self._refuse(scope, receive, send)  # no identification for a body refused
             return
@@ -91,6 +102,8 @@ class EdgeMiddleware:
                 scope[CALLER_SCOPE_KEY] = await caller_in(state, scope)
             except WixAppError as error:
                 refusal = error_answer(error)
+                if lean is not None:
+                    refusal.raw_headers.append(NOSNIFF)
                 await refusal(scope, receive, send)
                 # Refused before routing: no route template to count it under.
                 where = lean.path if lean is not None else "guarded"

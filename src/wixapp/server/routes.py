@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+import fastapi.routing
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.dependencies.models import Dependant
 from starlette.responses import JSONResponse, Response
 
 from wixapp.errors import (
@@ -31,28 +34,65 @@ from wixapp.server.schemas import WidgetSettings
 from wixapp.server.state import ServerState, server_state
 from wixapp.web import error_response
 
-__all__ = ["caller_or_legacy_instance", "current_caller", "router"]
+__all__ = ["authorization_documented", "caller_or_legacy_instance", "current_caller", "router"]
 
 logger = logging.getLogger("wixapp.server")
 
 router = APIRouter()
 
 
-AuthorizationHeader = Annotated[
-    str | None,
-    Header(alias="Authorization", description=AUTHORIZATION_PARAMETER["description"]),
-]
-
-
-async def current_caller(request: Request, authorization: AuthorizationHeader = None) -> Caller:
+async def current_caller(request: Request) -> Caller:
     """The identified caller of this request (a FastAPI dependency): the edge's, when the
     path is guarded (``WIXAPP_GUARD_PATHS``), else identified now by the same rules (the
     token, or while ``WIXAPP_LEGACY_INSTANCE`` allows, the legacy ``instance`` parameter).
 
-    ``authorization`` only documents the header: it is read from ``request`` so that a
-    direct call, ``await current_caller(request)``, sees it too.
+    The ``Authorization`` header is read from the scope, not declared as a parameter:
+    FastAPI would parse and validate it on every request. OpenAPI still documents it on
+    every route that depends on this (:func:`authorization_documented`).
     """
-    return await caller_in(server_state(request), request.scope)
+    return await caller_in(request.app.state.wixapp, request.scope)
+
+
+def authorization_documented(
+    app: FastAPI, generate: Callable[[], dict[str, Any]]
+) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with the ``Authorization`` header added to each operation whose route
+    depends on :func:`current_caller` (directly or through another dependency), once, when
+    the schema is built."""
+
+    def described() -> dict[str, Any]:
+        schema = generate()
+        paths = schema.get("paths", {})
+        for route in _api_routes(app):
+            if _depends_on_caller(route.dependant):
+                for method in route.methods:
+                    operation = paths.get(route.path_format, {}).get(method.lower())
+                    if operation is not None:
+                        _add_authorization(operation)
+        return schema
+
+    return described
+
+
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every API route, included routers' too: FastAPI 0.16x keeps an included router as
+    one entry (``iter_route_contexts`` flattens it); earlier versions copy its routes."""
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    for route in app.routes if flatten is None else flatten(app.routes):
+        if isinstance(getattr(route, "dependant", None), Dependant):
+            yield route
+
+
+def _depends_on_caller(dependant: Dependant) -> bool:
+    return any(
+        sub.call is current_caller or _depends_on_caller(sub) for sub in dependant.dependencies
+    )
+
+
+def _add_authorization(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("in") == "header" and p.get("name") == "Authorization" for p in parameters):
+        parameters.append(AUTHORIZATION_PARAMETER)
 
 
 caller_or_legacy_instance = current_caller

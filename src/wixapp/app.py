@@ -67,7 +67,7 @@ class WixApp:
         wall = clock or time.time
         ticks = clock or time.monotonic  # intervals: immune to the wall clock being set
         self._client = self._wix_client(settings, transport, ticks)
-        self._shared = self._shared_cache(settings)
+        self._shared = self._shared_cache(settings, ticks)
         self._removed = RemovedInstances(
             # Past this, nothing cached or signed for a removed instance is accepted anyway.
             horizon=max(
@@ -171,7 +171,7 @@ class WixApp:
             policy, clock=clock, observer=self._metrics.token_check_refused, shared=self._shared
         )
 
-    def _shared_cache(self, settings: Settings) -> RedisBackend | None:
+    def _shared_cache(self, settings: Settings, ticks: Callable[[], float]) -> RedisBackend | None:
         if settings.redis_url is None or not settings.cache_enabled:
             return None
         self._metrics.shared_cache_state(True)
@@ -182,6 +182,7 @@ class WixApp:
             secret=settings.app_secret.get_secret_value(),
             on_state=self._metrics.shared_cache_state,
             on_error=self._metrics.shared_cache_error,
+            ticks=ticks,
         )
 
     async def __aenter__(self) -> WixApp:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.app import WixApp
+from wixapp.cache.shared import OneRequest
 from wixapp.config import Settings
 from wixapp.errors import WixAppError
 from wixapp.models import Caller
@@ -111,6 +112,10 @@ class _Identifying:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with OneRequest():  # the request's calls to Redis share one time budget
+            await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = _Answer(send)
         try:
             if scope["method"] == "POST" and scope["path"] == self.webhook_path:

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from starlette.responses import JSONResponse
 
 from wixapp.app import WixApp
+from wixapp.cache.shared import one_request_context
 from wixapp.config import Settings, load_settings
 from wixapp.identity import InstanceData
 from wixapp.models import AppToken, Caller
@@ -129,7 +130,8 @@ class _Call(Generic[T]):
         self._task: asyncio.Task[T] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._task = loop.create_task(self._work)
+        # One call, one request: its calls to Redis share one time budget.
+        self._task = loop.create_task(self._work, context=one_request_context())
         self._task.add_done_callback(self._finished)
 
     def _finished(self, _task: asyncio.Task[T]) -> None:

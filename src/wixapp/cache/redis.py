@@ -48,12 +48,16 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wixapp.breaker import BreakerState, CircuitBreaker, StateHook
+from wixapp.cache.budget import CallBudget, not_the_calls
 from wixapp.cache.sealing import Sealer
 from wixapp.cache.shared import (
     Flight,
     InvalidationHook,
     Lock,
     SharedCacheUnavailable,
+    SharedWait,
+    outside_request,
+    request_wait,
 )
 from wixapp.logs import LogLimiter
 
@@ -106,6 +110,19 @@ return 0
 """
 
 
+class _Pool(aioredis.BlockingConnectionPool):
+    """Waiting for a free connection (calls queue for one under a burst) is this worker's
+    queue, not Redis's latency: not charged to a request's budget (bounded by ``timeout``)."""
+
+    async def get_connection(self, *args: Any, **options: Any) -> Any:
+        if not self.can_get_connection():  # connecting, though, is the call's
+            with not_the_calls(), contextlib.suppress(TimeoutError):
+                async with self._condition, asyncio.timeout(self.timeout):
+                    await self._condition.wait_for(self.can_get_connection)
+        connect = super().get_connection
+        return await connect(*args, **options)  # type: ignore[no-untyped-call]
+
+
 @dataclass(frozen=True, slots=True)
 class RedisOptions:
     """Timings of the Redis tier. Short timeouts: a slow Redis must not slow requests."""
@@ -120,6 +137,11 @@ class RedisOptions:
     max_pending: int = 10_000
     message_max_age: float = 60.0  # older broadcasts are replays (hosts' clocks within this)
     max_senders: int = 1_000  # senders whose last sequence number is remembered
+    # What one request may wait on Redis in all, counting only the time its worker's event
+    # loop was free to hear a reply (see cache/budget.py): a call still waiting when it is
+    # spent is cut, counts against the circuit (a slow Redis opens it), and the request goes
+    # on from memory and Wix.
+    request_budget: float = 0.02
 
 
 class RedisBackend:
@@ -140,7 +162,9 @@ class RedisBackend:
         on_state: StateHook | None = None,
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: wall time, for broadcasts' ages; ``ticks``: the circuit's intervals."""
         self.options = options or RedisOptions()
         self._clock = clock  # wall time: broadcasts' ages are compared across hosts
         self._sequence = 0
@@ -158,10 +182,11 @@ class RedisBackend:
             grace=1.0,
             reset_after=self.options.min_backoff,
             max_reset_after=self.options.max_backoff,
+            clock=ticks,
             on_change=self._changed,
         )
         timeout = self.options.connect_timeout
-        pool = aioredis.BlockingConnectionPool.from_url(
+        pool = _Pool.from_url(
             url,
             max_connections=self.options.max_connections,
             timeout=timeout,
@@ -246,7 +271,8 @@ class RedisBackend:
 
     @contextlib.asynccontextmanager
     async def hold(self, lock: Lock) -> AsyncIterator[None]:
-        keeper = asyncio.create_task(self._keep(lock))
+        # Not part of the request that took the lock: no request waits for the renewals.
+        keeper = asyncio.create_task(self._keep(lock), context=outside_request())
         try:
             yield
         finally:
@@ -256,25 +282,30 @@ class RedisBackend:
 
     async def release(self, lock: Lock) -> None:
         keys = [self._lock(lock.namespace, lock.key)]
-        await self._call("unlock", lambda: self._release(keys=keys, args=[lock.token]))
+        await self._call(
+            "unlock", lambda: self._release(keys=keys, args=[lock.token]), budgeted=False
+        )
 
     async def put(
         self, namespace: str, key: str, value: bytes, *, ttl: float, lock: Lock, tag: str = ""
     ) -> bool:
         keys = [self._key(namespace, key), self._lock(namespace, key)]
         args: list[Any] = [lock.token, self._seal(keys[0], value, tag), _ms(ttl)]
-        stored = await self._call("put", lambda: self._put(keys=keys, args=args))
+        # Owed to the waiters (else they wait out the lock): not cut at the request's budget.
+        stored = await self._call("put", lambda: self._put(keys=keys, args=args), budgeted=False)
         return bool(stored)
 
     async def fail(self, lock: Lock, failure: bytes, *, ttl: float) -> None:
         keys = [self._lock(lock.namespace, lock.key), self._failure(lock.namespace, lock.key)]
         args: list[Any] = [lock.token, self._seal(keys[1], failure, ""), _ms(ttl)]
-        await self._call("fail", lambda: self._fail(keys=keys, args=args))
+        await self._call("fail", lambda: self._fail(keys=keys, args=args), budgeted=False)
 
     async def poll(self, namespace: str, key: str) -> Flight:
         keys = [self._key(namespace, key), self._lock(namespace, key)]
         keys.append(self._failure(namespace, key))
-        value, lock, failure = await self._call("poll", lambda: self._client.mget(keys))
+        # A follower's wait for another worker's fetch is bounded by its own deadline.
+        poll = self._client.mget
+        value, lock, failure = await self._call("poll", lambda: poll(keys), budgeted=False)
         return Flight(self._open(keys[0], value), lock is not None, self._open(keys[2], failure))
 
     async def delete(self, namespace: str, key: str, *, tag: str | None = None) -> None:
@@ -314,20 +345,40 @@ class RedisBackend:
     # -- calls through the circuit --------------------------------------------------------
 
     async def _call(
-        self, operation: str, call: Callable[[], Awaitable[T]], *, quick: bool = False
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        quick: bool = False,
+        budgeted: bool = True,
     ) -> T:
-        """One call through the circuit. A timeout is retried once while the circuit is
-        closed (an overloaded host answers late now and then): every call is idempotent.
-        A ``quick`` call (a budget decision: not idempotent, and a request waits for it) is
-        tried once, within twice the command timeout."""
+        """One call through the circuit, within what is left of the request's budget (unless
+        not ``budgeted``: a flight's poll, or what a lock's holder owes its waiters, bounded
+        by their own timeouts). Cut at the budget, the call counts as a failure: a slow
+        Redis opens the circuit. A timeout is retried once while the circuit is closed (an
+        overloaded host answers late now and then): every call is idempotent. A ``quick``
+        call (a budget decision: not idempotent, and a request waits for it) is tried once,
+        within twice the command timeout."""
         if not self.circuit.allow():
             raise SharedCacheUnavailable(self.circuit.reason or "Redis is unavailable")
         limit = self.options.socket_timeout * 2 if quick else self.options.connect_timeout * 2
+        wait = request_wait() if budgeted else None
         for attempt in (1, 2):
+            allowed = self._time_left(wait)
+            budget: CallBudget | None = None
             try:
-                async with asyncio.timeout(limit):
-                    result = await call()
+                async with asyncio.timeout(limit) as timeout:
+                    budget = None if allowed is None else CallBudget(timeout, allowed)
+                    try:
+                        result = await call()
+                    finally:
+                        if budget is not None and wait is not None:
+                            wait.seconds += budget.stop()
             except (RedisTimeoutError, TimeoutError) as error:
+                if budget is not None and budget.cut:  # Redis is slow, not down
+                    slow = TimeoutError(f"slow: no reply to {operation} in {allowed} s")
+                    self._failed("slow", slow, counted=not quick)
+                    raise SharedCacheUnavailable(_describe(slow)) from error
                 if attempt == 1 and self.circuit.up and not quick:
                     continue
                 self._failed(operation, error, counted=not quick)
@@ -338,6 +389,17 @@ class RedisBackend:
             self.circuit.succeeded()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _time_left(self, wait: SharedWait | None) -> float | None:
+        """What is left of the request's budget (None: no budget); a request that has spent
+        it skips Redis (no call, nothing counted)."""
+        if wait is None:
+            return None
+        left = self.options.request_budget - wait.seconds
+        if left <= 0:
+            self.circuit.released()  # admitted, but never sent: the next call may probe
+            raise SharedCacheUnavailable("this request's time for Redis is spent")
+        return left
 
     def _failed(
         self, operation: str, error: BaseException, *, certain: bool = False, counted: bool = True

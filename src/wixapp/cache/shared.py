@@ -14,15 +14,67 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from contextvars import Context, ContextVar, Token, copy_context
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
     "Flight",
     "Lock",
+    "OneRequest",
     "SharedBackend",
     "SharedCacheUnavailable",
+    "SharedWait",
+    "one_request_context",
+    "outside_request",
+    "request_wait",
 ]
+
+
+class SharedWait:
+    """The seconds one request has waited on the shared tier so far."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
+_request_wait: ContextVar[SharedWait | None] = ContextVar("wixapp_shared_wait", default=None)
+
+
+class OneRequest:
+    """``with OneRequest():`` around one request (every front door does it): the shared
+    tier's calls inside share one time budget, so a slow Redis costs a request a bounded
+    wait. Work outside any request (background tasks) is bounded by each call's timeout."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token: Token[SharedWait | None] = _request_wait.set(SharedWait())
+
+    def __exit__(self, *exc_info: object) -> None:
+        _request_wait.reset(self._token)
+
+
+def request_wait() -> SharedWait | None:
+    """The current request's wait on the shared tier (None outside a request)."""
+    return _request_wait.get()
+
+
+def one_request_context() -> Context:
+    """A copy of the current context that is one request of its own (a task per request)."""
+    context = copy_context()
+    context.run(_request_wait.set, SharedWait())
+    return context
+
+
+def outside_request() -> Context:
+    """A copy of the current context outside any request: for a task a request starts but
+    does not wait for."""
+    context = copy_context()
+    context.run(_request_wait.set, None)
+    return context
 
 
 class SharedCacheUnavailable(Exception):

@@ -33,6 +33,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wixapp.cache.shared import OneRequest
 from wixapp.config import Settings
 from wixapp.errors import PayloadTooLargeError, WixAppError
 from wixapp.metrics import Metrics
@@ -74,6 +75,10 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with OneRequest():  # the request's calls to Redis share one time budget
+            await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope = self._security.routed(scope)
         headers = Headers(scope=scope)
         origin = headers.get("origin")

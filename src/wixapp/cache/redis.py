@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections import OrderedDict
@@ -48,7 +49,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wixapp.breaker import BreakerState, CircuitBreaker, StateHook
-from wixapp.cache.budget import CallBudget, not_the_calls
+from wixapp.cache.budget import CallBudget, not_the_calls, stretched
 from wixapp.cache.sealing import Sealer
 from wixapp.cache.shared import (
     Flight,
@@ -168,6 +169,7 @@ class RedisBackend:
         self.options = options or RedisOptions()
         self._clock = clock  # wall time: broadcasts' ages are compared across hosts
         self._sequence = 0
+        self._in_flight = 0  # calls at Redis now: a request's budget grows with them
         self._senders = _Senders(self.options.max_senders)
         self._base = f"{prefix}:{scope}"
         self.channel = f"{self._base}:invalidate"
@@ -368,12 +370,16 @@ class RedisBackend:
             budget: CallBudget | None = None
             try:
                 async with asyncio.timeout(limit) as timeout:
-                    budget = None if allowed is None else CallBudget(timeout, allowed)
+                    # Unbudgeted calls are timed too (never cut): see _succeeded.
+                    budget = CallBudget(timeout, math.inf if allowed is None else allowed)
+                    self._in_flight += 1
                     try:
                         result = await call()
                     finally:
-                        if budget is not None and wait is not None:
-                            wait.seconds += budget.stop()
+                        self._in_flight -= 1
+                        used = budget.stop()
+                        if wait is not None:
+                            wait.seconds += used
             except (RedisTimeoutError, TimeoutError) as error:
                 if budget is not None and budget.cut:  # Redis is slow, not down
                     slow = TimeoutError(f"slow: no reply to {operation} in {allowed} s")
@@ -386,16 +392,25 @@ class RedisBackend:
             except (RedisError, OSError) as error:
                 self._failed(operation, error, counted=not quick)
                 raise SharedCacheUnavailable(_describe(error)) from error
-            self.circuit.succeeded()
+            self._succeeded(used)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _succeeded(self, used: float) -> None:
+        """A reply later than a request's budget (an unbudgeted call's: never cut) says Redis
+        is still slow: it must not close the circuit, nor end a run of cuts."""
+        if used > self.options.request_budget:
+            self.circuit.released()
+        else:
+            self.circuit.succeeded()
 
     def _time_left(self, wait: SharedWait | None) -> float | None:
         """What is left of the request's budget (None: no budget); a request that has spent
         it skips Redis (no call, nothing counted)."""
         if wait is None:
             return None
-        left = self.options.request_budget - wait.seconds
+        allowed = stretched(self.options.request_budget, beside=self._in_flight)
+        left = allowed - wait.seconds
         if left <= 0:
             self.circuit.released()  # admitted, but never sent: the next call may probe
             raise SharedCacheUnavailable("this request's time for Redis is spent")

@@ -124,6 +124,9 @@ class _Pool(aioredis.BlockingConnectionPool):
         return await connect(*args, **options)  # type: ignore[no-untyped-call]
 
 
+CALL_SHARE = 2  # each call of a request may wait at least this share of its budget
+
+
 @dataclass(frozen=True, slots=True)
 class RedisOptions:
     """Timings of the Redis tier. Short timeouts: a slow Redis must not slow requests."""
@@ -382,6 +385,8 @@ class RedisBackend:
                             wait.seconds += used
             except (RedisTimeoutError, TimeoutError) as error:
                 if budget is not None and budget.cut:  # Redis is slow, not down
+                    if wait is not None:
+                        wait.cut = True
                     slow = TimeoutError(f"slow: no reply to {operation} in {allowed} s")
                     self._failed("slow", slow, counted=not quick)
                     raise SharedCacheUnavailable(_describe(slow)) from error
@@ -405,16 +410,17 @@ class RedisBackend:
             self.circuit.succeeded()
 
     def _time_left(self, wait: SharedWait | None) -> float | None:
-        """What is left of the request's budget (None: no budget); a request that has spent
-        it skips Redis (no call, nothing counted)."""
+        """What is left of the request's budget (None: no budget), but at least a share of it
+        for each call: calls that each answered in time (a starved host's are slow in sum) do
+        not make a request skip Redis, which would send it to Wix outside the flight. A
+        request one of whose calls was cut skips Redis (no call, nothing counted)."""
         if wait is None:
             return None
-        allowed = stretched(self.options.request_budget, beside=self._in_flight)
-        left = allowed - wait.seconds
-        if left <= 0:
+        if wait.cut:
             self.circuit.released()  # admitted, but never sent: the next call may probe
             raise SharedCacheUnavailable("this request's time for Redis is spent")
-        return left
+        allowed = stretched(self.options.request_budget, beside=self._in_flight)
+        return max(allowed - wait.seconds, self.options.request_budget / CALL_SHARE)
 
     def _failed(
         self, operation: str, error: BaseException, *, certain: bool = False, counted: bool = True

@@ -32,12 +32,14 @@ __all__ = [
 
 
 class SharedWait:
-    """The seconds one request has waited on the shared tier so far."""
+    """The seconds one request has waited on the shared tier so far, and whether one of its
+    calls was cut at the budget (then Redis is slow for it: it asks no more)."""
 
-    __slots__ = ("seconds",)
+    __slots__ = ("cut", "seconds")
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.cut = False
 
 
 _request_wait: ContextVar[SharedWait | None] = ContextVar("wixapp_shared_wait", default=None)

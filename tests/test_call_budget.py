@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
-from wixapp.cache.budget import CallBudget, not_the_calls
+from wixapp.cache.budget import CallBudget, not_the_calls, stretched
+from wixapp.cache.redis import RedisBackend, RedisOptions
+from wixapp.cache.shared import SharedCacheUnavailable, SharedWait
 
 ALLOWED = 0.01
 
@@ -71,3 +74,40 @@ async def test_a_wait_for_a_pooled_connection_is_not_the_calls() -> None:
             await asyncio.sleep(ALLOWED * 3)  # other calls hold every connection
     assert not budget.cut
     assert budget.stop() < ALLOWED
+
+
+def test_a_budget_grows_with_the_workers_other_calls_at_redis() -> None:
+    assert stretched(ALLOWED, beside=0) == ALLOWED  # a quiet worker: the budget as set
+    assert stretched(ALLOWED, beside=3) == pytest.approx(ALLOWED * 4)
+
+
+def backend(ticks: Callable[[], float]) -> RedisBackend:
+    options = RedisOptions(request_budget=ALLOWED)
+    # Never connects: these tests only drive the budget's and the circuit's bookkeeping.
+    return RedisBackend(
+        "redis://127.0.0.1:1", prefix="t", scope="a", secret="s", options=options, ticks=ticks
+    )
+
+
+def test_a_reply_slower_than_the_budget_does_not_close_the_circuit() -> None:
+    now = [0.0]
+    shared = backend(lambda: now[0])
+    shared.circuit.failed("slow", certain=True)
+    now[0] += 60  # past the probe interval
+    assert shared.circuit.allow()
+    shared._succeeded(ALLOWED * 15)  # a flight's poll answered at 150 ms
+    assert not shared.circuit.up
+    assert shared.circuit.allow()
+    shared._succeeded(ALLOWED / 2)
+    assert shared.circuit.up
+
+
+def test_a_request_whose_calls_answered_in_time_keeps_half_a_budget_per_call() -> None:
+    shared = backend(time.monotonic)
+    wait = SharedWait()
+    wait.seconds = ALLOWED * 3  # several calls, each in time, slow in sum on a starved host
+    assert shared._time_left(wait) == ALLOWED / 2
+    wait.cut = True  # one of its calls was cut: Redis is slow for it
+    with pytest.raises(SharedCacheUnavailable):
+        shared._time_left(wait)
+    assert shared._time_left(None) is None  # outside a request: no budget

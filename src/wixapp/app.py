@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 
 from wixapp.breaker import CircuitBreaker
-from wixapp.cache import Codec, InstanceCache, RedisBackend
+from wixapp.cache import Codec, InstanceCache, RedisBackend, RedisOptions
 from wixapp.cache.layered import done
 from wixapp.config import Settings, load_settings
 from wixapp.identity.budget import BudgetPolicy, TokenCheckBudget
@@ -181,6 +181,7 @@ class WixApp:
             scope=settings.app_id,
             secret=settings.app_secret.get_secret_value(),
             on_state=self._metrics.shared_cache_state,
+            options=RedisOptions(request_budget=settings.redis_budget_ms / 1000),
             on_error=self._metrics.shared_cache_error,
             ticks=ticks,
         )

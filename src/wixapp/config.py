@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     app_migrations: str | None = Field(default=None, alias="WIXAPP_MIGRATIONS")
     redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
     redis_prefix: str = Field(default="wixapp", min_length=1, alias="WIXAPP_REDIS_PREFIX")
+    # What one request may wait on Redis in all, in ms of its worker's free loop time (grown
+    # with the worker's other calls at Redis: see cache/budget.py).
+    redis_budget_ms: float = Field(default=20.0, gt=0, alias="WIXAPP_REDIS_BUDGET_MS")
 
     # Browser access: "*" (any Wix site) or a comma-separated allow-list of origins, each
     # scheme://host[:port]; "https://*.wixsite.com" allows every subdomain of wixsite.com.

@@ -100,10 +100,6 @@ class Edge:
     # -- the lifecycle and webhooks
 
     @property
-    def started(self) -> bool:
-        return self._receiver is not None
-
-    @property
     def receiver(self) -> WebhookReceiver:
         if self._receiver is None:
             raise RuntimeError("The wixapp edge is not started: await edge.start() first.")

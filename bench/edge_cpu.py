@@ -9,7 +9,8 @@ before and after a change to the request path, in the same shell:
 
 It ends with the ratios the speed targets name: a user's FastAPI route with
 ``current_caller`` against the same app's bare route, and a user's lean route
-(``lean_route``) against ``/get-instance``.
+(``lean_route``) against ``/get-instance``; and, to tell FastAPI's share from wixapp's, the
+same route with a dependency that only returns a constant.
 
 Numbers vary with the machine; compare runs taken side by side.
 """
@@ -37,6 +38,7 @@ ROUTES = (
     "/api/settings",
     "/app/bare",  # a user's own FastAPI route, no identification
     "/app/caller",  # the same with Depends(current_caller)
+    "/app/constant-dependency",  # the same with a dependency that only returns a constant
     "/api/app/guarded",  # the same under WIXAPP_GUARD_PATHS=/api/ (the edge identifies)
     "/app/lean",  # a user's route on the lean path: lean_route(...), per-instance data
 )
@@ -49,6 +51,14 @@ async def _lean_notes(who: Caller, request: LeanRequest) -> dict[str, Any]:
     return {"instanceId": who.instance_id, "notes": NOTES.get(who.instance_id, [])}
 
 
+async def _constant() -> str:
+    return "world"
+
+
+async def _with_dependency(who: Annotated[str, Depends(_constant)]) -> dict[str, str]:
+    return {"hello": who}
+
+
 def _user_routes(app: FastAPI) -> None:
     """A user's own routes, as an app adds them to the backend."""
 
@@ -59,6 +69,7 @@ def _user_routes(app: FastAPI) -> None:
         return {"hello": who.instance_id}
 
     app.add_api_route("/app/bare", bare)
+    app.add_api_route("/app/constant-dependency", _with_dependency)
     app.add_api_route("/app/caller", caller)
     app.add_api_route("/api/app/guarded", caller)
 
@@ -144,6 +155,8 @@ def main() -> None:
 
 RATIOS = (
     ("/app/caller", "/app/bare"),
+    ("/app/constant-dependency", "/app/bare"),  # FastAPI's own cost of one dependency
+    ("/app/caller", "/app/constant-dependency"),  # identification's cost on top of it
     ("/api/app/guarded", "/app/bare"),
     ("/app/lean", "/get-instance"),
 )

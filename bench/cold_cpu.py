@@ -67,8 +67,10 @@ def _scope(token: str, number: int) -> dict[str, Any]:
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1"), (b"authorization", token.encode())],
-        # a new address every 50 requests: the per-address budget is counted, never spent
-        "client": (f"10.{number // 12_800 % 256}.{number // 50 % 256}.1", 50000),
+        # a new network every 25 requests: the per-address and per-network budgets are
+        # counted, never spent, and no network takes a quarter of a site's 100 tokens (the
+        # per-site cap would refuse it first once half the site's budget is spent)
+        "client": (f"10.{number // 6_400 % 256}.{number // 25 % 256}.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
 
@@ -102,7 +104,8 @@ async def measure(world: dict[str, Any], base_url: str, warmup: int, profile: in
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             for number, token in enumerate(tokens[:warmup]):  # connect, warm imports
-                assert await _request(app, _scope(token, number)) == 200
+                status = await _request(app, _scope(token, number))
+                assert status == 200, (number, status)
             measured = list(enumerate(tokens))[warmup:]
             profiler = _profiler() if profile else None
             started = time.process_time()

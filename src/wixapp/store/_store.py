@@ -21,11 +21,13 @@ from sqlalchemy.exc import (
     ProgrammingError,
     StatementError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wixapp.config import DEFAULT_SQLITE_BUSY_TIMEOUT
 from wixapp.errors import InstanceRemovedError, SchemaNotReadyError
 from wixapp.logs import LogLimiter
-from wixapp.store._engine import make_engine
+from wixapp.store._engine import make_engine, sqlite_busy_timeout
 from wixapp.store._migrate import migrate as migrate_to_head
 from wixapp.store._migrate import schema_is_behind
 from wixapp.store._records import (
@@ -41,6 +43,7 @@ from wixapp.store._records import (
     matching_versions,
 )
 from wixapp.store._schema import ID_LENGTH, instances, settings, webhook_events
+from wixapp.store._unavailable import unavailable
 
 __all__ = ["Store", "instance_filter"]
 
@@ -87,6 +90,8 @@ class Store:
         self._engine = engine
         self._clock = clock
         self._app_migrations = app_migrations
+        # SQLite has one writer at a time: this process's own writes take turns for it.
+        self._write_turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     async def open(
@@ -164,7 +169,7 @@ class Store:
                 "site_id": func.coalesce(stmt.excluded.site_id, instances.c.site_id),
             },
         )
-        async with self.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(stmt, rows)
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
@@ -276,7 +281,7 @@ class Store:
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=[instances.c.instance_id])
-        async with self.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt.returning(instances.c.instance_id))
             return result.first() is not None
 
@@ -319,7 +324,7 @@ class Store:
             "updated_at": self._clock(),
             "updated_by": updated_by,
         }
-        async with self.begin() as conn:
+        async with self._write() as conn:
             await self._refuse_if_removed(conn, instance_id)
             if create_only:
                 version = await self._insert_settings(conn, instance_id, values)
@@ -331,7 +336,7 @@ class Store:
 
     async def purge_settings(self, instance_id: str) -> bool:
         """Delete the instance's settings; False if it had none."""
-        async with self.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 delete(settings).where(instance_filter(settings, instance_id))
             )
@@ -347,7 +352,7 @@ class Store:
         stmt = delete(settings).where(
             instance_filter(settings, instance_id), settings.c.instance_id.in_(removed)
         )
-        async with self.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt)
         return result.rowcount > 0
 
@@ -362,7 +367,7 @@ class Store:
             instances.c.removed_at < removed_before,
         )
         stmt = delete(settings).where(settings.c.instance_id.in_(expired))
-        async with self.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt.returning(settings.c.instance_id))
             return sorted(str(instance_id) for instance_id in result.scalars())
 
@@ -439,7 +444,7 @@ class Store:
             payload=_dump(payload),
         )
         stmt = stmt.on_conflict_do_nothing(index_elements=[webhook_events.c.id])
-        async with self.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt.returning(webhook_events.c.id))
             return result.first() is not None
 
@@ -448,7 +453,7 @@ class Store:
         stmt = delete(webhook_events).where(
             instance_filter(webhook_events, instance_id), webhook_events.c.id == event_id
         )
-        async with self.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt)
         return result.rowcount > 0
 
@@ -474,33 +479,79 @@ class Store:
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        async with _translated_errors(), self._engine.connect() as conn:
+        async with self._translated_errors(), self._engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction (committed when the block ends without an error);
-        the database being down raises StoreUnavailableError. For an app's own tables, beside
-        wixapp's; always filter by instance (``wixapp.server.InstanceDB`` does)."""
-        async with _translated_errors(), self._engine.begin() as conn:
+        the database being down or busy raises StoreUnavailableError. For an app's own
+        tables, beside wixapp's; always filter by instance (``wixapp.server.InstanceDB``
+        does)."""
+        async with self._translated_errors(), self._engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction for one of wixapp's own writes.
 
-@asynccontextmanager
-async def _translated_errors() -> AsyncIterator[None]:
-    try:
-        yield
-    except (OperationalError, InterfaceError, ProgrammingError) as exc:
-        if _missing_schema(exc):
-            _log_missing_schema(exc)
-            raise SchemaNotReadyError() from exc
-        if isinstance(exc, ProgrammingError):
+        On SQLite this process's writes take turns (asyncio.Lock serves them in order) and
+        only the one whose turn it is asks SQLite for its write lock. SQLite's busy handler
+        polls (every 100 ms once a writer has waited a while), so among many waiting writers
+        a newcomer often gets the lock first, and under load one that has waited for seconds
+        can wait on past busy_timeout. A turn, too, is waited for at most busy_timeout.
+        """
+        turn = self._write_turn
+        if turn is None:
+            async with self.begin() as conn:
+                yield conn
+            return
+        await self._take(turn)
+        try:
+            async with self.begin() as conn:
+                yield conn
+        finally:
+            turn.release()
+
+    async def _take(self, turn: asyncio.Lock) -> None:
+        started = self._clock()
+        try:
+            async with asyncio.timeout(self._busy_timeout()):
+                await turn.acquire()
+        except TimeoutError as exc:
+            raise self._unavailable(exc, started) from None
+
+    def _busy_timeout(self) -> float:
+        return sqlite_busy_timeout(self._engine.sync_engine) or DEFAULT_SQLITE_BUSY_TIMEOUT
+
+    @asynccontextmanager
+    async def _translated_errors(self) -> AsyncIterator[None]:
+        started = self._clock()
+        try:
+            yield
+        except (OperationalError, InterfaceError, ProgrammingError) as exc:
+            if _missing_schema(exc):
+                _log_missing_schema(exc)
+                raise SchemaNotReadyError() from exc
+            if isinstance(exc, ProgrammingError):
+                raise
+            raise self._unavailable(exc, started) from exc
+        except PoolTimeoutError as exc:
+            raise self._unavailable(exc, started) from exc
+        except StatementError as exc:
+            if isinstance(exc.orig, ValueError):  # a bad argument, e.g. a naive datetime
+                raise exc.orig from None
             raise
-        raise StoreUnavailableError() from exc
-    except StatementError as exc:
-        if isinstance(exc.orig, ValueError):  # a bad argument, e.g. a naive datetime
-            raise exc.orig from None
-        raise
+
+    def _unavailable(
+        self, error: DBAPIError | PoolTimeoutError | TimeoutError, started: datetime
+    ) -> StoreUnavailableError:
+        return unavailable(
+            error,
+            waited=(self._clock() - started).total_seconds(),
+            busy_timeout=sqlite_busy_timeout(self._engine.sync_engine),
+            pool_status=self._engine.pool.status(),
+        )
 
 
 def _missing_schema(exc: DBAPIError) -> bool:

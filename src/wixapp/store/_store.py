@@ -24,7 +24,6 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from wixapp.config import DEFAULT_SQLITE_BUSY_TIMEOUT
 from wixapp.errors import InstanceRemovedError, SchemaNotReadyError
 from wixapp.logs import LogLimiter
 from wixapp.store._engine import make_engine, sqlite_busy_timeout
@@ -90,8 +89,6 @@ class Store:
         self._engine = engine
         self._clock = clock
         self._app_migrations = app_migrations
-        # SQLite has one writer at a time: this process's own writes take turns for it.
-        self._write_turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     async def open(
@@ -169,7 +166,7 @@ class Store:
                 "site_id": func.coalesce(stmt.excluded.site_id, instances.c.site_id),
             },
         )
-        async with self._write() as conn:
+        async with self.begin() as conn:
             await conn.execute(stmt, rows)
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
@@ -281,7 +278,7 @@ class Store:
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=[instances.c.instance_id])
-        async with self._write() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt.returning(instances.c.instance_id))
             return result.first() is not None
 
@@ -324,7 +321,7 @@ class Store:
             "updated_at": self._clock(),
             "updated_by": updated_by,
         }
-        async with self._write() as conn:
+        async with self.begin() as conn:
             await self._refuse_if_removed(conn, instance_id)
             if create_only:
                 version = await self._insert_settings(conn, instance_id, values)
@@ -336,7 +333,7 @@ class Store:
 
     async def purge_settings(self, instance_id: str) -> bool:
         """Delete the instance's settings; False if it had none."""
-        async with self._write() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(
                 delete(settings).where(instance_filter(settings, instance_id))
             )
@@ -352,7 +349,7 @@ class Store:
         stmt = delete(settings).where(
             instance_filter(settings, instance_id), settings.c.instance_id.in_(removed)
         )
-        async with self._write() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt)
         return result.rowcount > 0
 
@@ -367,7 +364,7 @@ class Store:
             instances.c.removed_at < removed_before,
         )
         stmt = delete(settings).where(settings.c.instance_id.in_(expired))
-        async with self._write() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt.returning(settings.c.instance_id))
             return sorted(str(instance_id) for instance_id in result.scalars())
 
@@ -444,7 +441,7 @@ class Store:
             payload=_dump(payload),
         )
         stmt = stmt.on_conflict_do_nothing(index_elements=[webhook_events.c.id])
-        async with self._write() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt.returning(webhook_events.c.id))
             return result.first() is not None
 
@@ -453,7 +450,7 @@ class Store:
         stmt = delete(webhook_events).where(
             instance_filter(webhook_events, instance_id), webhook_events.c.id == event_id
         )
-        async with self._write() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(stmt)
         return result.rowcount > 0
 
@@ -492,39 +489,6 @@ class Store:
             yield conn
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction for one of wixapp's own writes.
-
-        On SQLite this process's writes take turns (asyncio.Lock serves them in order) and
-        only the one whose turn it is asks SQLite for its write lock. SQLite's busy handler
-        polls (every 100 ms once a writer has waited a while), so among many waiting writers
-        a newcomer often gets the lock first, and under load one that has waited for seconds
-        can wait on past busy_timeout. A turn, too, is waited for at most busy_timeout.
-        """
-        turn = self._write_turn
-        if turn is None:
-            async with self.begin() as conn:
-                yield conn
-            return
-        await self._take(turn)
-        try:
-            async with self.begin() as conn:
-                yield conn
-        finally:
-            turn.release()
-
-    async def _take(self, turn: asyncio.Lock) -> None:
-        started = self._clock()
-        try:
-            async with asyncio.timeout(self._busy_timeout()):
-                await turn.acquire()
-        except TimeoutError as exc:
-            raise self._unavailable(exc, started) from None
-
-    def _busy_timeout(self) -> float:
-        return sqlite_busy_timeout(self._engine.sync_engine) or DEFAULT_SQLITE_BUSY_TIMEOUT
-
-    @asynccontextmanager
     async def _translated_errors(self) -> AsyncIterator[None]:
         started = self._clock()
         try:
@@ -544,7 +508,7 @@ class Store:
             raise
 
     def _unavailable(
-        self, error: DBAPIError | PoolTimeoutError | TimeoutError, started: datetime
+        self, error: DBAPIError | PoolTimeoutError, started: datetime
     ) -> StoreUnavailableError:
         return unavailable(
             error,

@@ -40,13 +40,6 @@ _SQLITE_BUSY_CAUSE = (
     "for longer than that: use PostgreSQL (WIXAPP_DATABASE_URL) for several workers or heavy "
     "writes, or raise WIXAPP_SQLITE_BUSY_TIMEOUT"
 )
-_QUEUED_CAUSE = (
-    "SQLite database is busy: a write waited for its turn among this process's writes longer "
-    "than busy_timeout (%s; it waited %.1f s) and was refused with 503 store_unavailable, "
-    "nothing saved. SQLite has one writer at a time, so this process's writes queue for it "
-    "and under this write load the queue took longer than that: use PostgreSQL "
-    "(WIXAPP_DATABASE_URL) for heavy writes, or raise WIXAPP_SQLITE_BUSY_TIMEOUT"
-)
 _SQLITE_SNAPSHOT_CAUSE = (
     "SQLite database is locked (SQLITE_BUSY_SNAPSHOT): a transaction read, then tried to "
     "write after another connection had written; SQLite refuses that at once, without "
@@ -62,7 +55,7 @@ _OTHER_CAUSE = "the database failed (%s): answered 503 store_unavailable"
 
 
 def unavailable(
-    error: DBAPIError | PoolTimeoutError | TimeoutError,
+    error: DBAPIError | PoolTimeoutError,
     *,
     waited: float,
     busy_timeout: float | None,
@@ -74,9 +67,6 @@ def unavailable(
     the SQLite engine's, None for PostgreSQL; ``pool_status``: the pool's own summary.
     """
     timeout = "as set on the engine" if busy_timeout is None else f"{busy_timeout:g} s"
-    if isinstance(error, TimeoutError):
-        _log("queued", _QUEUED_CAUSE, timeout, waited)
-        return StoreUnavailableError(_BUSY_DETAIL)
     if isinstance(error, PoolTimeoutError):
         _log("pool_timeout", _POOL_CAUSE, pool_status, waited)
         return StoreUnavailableError(_BUSY_DETAIL)

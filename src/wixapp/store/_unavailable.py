@@ -30,7 +30,7 @@ UNAVAILABLE_LOG_INTERVAL = 60.0
 _logged = LogLimiter(interval=UNAVAILABLE_LOG_INTERVAL)
 
 _BUSY_DETAIL = (
-    "The database is busy: other writes held it for longer than the server waits. Nothing "
+    "The database is busy: other requests held it longer than the server waits. Nothing "
     "was saved; retry after the Retry-After delay."
 )
 _SQLITE_BUSY_CAUSE = (

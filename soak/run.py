@@ -16,6 +16,7 @@ check failed.
     python soak/run.py --seconds 90         # a shorter run
     python soak/run.py --database-url postgresql://postgres@127.0.0.1/wixapp_soak
     python soak/run.py --database-url ... --redis-url redis://127.0.0.1:6379/0 --workers 2
+    python soak/run.py --sqlite-busy-timeout 0.5   # SQLite refusing writes under load (503s)
 """
 
 from __future__ import annotations
@@ -347,6 +348,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "WIXAPP_MIGRATE_ON_START": "false",
                 **BACKEND_SETTINGS,
                 **shared_cache(args.redis_url),
+                **sqlite_busy_timeout(args.sqlite_busy_timeout),
             }
             backend_argv = [
                 sys.executable,
@@ -368,6 +370,11 @@ def shared_cache(redis_url: str | None) -> dict[str, str]:
     if redis_url is None:
         return {}
     return {"WIXAPP_REDIS_URL": redis_url, "WIXAPP_REDIS_PREFIX": f"soak-{os.getpid()}"}
+
+
+def sqlite_busy_timeout(seconds: float | None) -> dict[str, str]:
+    """WIXAPP_SQLITE_BUSY_TIMEOUT when given: a short one shows what a busy SQLite answers."""
+    return {} if seconds is None else {"WIXAPP_SQLITE_BUSY_TIMEOUT": f"{seconds:g}"}
 
 
 async def drive(
@@ -434,6 +441,7 @@ async def drive(
         "database": args.database_url.split(":", 1)[0] if args.database_url else "sqlite",
         "redis": args.redis_url is not None,
         "workers": args.workers,
+        "sqlite_busy_timeout": args.sqlite_busy_timeout,
         "requests": requests,
         "requests_per_second": round(requests / elapsed, 1),
         "latency_ms": {
@@ -476,6 +484,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=None, help="default: a SQLite file (WAL)")
     parser.add_argument("--redis-url", default=None, help="the shared tier (default: none)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--sqlite-busy-timeout",
+        type=float,
+        default=None,
+        help="seconds a SQLite write waits for the lock (default: the backend's, 10)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "artifacts" / "soak.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     return parser.parse_args(argv)

@@ -35,6 +35,7 @@ BASE = {"WIX_APP_ID": "app-id", "WIX_APP_SECRET": "secret"}
         ({"WIXAPP_CORS_ORIGINS": "*.wixsite.com"}, "WIXAPP_CORS_ORIGINS"),
         ({"WIXAPP_FRAME_ANCESTORS": "https://a.example/path"}, "WIXAPP_FRAME_ANCESTORS"),
         ({"WIXAPP_CSP_EXTRA": "style src https://a.example"}, "WIXAPP_CSP_EXTRA"),
+        ({"WIXAPP_SQLITE_BUSY_TIMEOUT": "0"}, "WIXAPP_SQLITE_BUSY_TIMEOUT"),
         ({"WIXAPP_CSP_EXTRA": "img-src a,b"}, "WIXAPP_CSP_EXTRA"),
         ({"WIXAPP_CSP_EXTRA": "script-src 'unsafe-inline"}, "WIXAPP_CSP_EXTRA"),
         ({"WIXAPP_TOKEN_INFO_PER_INSTANCE": "250"}, "WIXAPP_TOKEN_INFO_PER_INSTANCE"),

@@ -13,6 +13,7 @@ from wixapp.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "DEFAULT_SQLITE_BUSY_TIMEOUT",
     "DEFAULT_VISITOR_INSTANCE_FIELDS",
     "DEFAULT_WIX_API_BASE_URL",
     "ServeSettings",
@@ -24,6 +25,8 @@ __all__ = [
 
 DEFAULT_WIX_API_BASE_URL = "https://www.wixapis.com"
 DEFAULT_DATABASE_URL = "sqlite:///./wixapp.db"
+DEFAULT_SQLITE_BUSY_TIMEOUT = 10.0
+"""Seconds a SQLite writer waits for the one write lock (``WIXAPP_SQLITE_BUSY_TIMEOUT``)."""
 DEFAULT_VISITOR_INSTANCE_FIELDS = (
     "instance.instanceId",
     "instance.appName",
@@ -69,6 +72,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(default=True, alias="WIXAPP_MIGRATE_ON_START")
     # The app's own Alembic migrations (a folder or "package:folder"), run after wixapp's.
     app_migrations: str | None = Field(default=None, alias="WIXAPP_MIGRATIONS")
+    # Seconds a SQLite write waits for SQLite's one write lock before it answers 503
+    # store_unavailable (ignored for PostgreSQL).
+    sqlite_busy_timeout: float = Field(
+        default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0, alias="WIXAPP_SQLITE_BUSY_TIMEOUT"
+    )
     redis_url: str | None = Field(default=None, alias="WIXAPP_REDIS_URL")
     redis_prefix: str = Field(default="wixapp", min_length=1, alias="WIXAPP_REDIS_PREFIX")
     # What one request may wait on Redis in all, in ms of its worker's free loop time (grown

@@ -15,7 +15,7 @@ boundary where they happen and never escape as themselves.
     ├── PreconditionFailedError    412  If-Match does not name the stored settings' version
     ├── PayloadTooLargeError       413  the request body is over a limit
     ├── InvalidRequestError        422  the request does not match the schema (``problems``)
-    ├── StoreUnavailableError      503  the database is down or busy
+    ├── StoreUnavailableError      503  the database is down or busy (with Retry-After)
     │   └── SchemaNotReadyError    503  …or its schema is not migrated yet
     ├── RetryAfterError                 (mixin) carries ``retry_after``, sent as Retry-After
     ├── TokenCheckBudgetError      429  too many unknown tokens to check with Wix
@@ -291,8 +291,11 @@ class InvalidRequestError(WixAppError):
         return {**super().to_dict(), "problems": self.problems}
 
 
-class StoreUnavailableError(WixAppError):
-    """The database could not be reached or is busy; the original error is the __cause__."""
+class StoreUnavailableError(RetryAfterError):
+    """The database could not be reached or is busy; the original error is the __cause__.
+
+    A retryable 503 (``Retry-After``): the transaction was rolled back, so a write refused
+    because SQLite was busy saved nothing."""
 
     status_code = 503
     default_code = "store_unavailable"

@@ -279,7 +279,10 @@ class SyncWixApp:
     def database_engine(self) -> Engine:
         """A sync SQLAlchemy Engine on ``WIXAPP_DATABASE_URL`` (wixapp's store database),
         made on first use, disposed by ``close()``. Filter every query by instance."""
-        return self._live_core().database_engine(self.settings.database_url)
+        settings = self.settings
+        return self._live_core().database_engine(
+            settings.database_url, settings.sqlite_busy_timeout
+        )
 
     @contextlib.contextmanager
     def instance_transaction(
@@ -349,10 +352,12 @@ class _Core:
     async def call(self, work: Callable[[WixApp], Awaitable[T]]) -> T:
         return await work(self.wix)
 
-    def database_engine(self, database_url: str) -> Engine:
+    def database_engine(self, database_url: str, sqlite_busy_timeout: float) -> Engine:
         with self._engine_lock:
             if self._engine is None:
-                self._engine = make_sync_engine(database_url)
+                self._engine = make_sync_engine(
+                    database_url, sqlite_busy_timeout=sqlite_busy_timeout
+                )
             return self._engine
 
     def close(self) -> None:

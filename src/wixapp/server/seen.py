@@ -16,9 +16,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from wixapp.errors import StoreUnavailableError
+from wixapp.logs import LogLimiter
+
 __all__ = ["LastSeenRecorder"]
 
 logger = logging.getLogger("wixapp.server")
+# A busy or unreachable database fails every flush (each second) alike: a line a minute.
+_refusals_logged = LogLimiter(interval=60.0)
 
 Flush = Callable[[dict[str, tuple[str | None, float]]], Awaitable[None]]
 SiteDetails = tuple[str | None, str | None, str | None]
@@ -79,8 +84,8 @@ class LastSeenRecorder:
         batch, self._pending = self._pending, {}
         try:
             await self._flush(batch)
-        except Exception:
-            logger.exception("could not record last-seen for %d instances; will retry", len(batch))
+        except Exception as error:
+            _log_failure(error, "last-seen for %d instances", len(batch))
             for instance_id, entry in batch.items():
                 self._pending.setdefault(instance_id, entry)
             return 0
@@ -94,8 +99,8 @@ class LastSeenRecorder:
         for instance_id, details in sites.items():
             try:
                 await self._write_site(instance_id, details)
-            except Exception:
-                logger.exception("could not record the site details of an instance; will retry")
+            except Exception as error:
+                _log_failure(error, "the site details of an instance")
                 self._sites.setdefault(instance_id, details)
                 return
 
@@ -127,3 +132,16 @@ class LastSeenRecorder:
 def _bound(table: dict[str, Any], max_size: int) -> None:
     while len(table) > max_size:
         del table[next(iter(table))]
+
+
+def _log_failure(error: Exception, what: str, *args: object) -> None:
+    if not isinstance(error, StoreUnavailableError):
+        logger.exception("could not record " + what + "; will retry", *args)
+        return
+    if _refusals_logged.allow(what) is not None:  # the store logged why, without a traceback
+        logger.warning(
+            "could not record " + what + " (the database refused: %s; the wixapp.store line "
+            "says why); will retry",
+            *args,
+            error.code,
+        )

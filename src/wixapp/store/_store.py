@@ -21,11 +21,12 @@ from sqlalchemy.exc import (
     ProgrammingError,
     StatementError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wixapp.errors import InstanceRemovedError, SchemaNotReadyError
 from wixapp.logs import LogLimiter
-from wixapp.store._engine import make_engine
+from wixapp.store._engine import make_engine, sqlite_busy_timeout
 from wixapp.store._migrate import migrate as migrate_to_head
 from wixapp.store._migrate import schema_is_behind
 from wixapp.store._records import (
@@ -41,6 +42,7 @@ from wixapp.store._records import (
     matching_versions,
 )
 from wixapp.store._schema import ID_LENGTH, instances, settings, webhook_events
+from wixapp.store._unavailable import unavailable
 
 __all__ = ["Store", "instance_filter"]
 
@@ -474,33 +476,46 @@ class Store:
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        async with _translated_errors(), self._engine.connect() as conn:
+        async with self._translated_errors(), self._engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction (committed when the block ends without an error);
-        the database being down raises StoreUnavailableError. For an app's own tables, beside
-        wixapp's; always filter by instance (``wixapp.server.InstanceDB`` does)."""
-        async with _translated_errors(), self._engine.begin() as conn:
+        the database being down or busy raises StoreUnavailableError. For an app's own
+        tables, beside wixapp's; always filter by instance (``wixapp.server.InstanceDB``
+        does)."""
+        async with self._translated_errors(), self._engine.begin() as conn:
             yield conn
 
-
-@asynccontextmanager
-async def _translated_errors() -> AsyncIterator[None]:
-    try:
-        yield
-    except (OperationalError, InterfaceError, ProgrammingError) as exc:
-        if _missing_schema(exc):
-            _log_missing_schema(exc)
-            raise SchemaNotReadyError() from exc
-        if isinstance(exc, ProgrammingError):
+    @asynccontextmanager
+    async def _translated_errors(self) -> AsyncIterator[None]:
+        started = self._clock()
+        try:
+            yield
+        except (OperationalError, InterfaceError, ProgrammingError) as exc:
+            if _missing_schema(exc):
+                _log_missing_schema(exc)
+                raise SchemaNotReadyError() from exc
+            if isinstance(exc, ProgrammingError):
+                raise
+            raise self._unavailable(exc, started) from exc
+        except PoolTimeoutError as exc:
+            raise self._unavailable(exc, started) from exc
+        except StatementError as exc:
+            if isinstance(exc.orig, ValueError):  # a bad argument, e.g. a naive datetime
+                raise exc.orig from None
             raise
-        raise StoreUnavailableError() from exc
-    except StatementError as exc:
-        if isinstance(exc.orig, ValueError):  # a bad argument, e.g. a naive datetime
-            raise exc.orig from None
-        raise
+
+    def _unavailable(
+        self, error: DBAPIError | PoolTimeoutError, started: datetime
+    ) -> StoreUnavailableError:
+        return unavailable(
+            error,
+            waited=(self._clock() - started).total_seconds(),
+            busy_timeout=sqlite_busy_timeout(self._engine.sync_engine),
+            pool_status=self._engine.pool.status(),
+        )
 
 
 def _missing_schema(exc: DBAPIError) -> bool:

@@ -165,7 +165,12 @@ def guard_of(guard: Iterable[str] | Guard) -> Guard:
 async def open_store(settings: Settings, *, migrate: bool, migrations: str | None) -> Store:
     """The store, reachable (and migrated, if asked), or one ConfigurationError line."""
     try:
-        store = await Store.open(settings.database_url, migrate=migrate, app_migrations=migrations)
+        store = await Store.open(
+            settings.database_url,
+            migrate=migrate,
+            app_migrations=migrations,
+            sqlite_busy_timeout=settings.sqlite_busy_timeout,
+        )
         await store.ping()
     except (StoreUnavailableError, SQLAlchemyError, OSError) as error:
         raise ConfigurationError(

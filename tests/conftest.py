@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from dbutil import DATABASE_PARAMS, make_database_url
-from scale.harness import LOCAL_REDIS_URL, RedisClusterServers, redis_cluster_servers
+from scale.harness import REDIS_KINDS, RedisClusterServers, redis_cluster_servers, redis_url_for
 from wixapp.store import migrate
 
 
@@ -39,10 +39,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield cluster
 
 
-@pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
+@pytest.fixture(params=REDIS_KINDS)
 def shared_redis_url(request: pytest.FixtureRequest) -> str:
     """The WIXAPP_REDIS_URL of a shared-tier test: the local Redis, then the test cluster."""
-    if request.param == "cluster":
-        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
-        return cluster.url
-    return LOCAL_REDIS_URL
+    return redis_url_for(request)

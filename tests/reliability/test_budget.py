@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scale.harness import LOCAL_REDIS_URL, delete_prefix, raw_client, unique_prefix
+from scale.harness import LOCAL_REDIS_URL, delete_prefix, raw_client, redis_url_for, unique_prefix
 from wixapp.cache.redis import RedisBackend, RedisOptions
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
@@ -121,9 +121,7 @@ class BudgetMaker:
 )
 async def make_budget(request: pytest.FixtureRequest) -> AsyncIterator[BudgetMaker]:
     prefix = unique_prefix()
-    url = LOCAL_REDIS_URL
-    if request.param == "cluster":
-        url = request.getfixturevalue("redis_cluster").url
+    url = LOCAL_REDIS_URL if request.param == "memory" else redis_url_for(request)
     maker = BudgetMaker(request.param, prefix, url)
     try:
         yield maker

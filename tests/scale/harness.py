@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -37,6 +38,19 @@ START_TIMEOUT = 60.0  # several processes importing at once on a busy 2-core mac
 
 def unique_prefix() -> str:
     return f"wixapp-test-{uuid.uuid4().hex[:12]}"
+
+
+# A shared-tier test's parameters: the local Redis, then the test cluster (the session's
+# ``redis_cluster`` fixture, started by the first test that needs it).
+REDIS_KINDS = ["redis", pytest.param("cluster", marks=pytest.mark.cluster)]
+
+
+def redis_url_for(request: pytest.FixtureRequest) -> str:
+    """The WIXAPP_REDIS_URL for a fixture parametrized with ``REDIS_KINDS``."""
+    if request.param == "cluster":
+        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    return LOCAL_REDIS_URL
 
 
 def raw_client(url: str) -> aioredis.Redis | RedisCluster:

@@ -261,6 +261,12 @@ class RedisBackend:
         )
         return aioredis.Redis.from_pool(pool)
 
+    async def _ping(self) -> object:
+        """Redis answers; a cluster's every master (its client pings one node by default)."""
+        if isinstance(self._client, RedisCluster):
+            return await self._client.ping(target_nodes=RedisCluster.PRIMARIES)
+        return await self._client.ping()
+
     def _listener_to(self, url: str) -> aioredis.Redis:
         timeout = self.options.connect_timeout
         return aioredis.Redis.from_url(
@@ -273,7 +279,7 @@ class RedisBackend:
         """Connect (if Redis is up) and subscribe to invalidations, in the background."""
         if self._listener is None:
             with contextlib.suppress(SharedCacheUnavailable):
-                await self._call("ping", self._client.ping)  # a pooled connection, ready
+                await self._call("ping", self._ping)  # a pooled connection, ready
             self._listener = asyncio.create_task(self._listen_forever(), name="wixapp-redis")
 
     async def aclose(self) -> None:
@@ -293,7 +299,7 @@ class RedisBackend:
         reason = self.circuit.reason
         if self.circuit.up or self._probe_due:
             try:
-                await self._call("ping", self._client.ping)
+                await self._call("ping", self._ping)
             except SharedCacheUnavailable as error:
                 reason = str(error)
             else:
@@ -627,7 +633,7 @@ class RedisBackend:
                     self._received(message["data"])
                 if self._probe_due:  # requests failed while this connection lived: probe
                     with contextlib.suppress(SharedCacheUnavailable):
-                        await self._call("ping", self._client.ping)
+                        await self._call("ping", self._ping)
                 elif self.circuit.up and self._pending:
                     await self._flush_pending()
         finally:

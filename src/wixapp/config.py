@@ -86,9 +86,13 @@ class RedisClusterURL:
 
 def _host_and_port(text: str) -> tuple[str, int]:
     parts = urlsplit(f"//{text.strip()}")
-    if not parts.hostname or parts.username is not None:
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        port = 0
+    if not parts.hostname or parts.username is not None or not port:
         raise ValueError(f"{text!r} is not host:port")
-    return parts.hostname, parts.port or 6379
+    return parts.hostname, port
 
 
 _CSP_DIRECTIVES = frozenset(
@@ -314,8 +318,8 @@ class Settings(BaseSettings):
     def _redis_prefix(cls, value: str) -> str:
         if "{" in value or "}" in value:
             raise ValueError(
-                f"{value!r} contains {{ or }}: they mark Redis Cluster hash tags in key "
-                "names; use letters, digits and : - _ ."
+                f"{value!r} contains {{ or }}, which mark Redis Cluster hash tags in key "
+                "names: leave them out"
             )
         return value
 

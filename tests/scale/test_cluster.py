@@ -135,3 +135,32 @@ async def _until_ok(wix: object) -> None:
     while (status := await wix.shared_cache_status()) != "ok":  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, f"the shared tier stays {status}"
         await asyncio.sleep(0.1)
+
+
+async def test_an_invalidation_reaches_listeners_on_every_node(
+    redis_cluster: RedisClusterServers, redis_prefix: str, shared_redis_url: str
+) -> None:
+    def backend() -> RedisBackend:
+        return RedisBackend(shared_redis_url, prefix=redis_prefix, scope="app", secret="s")
+
+    sender, listeners = backend(), [backend() for _ in redis_cluster.nodes]
+    told: list[list[str]] = [[] for _ in listeners]
+    try:
+        for turn, (listener, heard) in enumerate(zip(listeners, told, strict=True)):
+            listener._listener_turn = turn  # node `turn` (the nodes in address order)
+            listener.on_invalidate("t", heard.append)
+            await listener.start()
+        deadline = time.monotonic() + 5
+        while not all(listener._subscriptions for listener in listeners):
+            assert time.monotonic() < deadline, "a listener never subscribed"
+            await asyncio.sleep(0.01)
+        pools = [listener._listener_client.connection_pool for listener in listeners]
+        ports = {pool.connection_kwargs["port"] for pool in pools}
+        assert ports == {node.port for node in redis_cluster.nodes}  # one on each node
+        await sender.invalidate("t", ["k"])
+        while told != [["k"]] * len(listeners):
+            assert time.monotonic() < deadline, f"heard: {told}"
+            await asyncio.sleep(0.01)
+    finally:
+        for each in (sender, *listeners):
+            await each.aclose()

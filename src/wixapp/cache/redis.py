@@ -218,7 +218,9 @@ class RedisBackend:
         self._client = self._connect(url)
         first = self._cluster.node_url(*self._cluster.nodes[0]) if self._cluster else url
         self._listener_client = self._listener_to(first)  # a cluster's: see _subscriber
-        self._listener_turn = 0  # on a cluster: the node the listener tries next
+        # On a cluster: the node the listener tries next (from a random one: the processes'
+        # subscriptions spread over the nodes).
+        self._listener_turn = secrets.randbelow(1 << 16)
         # On a cluster each node's connections are capped without a queue (a call beyond
         # raises): this process's calls queue here instead, as they do in the pool.
         self._queue = asyncio.Semaphore(self.options.max_connections) if self._cluster else None

@@ -21,9 +21,11 @@ namespace's one slot (every budget decision reads several buckets at once; their
 that of token checks, not of page views). The prefix and the scope contain no braces.
 
 Pub/sub on a cluster: a classic PUBLISH reaches the subscribers on every node, so the
-listener subscribes through a plain connection to one node, and to the next node after a
-failure. The cluster counts as one dependency with one circuit: a master down opens it
-(with replicas, the cluster's failover brings its slots back and the circuit closes).
+listener subscribes through a plain connection to one node (a random one at first, so the
+processes spread), and to the next node after a failure. The cluster is one dependency with
+one circuit: with a master down, calls on its slots fail and the others succeed; once the
+cluster stops serving (the master marked failed, no replica to take over) the circuit
+opens, and it closes when a ping reaches every master again.
 
 Every value and shared failure is sealed with AES-256-GCM under a key derived from the app
 secret (HKDF-SHA256) and bound to its full key name and tag as associated data, and every
@@ -155,7 +157,7 @@ class RedisOptions:
 
     socket_timeout: float = 0.25
     connect_timeout: float = 1.0  # connections are pooled: connecting is rare
-    max_connections: int = 16  # per process (a cluster: per node; calls queue for one)
+    max_connections: int = 16  # per process; calls queue for one (bounded by the timeouts)
     lock_ttl: float = 3.0
     min_backoff: float = 0.5
     max_backoff: float = 5.0
@@ -717,7 +719,7 @@ class RedisBackend:
         return f"{self._base}:{{{namespace}}}:{key}"
 
     def _key(self, namespace: str, key: str) -> str:
-        return f"{self._base}:{_tagged(namespace, key)}"
+        return _value_name(self._base, namespace, key)
 
     def _lock(self, namespace: str, key: str) -> str:
         return f"{self._base}:lock:{_tagged(namespace, key)}"
@@ -755,7 +757,11 @@ class _Senders:
 
 def entry_name(prefix: str, scope: str, namespace: str, key: str) -> str:
     """The Redis key holding a cached value (see the layout above)."""
-    return f"{prefix}:{scope}:{_tagged(namespace, key)}"
+    return _value_name(f"{prefix}:{scope}", namespace, key)
+
+
+def _value_name(base: str, namespace: str, key: str) -> str:
+    return f"{base}:{_tagged(namespace, key)}"
 
 
 def _tagged(namespace: str, key: str) -> str:

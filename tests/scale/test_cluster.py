@@ -96,8 +96,10 @@ async def test_a_stopped_master_opens_the_circuit_and_requests_go_on(
         await a.instance(known)
         await b.instance(known)
         assert await a.shared_cache_status() == "ok"
+        heard_on = await _listening_port(b)
+        stopped = next(n for n in cluster.nodes if n.port == heard_on)  # b's listener's node
 
-        cluster.nodes[0].stop()  # by its PID: a master and a third of the slots gone
+        stopped.stop()  # by its PID: a master and a third of the slots gone
         # Calls on its slots fail (those requests ask Wix), the others still use Redis; once
         # the cluster marks it failed (cluster-node-timeout) it serves no slot (no replica to
         # take over, full coverage required): every call fails and the circuit opens.
@@ -118,18 +120,30 @@ async def test_a_stopped_master_opens_the_circuit_and_requests_go_on(
         site = wix_install().instance_id
         assert (await a.identify(wix_token(site))).instance_id == site  # circuit open: Wix
 
-        cluster.nodes[0].start()  # its nodes.conf kept: it rejoins with its slots
+        stopped.start()  # its nodes.conf kept: it rejoins with its slots
         cluster.wait_until_ok()
         await _until_ok(a)
         await _until_ok(b)
 
-        # The listeners subscribed again (to whichever node is up): invalidations flow.
+        # b's listener moved to another node: invalidations flow.
+        assert await _listening_port(b) != heard_on
         wix_emulator_state.set_plan(known, package_name="pro", billing_cycle="MONTHLY")
         await a.forget_instance(known)
         deadline = time.monotonic() + 10
         while (await b.instance(known)).data.instance.is_free:
             assert time.monotonic() < deadline, "the invalidation never reached b"
             await asyncio.sleep(0.02)
+
+
+async def _listening_port(wix: object) -> int:
+    """The port of the node the app's listener subscribed on (waits for a subscription)."""
+    backend = wix._shared  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while not backend._subscriptions:
+        assert time.monotonic() < deadline, "the listener never subscribed"
+        await asyncio.sleep(0.01)
+    port: int = backend._listener_client.connection_pool.connection_kwargs["port"]
+    return port
 
 
 async def _until_ok(wix: object) -> None:

@@ -151,3 +151,13 @@ $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests"
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+# ---- Debian's redis-server: the Redis tests' private servers and their 3-master Redis Cluster
+# (tests/scale/harness.py) run it on loopback ports.
+REDIS_SERVER ?= /usr/bin/redis-server
+test: $(REDIS_SERVER)
+
+$(REDIS_SERVER):
+	@echo "Installing Debian's redis-server for the Redis and Redis Cluster tests"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server

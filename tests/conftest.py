@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from dbutil import DATABASE_PARAMS, make_database_url
+from scale.harness import REDIS_KINDS, RedisClusterServers, redis_cluster_servers, redis_url_for
 from wixapp.store import migrate
 
 
@@ -28,3 +29,17 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     with make_database_url(request.param) as url:
         migrate(url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of three masters (redis-server processes on loopback ports), started
+    when a test first asks for it and stopped, by PID, at the end of the session."""
+    with redis_cluster_servers(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=REDIS_KINDS)
+def shared_redis_url(request: pytest.FixtureRequest) -> str:
+    """The WIXAPP_REDIS_URL of a shared-tier test: the local Redis, then the test cluster."""
+    return redis_url_for(request)

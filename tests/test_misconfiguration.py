@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from wixapp.config import load_settings
+from wixapp.config import RedisClusterURL, load_settings
 from wixapp.errors import ConfigurationError
 
 BASE = {"WIX_APP_ID": "app-id", "WIX_APP_SECRET": "secret"}
@@ -29,6 +29,11 @@ BASE = {"WIX_APP_ID": "app-id", "WIX_APP_SECRET": "secret"}
         ({"WIX_APP_SECRET": "   "}, "WIX_APP_SECRET"),
         ({"WIXAPP_REDIS_URL": "htp://localhost:6379"}, "WIXAPP_REDIS_URL"),
         ({"WIXAPP_REDIS_URL": "redis://:hunter2@"}, "WIXAPP_REDIS_URL"),
+        ({"WIXAPP_REDIS_URL": "redis+cluster://:hunter2@"}, "WIXAPP_REDIS_URL"),
+        ({"WIXAPP_REDIS_URL": "redis+cluster://:hunter2@a:7000,b:x"}, "WIXAPP_REDIS_URL"),
+        ({"WIXAPP_REDIS_URL": "redis+cluster://:hunter2@a:7000/2"}, "WIXAPP_REDIS_URL"),
+        ({"WIXAPP_REDIS_URL": "unix+cluster:///tmp/redis.sock"}, "WIXAPP_REDIS_URL"),
+        ({"WIXAPP_REDIS_PREFIX": "app{1}"}, "WIXAPP_REDIS_PREFIX"),
         ({"WIX_API_BASE_URL": "www.wixapis.com"}, "WIX_API_BASE_URL"),
         ({"WIX_API_BASE_URL": "ftp://www.wixapis.com"}, "WIX_API_BASE_URL"),
         ({"WIXAPP_CORS_ORIGINS": "https://*.wixsite.com/"}, "WIXAPP_CORS_ORIGINS"),
@@ -64,6 +69,16 @@ def test_good_settings_pass(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     settings = load_settings()
     assert settings.api_base_url == "http://127.0.0.1:8765"
+
+
+def test_a_cluster_url_names_its_nodes_each_with_the_credentials_and_options() -> None:
+    url = "rediss+cluster://user:pw@10.0.0.1:7000,[::1]:7001,cache.example/0?ssl_cert_reqs=none"
+    settings = load_settings(**BASE, WIXAPP_REDIS_URL=url)
+    cluster = RedisClusterURL.parse(settings.redis_url or "")
+    assert cluster is not None
+    assert cluster.nodes == (("10.0.0.1", 7000), ("::1", 7001), ("cache.example", 6379))
+    assert cluster.node_url("::1", 7001) == "rediss://user:pw@[::1]:7001/0?ssl_cert_reqs=none"
+    assert RedisClusterURL.parse("redis://cache.example:6379/0") is None  # one server
 
 
 def _free_port() -> int:

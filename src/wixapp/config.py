@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_SQLITE_BUSY_TIMEOUT",
     "DEFAULT_VISITOR_INSTANCE_FIELDS",
     "DEFAULT_WIX_API_BASE_URL",
+    "RedisClusterURL",
     "ServeSettings",
     "Settings",
     "load_database_url",
@@ -43,6 +45,59 @@ DEFAULT_VISITOR_INSTANCE_FIELDS = (
 e-mail or owner info, no billing, invoice or plan details (USER callers see everything)."""
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+_CLUSTER_SUFFIX = "+cluster"
+_REDIS_URL_FORMS = (
+    "redis://[:password@]host:6379/0, rediss://… (TLS), unix:///path/to/socket, or for a "
+    "Redis Cluster redis+cluster://[:password@]host:port[,host:port…] (rediss+cluster: TLS)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisClusterURL:
+    """A ``redis+cluster://[user:password@]host:port[,host:port…][?options]`` URL
+    (``rediss+cluster://`` for TLS): the nodes a Redis Cluster is discovered from (any
+    of them will do; give several, so that one down does not stop a start)."""
+
+    scheme: str  # of each node: redis or rediss
+    credentials: str  # "user:password@", or ""
+    nodes: tuple[tuple[str, int], ...]
+    query: str
+
+    @classmethod
+    def parse(cls, url: str) -> RedisClusterURL | None:
+        """The cluster URL, or None for a URL of one server; ValueError if malformed."""
+        scheme, separator, rest = url.strip().partition("://")
+        if not separator or not scheme.endswith(_CLUSTER_SUFFIX):
+            return None
+        scheme = scheme.removesuffix(_CLUSTER_SUFFIX)
+        location, _, query = rest.partition("?")
+        location, _, path = location.partition("/")
+        credentials, at, hosts = location.rpartition("@")
+        if scheme not in ("redis", "rediss"):
+            raise ValueError("its nodes' scheme is redis or rediss")
+        if path not in ("", "0"):
+            raise ValueError("a Redis Cluster has only database 0")
+        nodes = tuple(_host_and_port(each) for each in hosts.split(","))
+        return cls(scheme, credentials + at, nodes, query)
+
+    def node_url(self, host: str, port: int) -> str:
+        """The URL of one node, with this URL's credentials and options."""
+        host = f"[{host}]" if ":" in host else host
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.scheme}://{self.credentials}{host}:{port}/0{query}"
+
+
+def _host_and_port(text: str) -> tuple[str, int]:
+    parts = urlsplit(f"//{text.strip()}")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        port = 0
+    if not parts.hostname or parts.username is not None or not port:
+        raise ValueError(f"{text!r} is not host:port")
+    return parts.hostname, port
+
+
 _CSP_DIRECTIVES = frozenset(
     {
         *("default-src", "child-src", "connect-src", "font-src", "frame-src", "img-src"),
@@ -251,13 +306,30 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in _REDIS_SCHEMES or (parts.scheme != "unix" and not parts.hostname):
+        try:
+            cluster = RedisClusterURL.parse(value)
+        except ValueError as error:
             raise ValueError(
-                f"{_without_password(value)!r} is not a Redis URL: write "
-                "redis://[:password@]host:6379/0, rediss://… (TLS) or unix:///path/to/socket"
+                f"{_without_password(value)!r} is not a Redis Cluster URL ({error}): write "
+                "redis+cluster://[:password@]host:port[,host:port…] (rediss+cluster: TLS)"
+            ) from None
+        parts = urlsplit(value.strip())
+        single = parts.scheme in _REDIS_SCHEMES and (parts.scheme == "unix" or parts.hostname)
+        if cluster is None and not single:
+            raise ValueError(
+                f"{_without_password(value)!r} is not a Redis URL: write {_REDIS_URL_FORMS}"
             )
         return value.strip()
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _redis_prefix(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError(
+                f"{value!r} contains {{ or }}, which mark Redis Cluster hash tags in key "
+                "names: leave them out"
+            )
+        return value
 
     def as_config(self) -> dict[str, Any]:
         """The settings given (by keyword, the environment or ``.env``) under their variable

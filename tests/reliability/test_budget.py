@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
-from scale.harness import LOCAL_REDIS_URL, delete_prefix, unique_prefix
+from scale.harness import LOCAL_REDIS_URL, delete_prefix, raw_client, redis_url_for, unique_prefix
 from wixapp.cache.redis import RedisBackend, RedisOptions
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
@@ -51,16 +50,18 @@ def forged_token() -> str:
 # ---- the budget itself, in the process and on Redis -------------------------------------
 
 NO_LIMITS: dict[str, Any] = {"per_minute": 0, "per_client": 0, "per_instance": 0, "per_network": 0}
-BUDGET_KEYS = (":budget:c:", ":budget:i:", ":budget:n:", ":budget:s:")  # ...and site network
+BUDGET_KEYS = ("}:c:", "}:i:", "}:n:", "}:s:")  # ...and site network
 
 
 class BudgetMaker:
-    """Builds budgets on one implementation ("memory" or "redis"), all on ``clock``. On
-    Redis each budget gets a scope of its own, and any Redis error fails the test: the
-    budget would otherwise fall back to the process and hide what Redis did."""
+    """Builds budgets on one implementation ("memory", or Redis at ``url``: a server or a
+    cluster), all on ``clock``. On Redis each budget gets a scope of its own, and any Redis
+    error fails the test: the budget would otherwise fall back to the process and hide what
+    Redis did."""
 
-    def __init__(self, kind: str, prefix: str) -> None:
+    def __init__(self, kind: str, prefix: str, url: str = LOCAL_REDIS_URL) -> None:
         self.kind = kind
+        self.url = url
         # An epoch time with digits below the millisecond, as time.time() gives.
         self.clock = MovableClock(1_715_081_667.123456)
         self.redis_errors: list[str] = []
@@ -69,9 +70,9 @@ class BudgetMaker:
 
     def __call__(self, observer: RefusalObserver | None = None, **policy: Any) -> TokenCheckBudget:
         backend = None
-        if self.kind == "redis":
+        if self.kind != "memory":
             backend = RedisBackend(
-                LOCAL_REDIS_URL,
+                self.url,
                 prefix=self._prefix,
                 scope=f"budget-{len(self._made)}",
                 secret="s",
@@ -93,7 +94,7 @@ class BudgetMaker:
         if backend is None:
             return len(budget)
         base = backend.name("budget", "")
-        client = aioredis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=5)
+        client = raw_client(self.url)
         try:
             names = [name async for name in client.scan_iter(match=f"{base}*", count=1000)]
         finally:
@@ -111,16 +112,23 @@ class BudgetMaker:
         assert self.redis_errors == []
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.cluster]),
+    ]
+)
 async def make_budget(request: pytest.FixtureRequest) -> AsyncIterator[BudgetMaker]:
     prefix = unique_prefix()
-    maker = BudgetMaker(request.param, prefix)
+    url = LOCAL_REDIS_URL if request.param == "memory" else redis_url_for(request)
+    maker = BudgetMaker(request.param, prefix, url)
     try:
         yield maker
     finally:
         await maker.close()
-        if request.param == "redis":
-            delete_prefix(LOCAL_REDIS_URL, prefix)
+        if request.param != "memory":
+            delete_prefix(url, prefix)
 
 
 async def test_a_client_gets_its_budget_then_a_retry_after(make_budget: BudgetMaker) -> None:
@@ -208,11 +216,11 @@ async def test_a_flood_of_addresses_cannot_grow_memory() -> None:
 
 
 @pytest.mark.redis
-async def test_every_budget_entry_on_redis_expires() -> None:
+async def test_every_budget_entry_on_redis_expires(shared_redis_url: str) -> None:
     """On Redis the entries are bounded by their time to live, not by a table size."""
     prefix = unique_prefix()
-    maker = BudgetMaker("redis", prefix)
-    client = aioredis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=5)
+    maker = BudgetMaker("redis", prefix, shared_redis_url)
+    client = raw_client(shared_redis_url)
     try:
         limited = maker(per_minute=100, per_client=5, per_instance=5)
         await limited.spend("203.0.113.5", "site-a")
@@ -226,7 +234,7 @@ async def test_every_budget_entry_on_redis_expires() -> None:
     finally:
         await client.aclose()
         await maker.close()
-        delete_prefix(LOCAL_REDIS_URL, prefix)
+        delete_prefix(shared_redis_url, prefix)
 
 
 async def test_rejected_tokens_cost_their_address_more_and_taint_it(

@@ -16,23 +16,40 @@ from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import RegisteredApp
 from wixapp.testing import EmulatorClock, settings_for_emulator
 
-from .harness import LOCAL_REDIS_URL, RedisServer, delete_prefix, redis_server, unique_prefix
+from .harness import (
+    LOCAL_REDIS_URL,
+    RedisServer,
+    delete_prefix,
+    raw_client,
+    redis_server,
+    unique_prefix,
+)
 
 OpenWix = Callable[..., AbstractAsyncContextManager[WixApp]]
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own on the local Redis, emptied afterwards."""
+def redis_prefix(shared_redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own on the shared-tier Redis (the local server, then the
+    test cluster), emptied afterwards."""
+    prefix = unique_prefix()
+    yield prefix
+    delete_prefix(shared_redis_url, prefix)
+
+
+@pytest.fixture
+def local_redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the local Redis, for tests of one server only."""
     prefix = unique_prefix()
     yield prefix
     delete_prefix(LOCAL_REDIS_URL, prefix)
 
 
 @pytest.fixture
-async def raw_redis() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=2)
-    yield client
+async def raw_redis(shared_redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A plain client of the shared-tier Redis, to look under wixapp."""
+    client = raw_client(shared_redis_url)
+    yield client  # type: ignore[misc]
     await client.aclose()
 
 
@@ -48,21 +65,54 @@ def open_wix(
     wix_emulator_state: EmulatorState,
     wix_transport: httpx.ASGITransport,
     redis_prefix: str,
+    shared_redis_url: str,
     tmp_path: Path,
 ) -> OpenWix:
-    """Open a WixApp on the shared Redis: each one plays one process of a deployment."""
+    """Open a WixApp on the shared-tier Redis (the local server, then the test cluster): each
+    one plays one process of a deployment."""
+    return _opener(
+        wix_registered_app,
+        wix_emulator_state,
+        wix_transport,
+        tmp_path,
+        {"WIXAPP_REDIS_URL": shared_redis_url, "WIXAPP_REDIS_PREFIX": redis_prefix},
+    )
 
+
+@pytest.fixture
+def open_local_wix(
+    wix_registered_app: RegisteredApp,
+    wix_emulator_state: EmulatorState,
+    wix_transport: httpx.ASGITransport,
+    local_redis_prefix: str,
+    tmp_path: Path,
+) -> OpenWix:
+    """``open_wix`` for tests of one Redis server (give WIXAPP_REDIS_URL)."""
+    return _opener(
+        wix_registered_app,
+        wix_emulator_state,
+        wix_transport,
+        tmp_path,
+        {"WIXAPP_REDIS_PREFIX": local_redis_prefix},
+    )
+
+
+def _opener(
+    app: RegisteredApp,
+    state: EmulatorState,
+    transport: httpx.ASGITransport,
+    tmp_path: Path,
+    defaults: dict[str, str],
+) -> OpenWix:
     @asynccontextmanager
     async def open_one(**settings: Any) -> AsyncIterator[WixApp]:
-        settings.setdefault("WIXAPP_REDIS_URL", LOCAL_REDIS_URL)
         config = settings_for_emulator(
-            wix_registered_app,
+            app,
             database_url=f"sqlite:///{tmp_path / 'unused.db'}",
-            WIXAPP_REDIS_PREFIX=redis_prefix,
             WIXAPP_HTTP_RETRIES=0,
-            **settings,
+            **{**defaults, **settings},
         )
-        wix = WixApp(config, transport=wix_transport, clock=EmulatorClock(wix_emulator_state))
+        wix = WixApp(config, transport=transport, clock=EmulatorClock(state))
         async with wix:
             yield wix
 

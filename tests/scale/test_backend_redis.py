@@ -12,7 +12,7 @@ from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.server import create_app
 from wixapp.testing import TokenFactory, open_backend, settings_for_emulator
 
-from .harness import LOCAL_REDIS_URL, free_port, metric
+from .harness import free_port, metric
 
 pytestmark = pytest.mark.redis
 
@@ -37,9 +37,10 @@ async def test_readiness_and_metrics_show_the_shared_cache(
     wix_token: TokenFactory,
     wix_emulator_state: EmulatorState,
     redis_prefix: str,
+    shared_redis_url: str,
     tmp_path: Path,
 ) -> None:
-    app = backend_app(wix_registered_app, wix_transport, tmp_path, LOCAL_REDIS_URL, redis_prefix)
+    app = backend_app(wix_registered_app, wix_transport, tmp_path, shared_redis_url, redis_prefix)
     async with open_backend(app) as client:
         ready = await client.get("/readyz")
         token = wix_token(wix_instance.instance_id)
@@ -62,11 +63,11 @@ async def test_without_redis_the_backend_is_ready_and_says_degraded(
     wix_transport: httpx.ASGITransport,
     wix_instance: Installation,
     wix_token: TokenFactory,
-    redis_prefix: str,
+    local_redis_prefix: str,
     tmp_path: Path,
 ) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    app = backend_app(wix_registered_app, wix_transport, tmp_path, nowhere, redis_prefix)
+    app = backend_app(wix_registered_app, wix_transport, tmp_path, nowhere, local_redis_prefix)
     async with open_backend(app) as client:
         token = wix_token(wix_instance.instance_id)
         response = await client.get(

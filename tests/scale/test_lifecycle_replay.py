@@ -42,6 +42,7 @@ def two_workers(
     wix_transport: httpx.ASGITransport,
     database_url: str,
     redis_prefix: str,
+    shared_redis_url: str,
     keys: tuple[str, str],
 ) -> Callable[[], AbstractAsyncContextManager[Pair]]:
     def build() -> Any:
@@ -49,7 +50,7 @@ def two_workers(
             wix_registered_app,
             database_url=database_url,
             WIXAPP_HTTP_RETRIES=0,
-            WIXAPP_REDIS_URL=LOCAL_REDIS_URL,
+            WIXAPP_REDIS_URL=shared_redis_url,
             WIXAPP_REDIS_PREFIX=redis_prefix,
             WIXAPP_MIGRATE_ON_START=False,
             WIX_APP_PUBLIC_KEY=keys[1],

@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from dbutil import make_database_url
+from wixapp.cache.redis import entry_name
 from wixapp.emulator import EmulatorControl
 from wixapp.identity.identifier import token_key
 from wixapp.store import migrate
@@ -144,7 +145,7 @@ async def _scenario(
     assert await token_info_calls(wix) - before == 1  # shared again
     check = aioredis.Redis.from_url(server.url)
     try:
-        stored = await check.exists(f"{prefix}:{app_id}:ti:{token_key(later_token).hex()}")
+        stored = await check.exists(entry_name(prefix, app_id, "ti", token_key(later_token).hex()))
     finally:
         await check.aclose()
     assert stored == 1

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from wixapp import WixApp
+from wixapp.cache.redis import entry_name
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import InstanceRemovedError, InvalidTokenError, TokenCheckBudgetError
@@ -33,7 +34,7 @@ async def settled(wix: WixApp) -> None:
 
 
 def name(prefix: str, app: RegisteredApp, namespace: str, key: str) -> str:
-    return f"{prefix}:{app.app_id}:{namespace}:{key}"
+    return entry_name(prefix, app.app_id, namespace, key)
 
 
 def plain_entry(body: object, tag: str = "") -> bytes:

@@ -25,11 +25,12 @@ from wixapp.emulator.records import RegisteredApp
 from wixapp.store import migrate
 
 from .harness import (
-    LOCAL_REDIS_URL,
+    REDIS_KINDS,
     Emulator,
     Worker,
     delete_prefix,
     emulator_process,
+    redis_url_for,
     unique_prefix,
     workers,
 )
@@ -48,11 +49,15 @@ class Deployment:
     emulator: Emulator
     app: RegisteredApp
     workers: list[Worker]
+    redis: str  # "redis" or "cluster"
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@pytest.fixture(scope="module", params=REDIS_KINDS)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     prefix = unique_prefix()
+    redis_url = redis_url_for(request)
     directory: Path = tmp_path_factory.mktemp("settings-cache")
     with (
         emulator_process(directory) as emulator,
@@ -66,15 +71,15 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "WIX_API_BASE_URL": emulator.url,
             "WIXAPP_DATABASE_URL": database_url,
             "WIXAPP_MIGRATE_ON_START": "false",
-            "WIXAPP_REDIS_URL": LOCAL_REDIS_URL,
+            "WIXAPP_REDIS_URL": redis_url,
             "WIXAPP_REDIS_PREFIX": prefix,
             "WIXAPP_SETTINGS_CACHE_TTL": SETTINGS_TTL,
         }
         try:
             with workers(WORKERS, settings, directory) as started:
-                yield Deployment(emulator, app, started)
+                yield Deployment(emulator, app, started, request.param)
         finally:
-            delete_prefix(LOCAL_REDIS_URL, prefix)
+            delete_prefix(redis_url, prefix)
 
 
 async def _register(url: str) -> RegisteredApp:
@@ -86,6 +91,7 @@ async def _register(url: str) -> RegisteredApp:
 class Site:
     """One installed instance, a client per worker, and tokens for its owner and a visitor."""
 
+    redis: str
     clients: list[httpx.AsyncClient]
     owner: dict[str, str]
     visitor: dict[str, str]
@@ -111,7 +117,7 @@ async def site(deployment: Deployment) -> AsyncIterator[Site]:
         visitor = (await control.mint_token(installed.instance_id, "VISITOR")).token
     clients = [httpx.AsyncClient(base_url=w.url, timeout=30) for w in deployment.workers]
     try:
-        yield Site(clients, {"Authorization": owner}, {"Authorization": visitor})
+        yield Site(deployment.redis, clients, {"Authorization": owner}, {"Authorization": visitor})
     finally:
         for client in clients:
             await client.aclose()
@@ -148,7 +154,7 @@ async def test_the_writer_reads_its_write_and_the_others_follow_within_the_bound
     slowest = max(delays)
     with capsys.disabled():
         print(
-            f"\nsettings staleness across {WORKERS} processes with Redis: p50 "
+            f"\nsettings staleness across {WORKERS} processes with {site.redis}: p50 "
             f"{statistics.median(delays) * 1000:.1f} ms, max {slowest * 1000:.1f} ms over "
             f"{len(delays)} reads after 20 writes (time from the PUT answer to a read of the "
             f"new version in another process)"

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from wixapp.cache import Cache, RedisBackend, RedisOptions
+from wixapp.cache.redis import entry_name
 from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.errors import InvalidTokenError, UpstreamUnavailableError
@@ -21,13 +22,13 @@ from wixapp.identity.identifier import token_key
 from wixapp.testing import InstallFactory, TokenFactory
 
 from .conftest import OpenWix
-from .harness import LOCAL_REDIS_URL, RedisServer, free_port
+from .harness import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 
 
 def key(prefix: str, app: RegisteredApp, namespace: str, name: str) -> str:
-    return f"{prefix}:{app.app_id}:{namespace}:{name}"
+    return entry_name(prefix, app.app_id, namespace, name)
 
 
 def verdict_key(prefix: str, app: RegisteredApp, token: str) -> str:
@@ -68,7 +69,7 @@ async def test_the_token_itself_is_never_stored(
         await wix.identify(token)
         await wix.instance(wix_instance.instance_id)
     names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*")]
-    cached = [name for name in names if b":budget:" not in name]
+    cached = [name for name in names if b"{budget}:" not in name]
     assert len(cached) == 3  # a verdict, an app token, the instance data (and budgets)
     for name in cached:
         stored = (await raw_redis.get(name)) or b""
@@ -91,7 +92,7 @@ async def test_a_negative_verdict_is_shared_briefly(
                 await wix.identify(bogus)
             assert refused.value.code == "invalid_token"
     assert wix_emulator_state.calls()["token-info"] == 1  # b was told by Redis
-    names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*:ti:*")]
+    names = [name async for name in raw_redis.scan_iter(match=f"{redis_prefix}:*{{ti:*")]
     assert len(names) == 1
     assert 0 < await raw_redis.pttl(names[0]) <= 7_000
 
@@ -133,7 +134,7 @@ async def test_a_sealed_token_does_not_open_with_another_secret(
     # The same value moved under another instance's key does not open (bound to its key).
     async with open_wix() as wix:
         stolen = key(redis_prefix, wix_registered_app, "at", "another-instance")
-        await raw_redis.copy(name, stolen)
+        await raw_redis.set(stolen, await raw_redis.get(name), ex=60)  # no cross-slot COPY
         cache: Cache[object] = wix._elevation._tokens  # type: ignore[assignment]
         assert await cache.fallback("another-instance") is None
         assert (await wix.app_token(wix_instance.instance_id)) == first
@@ -201,10 +202,10 @@ async def test_waiters_share_the_holders_outage(
 
 
 async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
-    raw_redis: aioredis.Redis, redis_prefix: str
+    raw_redis: aioredis.Redis, redis_prefix: str, shared_redis_url: str
 ) -> None:
     backend = RedisBackend(
-        LOCAL_REDIS_URL,
+        shared_redis_url,
         prefix=redis_prefix,
         scope="app",
         secret="s",
@@ -228,16 +229,16 @@ async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
     waited = time.monotonic() - started
     assert fetched == 1
     assert 0.2 < waited < 2.0
-    assert await raw_redis.exists(f"{redis_prefix}:app:t:k")
+    assert await raw_redis.exists(entry_name(redis_prefix, "app", "t", "k"))
 
 
-async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str) -> None:
+async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str, shared_redis_url: str) -> None:
     options = RedisOptions(lock_ttl=0.3)
     first = RedisBackend(
-        LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", secret="s", options=options
+        shared_redis_url, prefix=redis_prefix, scope="app", secret="s", options=options
     )
     second = RedisBackend(
-        LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", secret="s", options=options
+        shared_redis_url, prefix=redis_prefix, scope="app", secret="s", options=options
     )
     caches: list[Cache[str]] = [
         Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
@@ -263,9 +264,9 @@ async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str) -> None:
 
 
 async def test_an_invalidation_during_a_flight_keeps_the_old_answer_out(
-    redis_prefix: str, raw_redis: aioredis.Redis
+    redis_prefix: str, raw_redis: aioredis.Redis, shared_redis_url: str
 ) -> None:
-    backend = RedisBackend(LOCAL_REDIS_URL, prefix=redis_prefix, scope="app", secret="s")
+    backend = RedisBackend(shared_redis_url, prefix=redis_prefix, scope="app", secret="s")
     cache: Cache[str] = Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
     started, release = asyncio.Event(), asyncio.Event()
 
@@ -281,7 +282,7 @@ async def test_an_invalidation_during_a_flight_keeps_the_old_answer_out(
         release.set()
         assert await flight == "old"  # its callers get it, but nobody keeps it
         assert cache.peek("k") is None
-        assert not await raw_redis.exists(f"{redis_prefix}:app:t:k")
+        assert not await raw_redis.exists(entry_name(redis_prefix, "app", "t", "k"))
     finally:
         await backend.aclose()
 
@@ -354,9 +355,11 @@ async def test_a_dead_redis_degrades_quietly_and_quickly(
     wix_token: TokenFactory,
     wix_emulator_state: EmulatorState,
     caplog: pytest.LogCaptureFixture,
+    shared_redis_url: str,
 ) -> None:
     caplog.set_level(logging.INFO, logger="wixapp.cache")
-    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    scheme = shared_redis_url.partition("://")[0]
+    nowhere = f"{scheme}://127.0.0.1:{free_port()}"  # nothing listens there
     tokens = [wix_token(wix_instance.instance_id) for _ in range(20)]
     async with open_wix(WIXAPP_REDIS_URL=nowhere) as wix:
         started = time.monotonic()
@@ -379,13 +382,13 @@ async def test_a_dead_redis_degrades_quietly_and_quickly(
 
 async def test_an_invalidation_made_while_redis_is_down_is_sent_when_it_is_back(
     private_redis: RedisServer,
-    open_wix: OpenWix,
+    open_local_wix: OpenWix,
     wix_install: InstallFactory,
     wix_emulator_state: EmulatorState,
 ) -> None:
     installed = wix_install(is_free=True)
     options = {"WIXAPP_REDIS_URL": private_redis.url}
-    async with open_wix(**options) as a, open_wix(**options) as b:
+    async with open_local_wix(**options) as a, open_local_wix(**options) as b:
         await a.instance(installed.instance_id)
         await b.instance(installed.instance_id)
         wix_emulator_state.set_plan(

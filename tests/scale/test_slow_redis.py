@@ -45,7 +45,7 @@ async def test_a_slow_redis_costs_each_request_a_bounded_wait(
     wix_transport: httpx.ASGITransport,
     wix_install: InstallFactory,
     wix_token: TokenFactory,
-    redis_prefix: str,
+    local_redis_prefix: str,
     database_url: str,
 ) -> None:
     instance_id = wix_install().instance_id
@@ -56,7 +56,7 @@ async def test_a_slow_redis_costs_each_request_a_bounded_wait(
             wix_registered_app,
             database_url=database_url,
             WIXAPP_REDIS_URL=url,
-            WIXAPP_REDIS_PREFIX=redis_prefix,
+            WIXAPP_REDIS_PREFIX=local_redis_prefix,
         )
         clock = EmulatorClock(wix_emulator_state)
         app = create_app(settings, wix_transport=wix_transport, clock=clock)

@@ -22,12 +22,13 @@ from wixapp.emulator.records import Installation, RegisteredApp
 from wixapp.store import migrate
 
 from .harness import (
-    LOCAL_REDIS_URL,
+    REDIS_KINDS,
     Emulator,
     Worker,
     delete_prefix,
     emulator_process,
     metric,
+    redis_url_for,
     unique_prefix,
     workers,
 )
@@ -46,9 +47,12 @@ class Deployment:
     prefix: str
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@pytest.fixture(scope="module", params=REDIS_KINDS)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     prefix = unique_prefix()
+    redis_url = redis_url_for(request)
     directory = tmp_path_factory.mktemp("workers")
     with (
         emulator_process(directory) as emulator,
@@ -63,7 +67,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "WIX_API_BASE_URL": emulator.url,
             "WIXAPP_DATABASE_URL": database_url,
             "WIXAPP_MIGRATE_ON_START": "false",
-            "WIXAPP_REDIS_URL": LOCAL_REDIS_URL,
+            "WIXAPP_REDIS_URL": redis_url,
             "WIXAPP_REDIS_PREFIX": prefix,
             "WIXAPP_HTTP_RETRIES": "0",
         }
@@ -71,7 +75,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             with workers(WORKERS, settings, directory) as started:
                 yield Deployment(emulator, app, started, prefix)
         finally:
-            delete_prefix(LOCAL_REDIS_URL, prefix)
+            delete_prefix(redis_url, prefix)
 
 
 async def _register(url: str) -> tuple[RegisteredApp, str]:

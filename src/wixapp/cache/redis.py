@@ -1,12 +1,31 @@
 """The shared tier on Redis: values, flight locks, and invalidation broadcast over pub/sub.
 
-Keys (``{prefix}`` is WIXAPP_REDIS_PREFIX, ``{scope}`` the app ID, so two apps, or two test
-runs, never read each other's entries)::
+One Redis server (``redis://``, ``rediss://``, ``unix://``), or a Redis Cluster
+(``redis+cluster://host:port[,host:port…]``, ``rediss+cluster://``): the same keys and
+scripts on both.
 
-    {prefix}:{scope}:{namespace}:{key}        value: "{tag}:" + 8-byte expiry + payload
-    {prefix}:{scope}:lock:{namespace}:{key}   flight lock: a random token, PX lock_ttl
-    {prefix}:{scope}:fail:{namespace}:{key}   a flight's shared outage, a few seconds
-    {prefix}:{scope}:invalidate               the pub/sub channel of invalidations
+Keys (``<prefix>`` is WIXAPP_REDIS_PREFIX, ``<scope>`` the app ID, so two apps, or two test
+runs, never read each other's entries; the braces are literal)::
+
+    <prefix>:<scope>:{<namespace>:<key>}        value: "<tag>:" + 8-byte expiry + payload
+    <prefix>:<scope>:lock:{<namespace>:<key>}   flight lock: a random token, PX lock_ttl
+    <prefix>:<scope>:fail:{<namespace>:<key>}   a flight's shared outage, a few seconds
+    <prefix>:<scope>:{<namespace>}:<key>        a script's key (:meth:`RedisBackend.name`:
+                                                the budgets' buckets)
+    <prefix>:<scope>:invalidate                 the pub/sub channel of invalidations
+
+On a cluster only the part in braces (a hash tag) picks a key's slot: a cache key's value,
+lock and failure share one slot, so the scripts and reads that touch them together run on
+one node, while different cache keys spread over every node. A script's keys share their
+namespace's one slot (every budget decision reads several buckets at once; their rate is
+that of token checks, not of page views). The prefix and the scope contain no braces.
+
+Pub/sub on a cluster: a classic PUBLISH reaches the subscribers on every node, so the
+listener subscribes through a plain connection to one node (a random one at first, so the
+processes spread), and to the next node after a failure. The cluster is one dependency with
+one circuit: with a master down, calls on its slots fail and the others succeed; once the
+cluster stops serving (the master marked failed, no replica to take over) the circuit
+opens, and it closes when a ping reaches every master again.
 
 Every value and shared failure is sealed with AES-256-GCM under a key derived from the app
 secret (HKDF-SHA256) and bound to its full key name and tag as associated data, and every
@@ -42,10 +61,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wixapp.breaker import BreakerState, CircuitBreaker, StateHook
@@ -60,13 +80,17 @@ from wixapp.cache.shared import (
     outside_request,
     request_wait,
 )
+from wixapp.config import RedisClusterURL
 from wixapp.logs import LogLimiter
 
-__all__ = ["MAX_ENTRY_BYTES", "RedisBackend", "RedisOptions"]
+__all__ = ["MAX_ENTRY_BYTES", "RedisBackend", "RedisOptions", "entry_name"]
 
 logger = logging.getLogger("wixapp.cache")
 
 T = TypeVar("T")
+
+# What a call to Redis may raise (a cluster's client raises some outside RedisError).
+_FAILURES = (RedisError, RedisClusterException, OSError)
 
 MAX_ENTRY_BYTES = 262_144
 """A larger value read from Redis is not opened: it cannot be one wixapp wrote."""
@@ -175,6 +199,8 @@ class RedisBackend:
         self._in_flight = 0  # calls at Redis now: a request's budget grows with them
         self._senders = _Senders(self.options.max_senders)
         self._base = f"{prefix}:{scope}"
+        if "{" in self._base or "}" in self._base:
+            raise ValueError("the Redis prefix and scope must not contain { or } (hash tags)")
         self.channel = f"{self._base}:invalidate"
         self._origin = secrets.token_hex(8)
         self._sealer = Sealer(secret, purpose="wixapp shared tier v1")
@@ -190,20 +216,16 @@ class RedisBackend:
             clock=ticks,
             on_change=self._changed,
         )
-        timeout = self.options.connect_timeout
-        pool = _Pool.from_url(
-            url,
-            max_connections=self.options.max_connections,
-            timeout=timeout,
-            socket_timeout=self.options.socket_timeout,
-            socket_connect_timeout=timeout,
-            # One immediate reconnect (a pooled connection Redis closed); no retry on timeouts.
-            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
-        )
-        self._client = aioredis.Redis.from_pool(pool)
-        self._listener_client = aioredis.Redis.from_url(
-            url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
+        self._cluster = RedisClusterURL.parse(url)
+        self._client = self._connect(url)
+        first = self._cluster.node_url(*self._cluster.nodes[0]) if self._cluster else url
+        self._listener_client = self._listener_to(first)  # a cluster's: see _subscriber
+        # On a cluster: the node the listener tries next (from a random one: the processes'
+        # subscriptions spread over the nodes).
+        self._listener_turn = secrets.randbelow(1 << 16)
+        # On a cluster each node's connections are capped without a queue (a call beyond
+        # raises): this process's calls queue here instead, as they do in the pool.
+        self._queue = asyncio.Semaphore(self.options.max_connections) if self._cluster else None
         self._acquire = self._client.register_script(_ACQUIRE)
         self._put = self._client.register_script(_PUT)
         self._fail = self._client.register_script(_FAIL)
@@ -219,13 +241,49 @@ class RedisBackend:
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
 
+    def _connect(self, url: str) -> aioredis.Redis | RedisCluster:
+        timeout = self.options.connect_timeout
+        # One immediate reconnect (a pooled connection Redis closed); no retry on timeouts.
+        retry = Retry(NoBackoff(), 1, (RedisConnectionError,))
+        if self._cluster is not None:
+            first, *others = self._cluster.nodes
+            return RedisCluster.from_url(
+                self._cluster.node_url(*first),
+                startup_nodes=[ClusterNode(host, port) for host, port in others],
+                max_connections=self.options.max_connections,
+                socket_timeout=self.options.socket_timeout,
+                socket_connect_timeout=timeout,
+                retry=retry,
+            )
+        pool = _Pool.from_url(
+            url,
+            max_connections=self.options.max_connections,
+            timeout=timeout,
+            socket_timeout=self.options.socket_timeout,
+            socket_connect_timeout=timeout,
+            retry=retry,
+        )
+        return aioredis.Redis.from_pool(pool)
+
+    async def _ping(self) -> object:
+        """Redis answers; a cluster's every master (its client pings one node by default)."""
+        if isinstance(self._client, RedisCluster):
+            return await self._client.ping(target_nodes=RedisCluster.PRIMARIES)
+        return await self._client.ping()
+
+    def _listener_to(self, url: str) -> aioredis.Redis:
+        timeout = self.options.connect_timeout
+        return aioredis.Redis.from_url(
+            url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect (if Redis is up) and subscribe to invalidations, in the background."""
         if self._listener is None:
             with contextlib.suppress(SharedCacheUnavailable):
-                await self._call("ping", self._client.ping)  # a pooled connection, ready
+                await self._call("ping", self._ping)  # a pooled connection, ready
             self._listener = asyncio.create_task(self._listen_forever(), name="wixapp-redis")
 
     async def aclose(self) -> None:
@@ -245,7 +303,7 @@ class RedisBackend:
         reason = self.circuit.reason
         if self.circuit.up or self._probe_due:
             try:
-                await self._call("ping", self._client.ping)
+                await self._call("ping", self._ping)
             except SharedCacheUnavailable as error:
                 reason = str(error)
             else:
@@ -377,7 +435,7 @@ class RedisBackend:
                     budget = CallBudget(timeout, math.inf if allowed is None else allowed)
                     self._in_flight += 1
                     try:
-                        result = await call()
+                        result = await self._queued(call)
                     finally:
                         self._in_flight -= 1
                         used = budget.stop()
@@ -394,12 +452,24 @@ class RedisBackend:
                     continue
                 self._failed(operation, error, counted=not quick)
                 raise SharedCacheUnavailable(_describe(error)) from error
-            except (RedisError, OSError) as error:
+            except _FAILURES as error:
                 self._failed(operation, error, counted=not quick)
                 raise SharedCacheUnavailable(_describe(error)) from error
             self._succeeded(used)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _queued(self, call: Callable[[], Awaitable[T]]) -> T:
+        """The call, once this process has fewer than ``max_connections`` at the cluster
+        (a wait not charged to the call: this worker's queue, not the cluster's latency)."""
+        if self._queue is None:
+            return await call()
+        with not_the_calls():
+            await self._queue.acquire()
+        try:
+            return await call()
+        finally:
+            self._queue.release()
 
     def _succeeded(self, used: float) -> None:
         """A reply later than a request's budget (an unbudgeted call's: never cut) says Redis
@@ -458,11 +528,11 @@ class RedisBackend:
     # -- invalidation broadcast -----------------------------------------------------------
 
     async def _broadcast(self, entries: dict[str, set[str]]) -> None:
-        names: list[str] = []
-        for namespace, keys in entries.items():
-            for key in keys:
-                names.append(self._key(namespace, key))
-                names.append(self._lock(namespace, key))
+        names: list[tuple[str, str]] = [
+            (self._key(namespace, key), self._lock(namespace, key))
+            for namespace, keys in entries.items()
+            for key in keys
+        ]
         self._sequence += 1
         body = json.dumps(
             {
@@ -475,10 +545,13 @@ class RedisBackend:
         message = self._sign(body)
 
         async def send() -> None:
+            # One DEL per cache key (its value and lock share a slot); a cluster refuses
+            # PUBLISH in a pipeline, so it follows the deletions.
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.delete(*names)
-                pipe.publish(self.channel, message)
+                for value, lock in names:
+                    pipe.delete(value, lock)
                 await pipe.execute()
+            await self._client.publish(self.channel, message)
 
         await self._call("invalidate", send)
 
@@ -536,7 +609,7 @@ class RedisBackend:
         while not self._closed:
             try:
                 await self._listen()
-            except (RedisError, OSError) as error:
+            except _FAILURES as error:
                 lost = isinstance(error, (RedisConnectionError, ConnectionError))
                 self._failed("subscribe", error, certain=lost)  # a lost connection: down
             except Exception:
@@ -545,7 +618,7 @@ class RedisBackend:
             self._listen_backoff = min(self.options.max_backoff, self._listen_backoff * 2)
 
     async def _listen(self) -> None:
-        pubsub = self._listener_client.pubsub()
+        pubsub = (await self._subscriber()).pubsub()
         try:
             async with asyncio.timeout(self.options.connect_timeout * 2):
                 await pubsub.subscribe(self.channel)
@@ -553,7 +626,8 @@ class RedisBackend:
             self._listen_backoff = self.options.min_backoff
             if self._subscriptions > 1:  # messages sent while we were away are lost
                 self._resync()
-            self.circuit.succeeded()
+            if self._cluster is None:  # one node of a cluster up says nothing of the others
+                self.circuit.succeeded()
             await self._flush_pending()
             while not self._closed:
                 message = await pubsub.get_message(
@@ -563,12 +637,25 @@ class RedisBackend:
                     self._received(message["data"])
                 if self._probe_due:  # requests failed while this connection lived: probe
                     with contextlib.suppress(SharedCacheUnavailable):
-                        await self._call("ping", self._client.ping)
+                        await self._call("ping", self._ping)
                 elif self.circuit.up and self._pending:
                     await self._flush_pending()
         finally:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*_FAILURES):
                 await pubsub.aclose()
+
+    async def _subscriber(self) -> aioredis.Redis:
+        """Where the listener subscribes: the Redis server, or one node of the cluster, the
+        next one at each attempt (after a failure), so a node that went down is left."""
+        if self._cluster is None or not isinstance(self._client, RedisCluster):
+            return self._listener_client
+        known = {(node.host, int(node.port)) for node in self._client.get_nodes()}
+        nodes = sorted(known | set(self._cluster.nodes))
+        host, port = nodes[self._listener_turn % len(nodes)]
+        self._listener_turn += 1
+        await self._listener_client.aclose()
+        self._listener_client = self._listener_to(self._cluster.node_url(host, port))
+        return self._listener_client
 
     def _resync(self) -> None:
         for hook in self._resync_hooks:
@@ -627,16 +714,18 @@ class RedisBackend:
         return run
 
     def name(self, namespace: str, key: str) -> str:
-        return self._key(namespace, key)
+        """A key for :meth:`script`: every name of one namespace is in one cluster slot, so
+        one script may touch several."""
+        return f"{self._base}:{{{namespace}}}:{key}"
 
     def _key(self, namespace: str, key: str) -> str:
-        return f"{self._base}:{namespace}:{key}"
+        return _value_name(self._base, namespace, key)
 
     def _lock(self, namespace: str, key: str) -> str:
-        return f"{self._base}:lock:{namespace}:{key}"
+        return f"{self._base}:lock:{_tagged(namespace, key)}"
 
     def _failure(self, namespace: str, key: str) -> str:
-        return f"{self._base}:fail:{namespace}:{key}"
+        return f"{self._base}:fail:{_tagged(namespace, key)}"
 
 
 class _Senders:
@@ -664,6 +753,20 @@ class _Senders:
         if len(self._taken) > self._max_senders:
             self._taken.popitem(last=False)
         return True
+
+
+def entry_name(prefix: str, scope: str, namespace: str, key: str) -> str:
+    """The Redis key holding a cached value (see the layout above)."""
+    return _value_name(f"{prefix}:{scope}", namespace, key)
+
+
+def _value_name(base: str, namespace: str, key: str) -> str:
+    return f"{base}:{_tagged(namespace, key)}"
+
+
+def _tagged(namespace: str, key: str) -> str:
+    """The hash tag of a cache key: its value, lock and failure share a cluster slot."""
+    return f"{{{namespace}:{key}}}"
 
 
 def _bytes(raw: bytes | str | None) -> bytes | None:

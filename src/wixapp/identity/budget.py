@@ -26,9 +26,11 @@ nothing, so callers whose tokens are known are never refused.
   is refused first, so the site's visitors on other networks keep the rest.
 
 With a shared tier (Redis) the buckets live there and every worker and host shares them
-(one Lua script per decision); without it, or while it is unavailable, they live in the
-process. Loopback clients are budgeted overall only (a reverse proxy on the same host, or a
-tool of the operator's); IPv6 clients per /64. In-process tables are bounded LRUs.
+(one Lua script per decision; on a Redis Cluster every bucket is in one slot, since a
+decision reads several at once: the rate is that of token checks, not page views);
+without it, or while it is unavailable, they live in the process. Loopback clients are
+budgeted overall only (a reverse proxy on the same host, or a tool of the operator's); IPv6
+clients per /64. In-process tables are bounded LRUs.
 """
 
 from __future__ import annotations
@@ -89,7 +91,10 @@ class SharedScripts(Protocol):
 
     def script(self, source: str) -> Script: ...
 
-    def name(self, namespace: str, key: str) -> str: ...
+    def name(self, namespace: str, key: str) -> str:
+        """A key name; one script may touch several names of one namespace (a cluster
+        keeps them in one slot)."""
+        ...
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]: ...
 
@@ -248,11 +253,9 @@ class TokenCheckBudget:
         now = self._clock()
         until = now + TAINT_SECONDS
         if self._shared is not None:
-            client_name = self._shared.name("budget", f"c:{key}")
-            network_name = self._shared.name("budget", f"n:{network_key(key)}")
             self._in_background(
-                ([client_name], [now, cap, REJECTION_PENALTY, -cap, until, _TTL_MS]),
-                ([network_name], [now, self._network_cap, 0, 0, until, _TTL_MS]),
+                (f"c:{key}", [now, cap, REJECTION_PENALTY, -cap, until, _TTL_MS]),
+                (f"n:{network_key(key)}", [now, self._network_cap, 0, 0, until, _TTL_MS]),
             )
             return
         bucket = self._bucket(self._clients, key, cap, now)
@@ -271,11 +274,9 @@ class TokenCheckBudget:
         share = f"{instance_id}|{network_key(key)}" if key is not None else None
         known_until = now + KNOWN_SECONDS
         if self._shared is not None:
-            instance = self._shared.name("budget", f"i:{instance_id}")
-            charges = [([instance], [now, cap, 1, 0, known_until, _TTL_MS])]
+            charges = [(f"i:{instance_id}", [now, cap, 1, 0, known_until, _TTL_MS])]
             if share is not None:
-                name = self._shared.name("budget", f"s:{share}")
-                charges.append(([name], [now, self._site_network_cap, 1, 0, 0, _TTL_MS]))
+                charges.append((f"s:{share}", [now, self._site_network_cap, 1, 0, 0, _TTL_MS]))
             self._in_background(*charges)
             return
         bucket = self._bucket(self._instances, instance_id, cap, now)
@@ -290,19 +291,21 @@ class TokenCheckBudget:
         """The network bucket's size; 1 where networks are only tainted (no budget)."""
         return self.policy.per_network or 1
 
-    def _in_background(self, *charges: tuple[list[str], list[Any]]) -> None:
+    def _in_background(self, *charges: tuple[str, list[Any]]) -> None:
         """Book keeping after Wix answered: nobody waits for it (the answer is on its way
-        to the caller). If the shared tier fails, this process books it instead."""
-        assert self._shared is not None
+        to the caller). If the shared tier fails, this process books it instead. A charge
+        is a bucket ("c:" + client, "n:", "i:", "s:") and the script's arguments."""
+        shared = self._shared
+        assert shared is not None
 
         async def book() -> None:
-            for keys, args in charges:
+            for bucket, args in charges:
                 try:
-                    await self._charge_script(keys, args)
+                    await self._charge_script([shared.name("budget", bucket)], args)
                 except SharedCacheUnavailable:
-                    self._book_locally(keys, args)
+                    self._book_locally(bucket, args)
 
-        booking = self._shared.spawn(book())
+        booking = shared.spawn(book())
         self._booking.add(booking)
         booking.add_done_callback(self._booking.discard)
 
@@ -311,9 +314,9 @@ class TokenCheckBudget:
         if self._booking:
             await asyncio.gather(*self._booking, return_exceptions=True)
 
-    def _book_locally(self, keys: list[str], args: list[Any]) -> None:
+    def _book_locally(self, name: str, args: list[Any]) -> None:
         now, cap, cost, floor, until = args[0], args[1], args[2], args[3], args[4]
-        kind, _, key = keys[0].rpartition(":budget:")[2].partition(":")
+        kind, _, key = name.partition(":")
         tables = {
             "c": self._clients,
             "n": self._networks,

@@ -32,7 +32,7 @@ from wixapp import Settings
 from wixapp.server import create_app
 from wixapp.testing.loopback import port_or_free
 
-PER_SITE = 100  # under the per-instance budget's ceiling (200 a minute)
+PER_SITE = 70  # below half the per-instance budget (150/min): no per-network share applies
 
 EMULATOR = """
 import asyncio, json, sys, uvloop

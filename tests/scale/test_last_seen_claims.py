@@ -125,3 +125,14 @@ async def test_without_redis_each_process_writes_its_own(
     async with open_recorders(3, database, clock, WIXAPP_REDIS_URL=nobody) as recorders:
         await see_everything(recorders)
     assert written(database) == sorted(INSTANCES * 3)  # as before claims: per process
+
+
+async def test_at_shutdown_the_notes_are_written_without_asking_redis(
+    open_recorders: OpenRecorders,
+) -> None:
+    database, clock = Database(), Clock()
+    async with open_recorders(2, database, clock) as recorders:
+        for recorder in recorders:
+            recorder.note("instance-0", None)
+            await recorder.stop()  # exit never waits on Redis: a note may be written twice
+    assert written(database) == ["instance-0", "instance-0"]

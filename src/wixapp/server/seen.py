@@ -6,8 +6,8 @@ in one batch. Each process notes an instance at most once per ``interval``. With
 (Redis: :class:`~wixapp.cache.claims.IntervalClaims`), a batch is first claimed in one
 round trip, and only the instances this process claimed first in the current window of
 ``interval`` are written: one write per instance per window across every process (so the
-stored last-seen lags by less than two intervals). Without Redis, or while it is
-unavailable, each process writes its own notes. Memory is bounded: what was noted longer
+stored last-seen lags by less than two intervals). Without Redis, while it is unavailable,
+and at shutdown, each process writes its own notes. Memory is bounded: what was noted longer
 than ``interval`` ago is forgotten at each flush, and at most ``max_size`` instances are
 remembered in each table (the oldest dropped first).
 """
@@ -88,12 +88,14 @@ class LastSeenRecorder:
         self._claimed.pop(instance_id, None)
         self._sites.pop(instance_id, None)
 
-    async def flush(self) -> int:
-        """Write what is due; the number of instances written."""
+    async def flush(self, *, claim: bool = True) -> int:
+        """Write what is due; the number of instances written. Without ``claim`` every note
+        is written, unclaimed (at shutdown: exit does not wait on Redis, and a few
+        instances are written twice)."""
         now = self._clock()
         self._forget_written_before(now - self._interval)
         await self._flush_sites()
-        await self._claim(now)
+        await self._claim(now, claim=claim)
         if not self._claimed:
             return 0
         batch, self._claimed = self._claimed, {}
@@ -107,13 +109,13 @@ class LastSeenRecorder:
             return 0
         return len(batch)
 
-    async def _claim(self, now: float) -> None:
+    async def _claim(self, now: float, *, claim: bool) -> None:
         """Move the notes this process is to write (all of them without claims) to
         ``_claimed``; another process writes the others in this window."""
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
-        if self._claims is not None:
+        if self._claims is not None and claim:
             try:
                 ours = await self._claims.claim(list(batch), now)
             except SharedCacheUnavailable:
@@ -153,7 +155,7 @@ class LastSeenRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        await self.flush(claim=False)
 
     async def _run(self, period: float) -> None:
         while True:

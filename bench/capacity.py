@@ -5,9 +5,10 @@ Two wixapp workers (``--workers 2``) on a private ``redis-server`` (so its count
 alone) and a throwaway PostgreSQL database, behind one port; visitors of ``sites`` sites load
 the widget (``GET /api/settings``, one request per page view), each visitor with a new token
 for ``page_views`` page views, so the share of new visitors is ``1 / page_views``. Measured:
-Wix calls per minute per instance (the emulator's counts), Redis commands per second (INFO),
-PostgreSQL writes per second (pg_stat_database: transactions and rows of our database), and
-the workers' CPU per request (/proc).
+Wix calls per minute per instance (the emulator's counts); the workers' Redis calls by term
+of the model (a MONITOR client, :class:`RedisTap`), every command Redis ran and its CPU
+(INFO); PostgreSQL writes per second (pg_stat_database: transactions and rows of our
+database); the workers' CPU per request (/proc), also net of their idle work.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ import harness
 
 LOOPBACK = harness.LOOPBACK
 LAST_SEEN_INTERVAL = 10.0  # short, so that its writes show within the measurement
-IDLE_SECONDS = 5.0
+# Idle before and after the load: the workers' own CPU is measured, and PostgreSQL's
+# statistics catch up (an idle backend reports its counts up to 10 s late, so rows written
+# by the warm-up would otherwise be counted in the load, and the last batches left out).
+SETTLE_SECONDS = 11.0
 
 
 @contextlib.contextmanager
@@ -318,17 +322,17 @@ async def run_capacity(bench: Any, results: dict[str, Any]) -> None:
         proc = bench.servers["capacity"][0]
         # The workers' own background work (Redis listener, flushes), charged to no request.
         idle_before = harness.tree_cpu_seconds(proc.pid)
-        await asyncio.sleep(IDLE_SECONDS)
-        idle_per_second = (harness.tree_cpu_seconds(proc.pid) - idle_before) / IDLE_SECONDS
+        await asyncio.sleep(SETTLE_SECONDS)
+        idle_per_second = (harness.tree_cpu_seconds(proc.pid) - idle_before) / SETTLE_SECONDS
         await bench.emu.reset_calls()
         redis_before = redis_stats(redis_url)
         tap.start()
         pg_before = postgres_writes(args.postgres_url, database)
         cpu_before = harness.tree_cpu_seconds(proc.pid)
         out = await bench.loadgen(spec, limit=span + page_views * think * 2 + 120)
-        await asyncio.sleep(1.5)  # the last last-seen batch
         seconds = out["seconds"]
         cpu = harness.tree_cpu_seconds(proc.pid) - cpu_before
+        await asyncio.sleep(SETTLE_SECONDS)  # the last last-seen batch, and its statistics
         calls = await bench.calls()
         tapped = tap.stop()
         redis_after = redis_stats(redis_url)
@@ -423,7 +427,7 @@ def terms_text(measured: dict[str, Any], predicted: dict[str, Any]) -> str:
         ("Redis: calls (a script is one)", measured["redis_commands_per_second"], "<=",
          predicted["redis_commands_per_second_max"]),
         ("Redis: commands, scripts' too", measured["redis_all_commands_per_second"], "", None),
-        ("PostgreSQL: rows written", measured["postgres_row_writes_per_second"], "<=",
+        ("PostgreSQL: rows written", measured["postgres_row_writes_per_second"], "=",
          predicted["postgres_row_writes_per_second"]),
         ("PostgreSQL: transactions", measured["postgres_transactions_per_second"], "<=",
          predicted["postgres_transactions_per_second_max"]),

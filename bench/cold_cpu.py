@@ -32,7 +32,7 @@ from wixapp import Settings
 from wixapp.server import create_app
 from wixapp.testing.loopback import port_or_free
 
-PER_SITE = 100  # under the per-instance budget's ceiling (200 a minute)
+PER_SITE = 70  # below half the per-instance budget (150/min): no per-network share applies
 
 EMULATOR = """
 import asyncio, json, sys, uvloop
@@ -68,7 +68,7 @@ def _scope(token: str, number: int) -> dict[str, Any]:
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1"), (b"authorization", token.encode())],
         # a new network every 25 requests: the per-address and per-network budgets are
-        # counted, never spent, and no network takes a quarter of a site's 100 tokens (the
+        # counted, never spent, and no network takes a quarter of a site's tokens (the
         # per-site cap would refuse it first once half the site's budget is spent)
         "client": (f"10.{number // 6_400 % 256}.{number // 25 % 256}.1", 50000),
         "server": ("127.0.0.1", 8000),

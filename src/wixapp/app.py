@@ -12,6 +12,7 @@ import httpx
 
 from wixapp.breaker import CircuitBreaker
 from wixapp.cache import Codec, InstanceCache, RedisBackend, RedisOptions
+from wixapp.cache.claims import IntervalClaims
 from wixapp.cache.layered import done
 from wixapp.config import Settings, load_settings
 from wixapp.identity.budget import BudgetPolicy, TokenCheckBudget
@@ -352,6 +353,14 @@ class WixApp:
         )
         self._instance_caches[namespace] = cache
         return cache
+
+    def interval_claims(self, namespace: str, interval: float) -> IntervalClaims | None:
+        """Claims of work to do once per window of ``interval`` seconds across every process
+        (:class:`~wixapp.cache.claims.IntervalClaims`), or None without a shared tier (or
+        with no interval): then each process does its own."""
+        if self._shared is None or interval <= 0:
+            return None
+        return IntervalClaims(self._shared, namespace=namespace, interval=interval)
 
     def elevated_client(self, instance_id: str, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` on the Wix API that acts as the app for this instance."""

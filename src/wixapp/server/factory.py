@@ -231,6 +231,7 @@ async def _open_state(parts: _Parts) -> AsyncIterator[ServerState]:
             interval=settings.last_seen_interval,
             clock=clock,
             max_size=settings.instance_cache_size,
+            claims=wix.interval_claims("seen", settings.last_seen_interval),
         )
         wix.on_instance_fetched(lambda instance_id, data: seen.note_site(instance_id, _site(data)))
         edge = Edge(wix, webhooks=parts.webhooks)

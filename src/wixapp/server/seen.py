@@ -2,9 +2,14 @@
 details (URL, locale) learnt from its instance data.
 
 A request only notes the instance in a dict (no I/O); a background task writes the notes
-in one batch. Each instance's last-seen is written at most once per ``interval``. Memory is
-bounded: what was written longer than ``interval`` ago is forgotten at each flush, and at
-most ``max_size`` instances are remembered in each table (the oldest dropped first).
+in one batch. Each process notes an instance at most once per ``interval``. With ``claims``
+(Redis: :class:`~wixapp.cache.claims.IntervalClaims`), a batch is first claimed in one
+round trip, and only the instances this process claimed first in the current window of
+``interval`` are written: one write per instance per window across every process (so the
+stored last-seen lags by less than two intervals). Without Redis, while it is unavailable,
+and at shutdown, each process writes its own notes. Memory is bounded: what was noted longer
+than ``interval`` ago is forgotten at each flush, and at most ``max_size`` instances are
+remembered in each table (the oldest dropped first).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
+from wixapp.cache.shared import SharedCacheUnavailable
 from wixapp.errors import StoreUnavailableError
 from wixapp.logs import LogLimiter
 
@@ -31,6 +37,12 @@ SiteDetails = tuple[str | None, str | None, str | None]
 WriteSite = Callable[[str, SiteDetails], Awaitable[None]]
 
 
+class Claims(Protocol):
+    """Which keys this process is first to claim in ``now``'s window, across processes."""
+
+    async def claim(self, keys: Sequence[str], now: float) -> set[str]: ...
+
+
 class LastSeenRecorder:
     def __init__(
         self,
@@ -40,15 +52,18 @@ class LastSeenRecorder:
         interval: float = 60.0,
         clock: Callable[[], float] = time.time,
         max_size: int = 100_000,
+        claims: Claims | None = None,
     ) -> None:
         self._flush = flush
+        self._claims = claims
         self._max_size = max_size
         self._write_site = write_site
         self._sites: dict[str, SiteDetails] = {}
         self._interval = interval
         self._clock = clock
         self._written: dict[str, float] = {}
-        self._pending: dict[str, tuple[str | None, float]] = {}
+        self._pending: dict[str, tuple[str | None, float]] = {}  # noted, not claimed yet
+        self._claimed: dict[str, tuple[str | None, float]] = {}  # ours to write
         self._task: asyncio.Task[None] | None = None
 
     def note(self, instance_id: str, site_id: str | None) -> None:
@@ -69,27 +84,50 @@ class LastSeenRecorder:
         _bound(self._sites, self._max_size)
 
     def __len__(self) -> int:
-        return len(self._written) + len(self._pending) + len(self._sites)
+        return len(self._written) + len(self._pending) + len(self._claimed) + len(self._sites)
 
     def forget(self, instance_id: str) -> None:
         self._written.pop(instance_id, None)
         self._pending.pop(instance_id, None)
+        self._claimed.pop(instance_id, None)
         self._sites.pop(instance_id, None)
 
-    async def flush(self) -> int:
-        self._forget_written_before(self._clock() - self._interval)
+    async def flush(self, *, claim: bool = True) -> int:
+        """Write what is due; the number of instances written. Without ``claim`` every note
+        is written, unclaimed (at shutdown: exit does not wait on Redis, and a few
+        instances are written twice)."""
+        now = self._clock()
+        self._forget_written_before(now - self._interval)
         await self._flush_sites()
-        if not self._pending:
+        await self._claim(now, claim=claim)
+        if not self._claimed:
             return 0
-        batch, self._pending = self._pending, {}
+        batch, self._claimed = self._claimed, {}
         try:
             await self._flush(batch)
         except Exception as error:
             _log_failure(error, "last-seen for %d instances", len(batch))
-            for instance_id, entry in batch.items():
-                self._pending.setdefault(instance_id, entry)
+            for instance_id, entry in batch.items():  # still ours: retried without a claim
+                self._claimed.setdefault(instance_id, entry)
+            _bound(self._claimed, self._max_size)
             return 0
         return len(batch)
+
+    async def _claim(self, now: float, *, claim: bool) -> None:
+        """Move the notes this process is to write (all of them without claims) to
+        ``_claimed``; another process writes the others in this window."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, {}
+        if self._claims is not None and claim:
+            try:
+                ours = await self._claims.claim(list(batch), now)
+            except SharedCacheUnavailable:
+                pass  # as without Redis: this process writes its own notes
+            else:
+                batch = {key: entry for key, entry in batch.items() if key in ours}
+        self._claimed.update(batch)
+        _bound(self._claimed, self._max_size)
 
     async def _flush_sites(self) -> None:
         if self._write_site is None:
@@ -121,7 +159,7 @@ class LastSeenRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        await self.flush(claim=False)
 
     async def _run(self, period: float) -> None:
         while True:

@@ -104,7 +104,7 @@ async def test_stale_instance_data_is_logged_once_per_change(
     clock = EmulatorClock(wix_emulator_state)
     async with WixApp(settings, transport=wix_transport, clock=clock) as wix:
         await wix.instance(wix_instance.instance_id)
-        clock.advance(11)  # no longer fresh
+        clock.advance(13)  # past the TTL and its grace: no longer usable
         wix_emulator_state.add_fault("instance", status=503)
         with caplog.at_level(logging.INFO, logger="wixapp.identity.elevation"):
             answers = [await wix.instance(wix_instance.instance_id) for _ in range(3)]

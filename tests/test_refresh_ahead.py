@@ -1,5 +1,8 @@
 """Refresh ahead: a usable copy is served at once while one background call per key renews
-it; callers wait for Wix only when no usable copy is left. Time is the emulator's clock."""
+it; callers wait for Wix only when no usable copy is left. Instance data is refreshed once
+its TTL has passed, in the grace after it (stale-while-revalidate: Wix is asked no more than
+once per TTL); app tokens and per-instance caches in the last quarter of their life. Time is
+the emulator's clock."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from wixapp.emulator import EmulatorState
 from wixapp.emulator.records import Installation
 from wixapp.testing import EmulatorClock
 
-TTL = 60.0  # the instance data's freshness; its last quarter is the refresh window
+TTL = 60.0  # the instance data's TTL; the grace after it (a quarter) is the refresh window
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ async def test_callers_get_the_copy_while_the_refresh_hangs(
     wix_clock: EmulatorClock,
 ) -> None:
     first = await wix.instance(wix_instance.instance_id)
-    wix_clock.advance(TTL * 0.8)  # still fresh, in the refresh window
+    wix_clock.advance(TTL * 1.05)  # past the TTL, in the grace: the copy is still usable
     wix_emulator_state.add_fault("instance", hang=True)
 
     answers = await asyncio.gather(*(wix.instance(wix_instance.instance_id) for _ in range(20)))
@@ -59,12 +62,12 @@ async def test_one_refresh_per_key_then_the_new_copy(
 ) -> None:
     first = await wix.instance(wix_instance.instance_id)
     assert (await wix.instance(wix_instance.instance_id)).fetched_at == first.fetched_at
-    wix_clock.advance(TTL * 0.5)  # not yet in the window: nothing is refreshed
+    wix_clock.advance(TTL * 0.99)  # within the TTL: nothing is refreshed, however close
     await wix.instance(wix_instance.instance_id)
     await _yield_to_background()
     assert wix_emulator_state.calls()["instance"] == 1
 
-    wix_clock.advance(TTL * 0.3)
+    wix_clock.advance(TTL * 0.1)
     await asyncio.gather(*(wix.instance(wix_instance.instance_id) for _ in range(20)))
     await wix._elevation.settled()
 
@@ -74,6 +77,28 @@ async def test_one_refresh_per_key_then_the_new_copy(
     assert wix_emulator_state.calls()["instance"] == 2
 
 
+async def test_a_steady_reader_asks_wix_no_more_than_once_per_ttl(
+    wix: WixApp,
+    wix_instance: Installation,
+    wix_emulator_state: EmulatorState,
+    wix_clock: EmulatorClock,
+) -> None:
+    """Reads every twentieth of the TTL for ten TTLs: one read from Wix per TTL at most (a
+    refresh ahead of the TTL would make about 13), and every answer fresh from a copy."""
+    first = await wix.instance(wix_instance.instance_id)
+    answers, ages = [], []
+    for _ in range(200):
+        wix_clock.advance(TTL / 20)
+        answers.append(await wix.instance(wix_instance.instance_id))
+        ages.append(wix_clock() - answers[-1].fetched_at)
+        await wix._elevation.settled()
+
+    assert 10 <= wix_emulator_state.calls()["instance"] <= 11  # the first read, then ≤ 1 a TTL
+    assert not any(answer.stale for answer in answers)
+    assert max(ages) <= TTL * 1.25  # never older than the TTL and its grace
+    assert first.fetched_at < answers[-1].fetched_at
+
+
 async def test_a_failed_refresh_keeps_the_copy_and_stale_on_error_stays(
     wix: WixApp,
     wix_instance: Installation,
@@ -81,7 +106,7 @@ async def test_a_failed_refresh_keeps_the_copy_and_stale_on_error_stays(
     wix_clock: EmulatorClock,
 ) -> None:
     first = await wix.instance(wix_instance.instance_id)
-    wix_clock.advance(TTL * 0.8)
+    wix_clock.advance(TTL * 1.05)
     wix_emulator_state.add_fault("instance", status=503)
 
     answer = await wix.instance(wix_instance.instance_id)
@@ -93,7 +118,7 @@ async def test_a_failed_refresh_keeps_the_copy_and_stale_on_error_stays(
     assert not again.stale
     assert wix_emulator_state.calls()["instance"] == 2
 
-    wix_clock.advance(TTL * 0.3)  # past its freshness: the caller asks Wix, then falls back
+    wix_clock.advance(TTL * 0.25)  # past the grace: the caller asks Wix, then falls back
     stale = await wix.instance(wix_instance.instance_id)
     assert stale.stale
     assert stale.fetched_at == first.fetched_at

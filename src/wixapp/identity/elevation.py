@@ -2,10 +2,15 @@
 
 Widget and panel tokens cannot read instance data (spec §4); an app token minted with
 client_credentials for the instance can. Tokens live 4 hours: one is minted per instance,
-reused until shortly before it expires, and minted by one caller at a time. Instance data is
-cached briefly and, when Wix is unavailable (or throttles, or answers something unreadable),
-a stale copy is served and marked stale. Both are refreshed in the background in the last
-quarter of their life (``REFRESH_AHEAD``), so a steady caller never waits for Wix.
+reused until shortly before it expires, and minted by one caller at a time; a token is
+minted again in the background in the last quarter of its life (``REFRESH_AHEAD``).
+
+Instance data is read again once ``instance_ttl`` has passed, in the background: the first
+read after that gets the copy at once and starts one refresh (stale-while-revalidate, as
+RFC 5861 has it), for up to ``REVALIDATE_GRACE`` of the TTL more; only a read later than that
+waits for Wix. So a steady caller never waits, and Wix is asked no more often than once per
+TTL per instance (a refresh ahead of the TTL would ask more often). When Wix is unavailable
+(or throttles, or answers something unreadable), a stale copy is served and marked stale.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ from wixapp.upstream.client import WixClient
 __all__ = ["ElevatedAuth", "Elevation", "ElevationPolicy", "InstanceData", "RenewingAuth"]
 
 logger = logging.getLogger("wixapp.identity.elevation")
+
+REVALIDATE_GRACE = 0.25
+"""Share of ``instance_ttl``, after it, in which a read gets the copy at once while one
+refresh runs in the background (stale-while-revalidate)."""
+_USABLE_FOR = 1 + REVALIDATE_GRACE
 
 T = TypeVar("T")
 
@@ -223,11 +233,11 @@ class Elevation:
             self._removed.check(instance_id)  # nothing is served for a removed instance
 
     def _is_fresh(self, stored: _Stored) -> bool:
-        return self._clock() - stored.fetched_at < self._policy.instance_ttl
+        """Usable without waiting: within the TTL, or in the grace that follows it."""
+        return self._clock() - stored.fetched_at < self._policy.instance_ttl * _USABLE_FOR
 
     def _instance_due(self, stored: _Stored, _expires_at: float) -> bool:
-        ttl = self._policy.instance_ttl
-        return self._clock() - stored.fetched_at >= ttl - REFRESH_AHEAD * ttl
+        return self._clock() - stored.fetched_at >= self._policy.instance_ttl
 
     def _token_due(self, token: AppToken, expires_at: float) -> bool:
         return self._clock() >= expires_at - REFRESH_AHEAD * (expires_at - token.obtained_at)

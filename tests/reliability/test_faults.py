@@ -415,7 +415,7 @@ async def test_malformed_answers_are_502_or_stale_never_500(
             await client.get("/get-instance", headers=auth(wix_token(wix_instance.instance_id)))
             for _ in range(10)
         ]
-        wix_emulator_state.advance_clock(61)  # the instance data is now stale
+        wix_emulator_state.advance_clock(76)  # past the 60 s TTL and its grace: stale
         stale = [
             await client.get("/get-instance?include=instance", headers=auth(warm))
             for _ in range(10)
@@ -486,7 +486,7 @@ async def test_warm_requests_are_served_through_an_outage(
             )
             for i, token in enumerate(warm[::4] + warm[::4])
         ]
-        wix_emulator_state.advance_clock(61)  # instance data stale: served anyway, marked
+        wix_emulator_state.advance_clock(76)  # instance data stale: served anyway, marked
         stale = await asyncio.gather(
             *(client.get("/get-instance?include=instance", headers=auth(t)) for t in warm)
         )

@@ -101,7 +101,7 @@ async def test_stale_instance_data_is_served_when_wix_is_down(
 ) -> None:
     token = wix_token(wix_instance.instance_id)
     fresh = await backend.get("/get-instance?include=instance", headers=auth(token))
-    wix_emulator_state.advance_clock(61)  # past the instance cache's 60 s
+    wix_emulator_state.advance_clock(76)  # past the instance cache's 60 s and its grace
     wix_emulator_state.add_fault("instance", status=503)
     stale = await backend.get("/get-instance?include=instance", headers=auth(token))
     assert stale.status_code == 200

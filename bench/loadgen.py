@@ -138,6 +138,7 @@ def summarize(latencies: list[float]) -> dict[str, float]:
         "p50_ms": pct(50),
         "p90_ms": pct(90),
         "p99_ms": pct(99),
+        "p999_ms": pct(99.9),
         "max_ms": values[-1] * 1000,
     }
 

@@ -5,7 +5,7 @@ bytes encoded once. ``make bench`` runs it under the same uvicorn stack as the b
 (uvloop + httptools, one worker), so ``/get-instance`` against it is what wixapp and
 Starlette cost over the server itself.
 
-    uvicorn rawasgi:app --app-dir bench --loop uvloop --http httptools
+    uvicorn rawasgi:app --app-dir bench --loop uvloop --http httptools --lifespan off
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ BODY_MESSAGE = {"type": "http.response.body", "body": BODY}
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            pass
-        return
+    """Every HTTP request's answer (run with ``--lifespan off``: no other scope comes)."""
     await send(START)
     await send(BODY_MESSAGE)

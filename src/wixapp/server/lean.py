@@ -40,6 +40,7 @@ __all__ = [
     "LEAN_ROUTES",
     "NEVER_SAVED_ETAG",
     "Declaration",
+    "Headerlist",
     "InstanceQuery",
     "JSONAnswer",
     "LeanHandler",
@@ -59,6 +60,12 @@ CALLER_SCOPE_KEY = "wixapp.caller"
 """Where a guarded request's caller waits in the scope (the ASGI adapter uses the same key)."""
 
 
+Headerlist = tuple[tuple[bytes, bytes], ...]
+"""Raw response headers (ASGI's form)."""
+
+_JSON = (b"content-type", b"application/json")
+
+
 @dataclass(frozen=True, slots=True)
 class JSONAnswer:
     """A 200 JSON answer: the encoded body and any extra headers."""
@@ -66,13 +73,15 @@ class JSONAnswer:
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
 
-    async def send(self, send: Send) -> int:
-        headers = [
-            (b"content-length", str(len(self.body)).encode()),
-            (b"content-type", b"application/json"),
-            NOSNIFF,  # the lean path writes the security header itself (one wrapper less)
-            *((name.encode(), value.encode("latin-1")) for name, value in self.headers),
-        ]
+    async def send(self, send: Send, trailer: Headerlist = (NOSNIFF,)) -> int:
+        """Send the answer; ``trailer``: the headers after its own (EdgeMiddleware's: the
+        security header, then the CORS headers of the request's origin)."""
+        headers = [(b"content-length", b"%d" % len(self.body)), _JSON]
+        if self.headers:
+            headers += [(name.encode(), value.encode("latin-1")) for name, value in self.headers]
+            headers = _vary_merged(headers, trailer)
+        else:
+            headers += trailer
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
         return 200
@@ -80,6 +89,26 @@ class JSONAnswer:
     def response(self) -> Response:
         """The same answer as a Starlette response (for a FastAPI route)."""
         return Response(self.body, media_type="application/json", headers=dict(self.headers))
+
+
+def _vary_merged(
+    headers: list[tuple[bytes, bytes]], trailer: Headerlist
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` then ``trailer``, except that a ``vary`` in the trailer joins the answer's
+    own (one header, where the first was), as Starlette's CORS rules write it."""
+    own = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
+    if not own:
+        return headers + list(trailer)
+    for name, value in trailer:
+        if name != b"vary":
+            headers.append((name, value))
+            continue
+        joined = b", ".join([*(headers[i][1] for i in own), value])
+        headers[own[0]] = (b"vary", joined)
+        for i in reversed(own[1:]):
+            del headers[i]
+        own = own[:1]
+    return headers
 
 
 # -- who is calling -----------------------------------------------------------------------
@@ -271,15 +300,23 @@ class LeanRoute:
         self.declaration = declaration
         self._answer = answer
 
-    async def __call__(self, state: ServerState, scope: Scope, receive: Receive, send: Send) -> int:
-        """Answer the request, with the security headers; the status sent."""
+    async def __call__(
+        self,
+        state: ServerState,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        trailer: Headerlist = (NOSNIFF,),
+    ) -> int:
+        """Answer the request, ``trailer`` after the answer's own headers (the security
+        header, and the CORS headers); the status sent."""
         try:
-            return await (await self.answer(state, scope)).send(send)
+            return await (await self.answer(state, scope)).send(send, trailer)
         except WixAppError as error:
             refusal = error_answer(error)
         except Exception as error:
             refusal = unexpected_answer(error)
-        refusal.raw_headers.append(NOSNIFF)
+        refusal.raw_headers.extend(trailer)  # wixapp's error answers carry no vary of their own
         await refusal(scope, receive, send)
         return refusal.status_code
 

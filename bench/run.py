@@ -1538,6 +1538,9 @@ async def profile_scenarios(bench: Bench, names: list[str]) -> dict[str, Any]:
 
 # The scenarios whose targets a profile explains when missed.
 PROFILED_FOR = {
+    "A/R": ["A", "C"],
+    "FC/F": ["FC", "F"],
+    "L/A": ["L", "A"],
     "A/X": ["A", "C"],
     "A/C": ["A", "C"],
     "D_cached/A": ["D_cached", "A"],

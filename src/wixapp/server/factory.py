@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -17,12 +16,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.__version__ import __version__
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
-from wixapp.errors import ConfigurationError, InvalidRequestError, WixAppError
+from wixapp.errors import InvalidRequestError, WixAppError
 from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
@@ -141,31 +139,7 @@ def create_app(
         settings=settings,
         lean=lean,
     )
-    app.add_middleware(_OneLineStartupErrors)
     return app
-
-
-class _OneLineStartupErrors:
-    """A configuration problem found at start-up is one line naming the variable, not the
-    traceback uvicorn would log for a failed lifespan."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_one_line(message: Message) -> None:
-            error = sys.exc_info()[1]  # Starlette sends the failure while handling it
-            if message["type"] == "lifespan.startup.failed" and isinstance(
-                error, ConfigurationError
-            ):
-                message = {**message, "message": f"wixapp: {error.detail}"}
-            await send(message)
-
-        await self.app(scope, receive, send_one_line)
 
 
 def _settle_fastapi_telemetry(app: FastAPI) -> None:

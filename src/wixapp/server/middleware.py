@@ -6,7 +6,8 @@ Everything every HTTP request needs, in the order it runs:
    policy on HTML, a trailing slash dropped before routing; the lean answers write their
    headers themselves, the rest pass through one wrapped ``send``);
 2. CORS (:class:`~wixapp.web.cors.RouteCORSMiddleware`'s rules, Starlette's code:
-   preflights answered here, the response headers added to every answer);
+   preflights answered here, the response headers added to every answer: a lean answer
+   writes its origin's, computed by the same code once per origin, with its own);
 3. query-string hygiene: raw non-ASCII bytes percent-encoded, as a browser would (some ASGI
    servers pass them through, and parts of Starlette decode the query string as strict
    UTF-8: a stray byte was a 500);
@@ -19,13 +20,19 @@ Everything every HTTP request needs, in the order it runs:
    rest of the stack;
 7. timing: each request's latency by route template and status class, in ``/metrics``.
 
+At start-up, a configuration problem the lifespan finds is reported as one line naming the
+variable, not the traceback uvicorn would log for a failed lifespan.
+
 One layer instead of six: each layer costs a coroutine and a wrapped ``send`` per request,
-which on the hot path was a measurable share of the time.
+which on the hot path was a measurable share of the time. For the same reason the request's
+headers are read in one pass, and the shared tier's request budget (``OneRequest``) is set
+only when there is a shared tier (Redis).
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Mapping, Sequence
 
@@ -35,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wixapp.cache.shared import OneRequest
 from wixapp.config import Settings
-from wixapp.errors import PayloadTooLargeError, WixAppError
+from wixapp.errors import ConfigurationError, PayloadTooLargeError, WixAppError
 from wixapp.metrics import Metrics
 from wixapp.server.headers import NOSNIFF, SecurityHeaders
 from wixapp.server.lean import CALLER_SCOPE_KEY, Headerlist, LeanRoute, caller_in
@@ -79,6 +86,8 @@ class EdgeMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = functools.partial(_one_line_startup_error, send=send)
             await self.app(scope, receive, send)
             return
         if not self._budgeted:
@@ -221,6 +230,15 @@ def _request_headers(scope: Scope) -> tuple[bytes | None, bool, int]:
 
 def _percent_encoded(query: bytes) -> bytes:
     return b"".join(b"%%%02X" % byte if byte > 0x7F else bytes((byte,)) for byte in query)
+
+
+async def _one_line_startup_error(message: Message, send: Send) -> None:
+    """A configuration problem found at start-up is one line naming the variable, not the
+    traceback uvicorn would log for a failed lifespan."""
+    error = sys.exc_info()[1]  # Starlette sends the failure while handling it
+    if message["type"] == "lifespan.startup.failed" and isinstance(error, ConfigurationError):
+        message = {**message, "message": f"wixapp: {error.detail}"}
+    await send(message)
 
 
 async def _unreachable(scope: Scope, receive: Receive, send: Send) -> None:

@@ -37,6 +37,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,7 +48,7 @@ from wixapp.metrics import Metrics
 from wixapp.server.headers import NOSNIFF, SecurityHeaders
 from wixapp.server.lean import CALLER_SCOPE_KEY, Headerlist, LeanRoute, caller_in
 from wixapp.server.state import ServerState
-from wixapp.web import error_answer
+from wixapp.web import error_answer, unexpected_answer
 from wixapp.web.cors import RouteCORSMiddleware, cors_headers
 
 __all__ = ["EdgeMiddleware"]
@@ -83,6 +84,11 @@ class EdgeMiddleware:
         self._trailers: dict[bytes | None, Headerlist] = {}
         # The shared tier's per-request budget (OneRequest) matters only with Redis.
         self._budgeted = settings.redis_url is not None and settings.cache_enabled
+
+    def in_front_of(self, stack: ASGIApp) -> ASGIApp:
+        """``stack`` (the app's middleware, this layer among it), with the lean GETs sent
+        here first."""
+        return _LeanFirst(self, stack)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,10 +151,8 @@ class EdgeMiddleware:
     ) -> None:
         state: ServerState = scope["app"].state.wixapp
         if state.edge.guarding and state.edge.guards("GET", scope["path"]):
-            try:
-                scope[CALLER_SCOPE_KEY] = await caller_in(state, scope)
-            except WixAppError as error:
-                refusal = error_answer(error)
+            refusal = await _guarded(state, scope)
+            if refusal is not None:
                 refusal.raw_headers.extend(trailer)
                 await refusal(scope, receive, send)
                 self.metrics.request_done(
@@ -203,6 +207,34 @@ class EdgeMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await error_answer(PayloadTooLargeError(self.max_bytes))(scope, receive, send)
+
+
+async def _guarded(state: ServerState, scope: Scope) -> JSONResponse | None:
+    """Identify a lean GET's caller for the guard (into the scope), or the refusal to send:
+    every error answered, as LeanRoute answers its own (no layer outside it does)."""
+    try:
+        scope[CALLER_SCOPE_KEY] = await caller_in(state, scope)
+    except WixAppError as error:
+        return error_answer(error)
+    except Exception as error:
+        return unexpected_answer(error)
+    return None
+
+
+class _LeanFirst:
+    """The app's middleware stack, with the lean GETs answered by EdgeMiddleware first (see
+    ``_Backend`` in :mod:`wixapp.server.factory`). A path with a trailing slash, or any
+    other request, takes the whole stack."""
+
+    def __init__(self, edge: EdgeMiddleware, stack: ASGIApp) -> None:
+        self.edge = edge
+        self.app = stack
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.edge.lean:
+            await self.edge(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _request_headers(scope: Scope) -> tuple[bytes | None, bool, int]:

@@ -1228,7 +1228,9 @@ def targets_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     and met (judged on the median; ``repeats_met`` says how many of them met it)."""
     rows: list[dict[str, Any]] = []
 
-    def row(name: str, what: str, goal: float, values: list[float], at_most: bool) -> None:
+    def row(
+        name: str, what: str, goal: float, values: list[float], at_most: bool, by_cpu: str = ""
+    ) -> None:
         median = statistics.median(values)
         ok = [v <= goal if at_most else v >= goal for v in values]
         rows.append(
@@ -1242,14 +1244,25 @@ def targets_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "max": max(values),
                 "met": median <= goal if at_most else median >= goal,
                 "repeats_met": f"{sum(ok)}/{len(ok)}",
+                "by_cpu": by_cpu,
             }
         )
 
     ratios = results.get("ratios", {})
+    runs = {name: s["runs"] for name, s in results.get("scenarios", {}).items()}
     for name, what in TARGET_RATIOS:
         r = ratios.get(name)
-        if r and r.get("goal") is not None:
-            row(name, what, r["goal"], r["per_repeat"], r["measure"] == "cpu")
+        if not r or r.get("goal") is None:
+            continue
+        top, bottom, _goal, measure = RATIOS[name]
+        by_cpu = ""
+        if measure == "rps":  # the same comparison in requests per CPU second, per repeat
+            per_cpu = ratio_values(runs[bottom], runs[top], "cpu")
+            if per_cpu:
+                by_cpu = (
+                    f"{statistics.median(per_cpu):.2f} ({min(per_cpu):.2f}..{max(per_cpu):.2f})"
+                )
+        row(name, what, r["goal"], r["per_repeat"], measure == "cpu", by_cpu)
     tail = results.get("tail")
     if tail:
         rounds = tail["rounds"]
@@ -1273,15 +1286,16 @@ def targets_table(results: dict[str, Any]) -> list[dict[str, Any]]:
 def targets_table_text(rows: list[dict[str, Any]], loadavg: list[float]) -> str:
     lines = [
         f"targets (load average at the end {loadavg}); measured: median, min..max over "
-        "paired repeats",
+        "paired repeats (tail: rounds); result on the median; by CPU: the same ratio in "
+        "requests per server CPU second",
         f"{'target':<16} {'compares':<54} {'goal':>8} {'median':>8} {'min..max':>15} "
-        f"{'repeats':>7}  result",
+        f"{'repeats':>7}  {'result':<6}  by CPU",
     ]
     for r in rows:
         span = f"{r['min']:.2f}..{r['max']:.2f}"
         lines.append(
             f"{r['target']:<16} {r['what']:<54} {r['goal']:>8} {r['median']:8.2f} {span:>15} "
-            f"{r['repeats_met']:>7}  {'met' if r['met'] else 'MISSED'}"
+            f"{r['repeats_met']:>7}  {'met' if r['met'] else 'MISSED':<6}  {r['by_cpu']}"
         )
     return "\n".join(lines)
 

@@ -122,12 +122,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--cold-connections",
         type=int,
-        default=64,
+        default=256,
         help="wrk connections of the cold pair (K, N): enough that CPU, not Wix's latency, "
         "bounds them",
     )
-    p.add_argument("--cold-sites", type=int, default=400, help="sites of K's tokens")
-    p.add_argument("--cold-tokens", type=int, default=2000, help="K's tokens, round-robin")
+    p.add_argument("--cold-sites", type=int, default=1000, help="sites of K's tokens")
+    p.add_argument("--cold-tokens", type=int, default=3000, help="K's tokens, round-robin")
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument("--rate", type=float, default=100.0, help="moderate fixed rate, requests/s")
     p.add_argument(

@@ -72,16 +72,24 @@ class JSONAnswer:
 
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    # Its own raw headers (length, type, the extra ones) and whether one is a vary,
+    # encoded once: a cached answer is sent many times.
+    _head: Headerlist = field(init=False, repr=False, compare=False)
+    _varies: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        own = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
+        length = (b"content-length", b"%d" % len(self.body))
+        object.__setattr__(self, "_head", (length, _JSON, *own))
+        object.__setattr__(self, "_varies", any(name.lower() == b"vary" for name, _ in own))
 
     async def send(self, send: Send, trailer: Headerlist = (NOSNIFF,)) -> int:
         """Send the answer; ``trailer``: the headers after its own (EdgeMiddleware's: the
         security header, then the CORS headers of the request's origin)."""
-        headers = [(b"content-length", b"%d" % len(self.body)), _JSON]
-        if self.headers:
-            headers += [(name.encode(), value.encode("latin-1")) for name, value in self.headers]
-            headers = _vary_merged(headers, trailer)
+        if self._varies:
+            headers = _vary_merged(list(self._head), trailer)
         else:
-            headers += trailer
+            headers = [*self._head, *trailer]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
         return 200
@@ -94,11 +102,9 @@ class JSONAnswer:
 def _vary_merged(
     headers: list[tuple[bytes, bytes]], trailer: Headerlist
 ) -> list[tuple[bytes, bytes]]:
-    """``headers`` then ``trailer``, except that a ``vary`` in the trailer joins the answer's
-    own (one header, where the first was), as Starlette's CORS rules write it."""
+    """``headers`` (with a vary) then ``trailer``, except that a ``vary`` in the trailer joins
+    the answer's own (one header, where the first was), as Starlette's CORS rules write it."""
     own = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
-    if not own:
-        return headers + list(trailer)
     for name, value in trailer:
         if name != b"vary":
             headers.append((name, value))
@@ -167,11 +173,26 @@ def settings_json(
 ) -> JSONAnswer:
     """The settings answer for a record (None: never saved, the defaults as version 0)."""
     if record is None:
-        document, version, etag = defaults, 0, NEVER_SAVED_ETAG
-    else:
-        document = _encoded_once(record, _dump_document)
-        version, etag = record.version, record.etag
-    body = {"instanceId": caller.instance_id, "settings": document, "version": version}
+        return _settings_answer(caller.instance_id, defaults, 0, NEVER_SAVED_ETAG)
+    found = _SETTINGS_ANSWERS.get(id(record))
+    if found is not None and found[0] is record and found[1].instance_id == caller.instance_id:
+        return found[1].answer
+    document = _encoded_once(record, _dump_document)
+    answer = _settings_answer(caller.instance_id, document, record.version, record.etag)
+    if len(_SETTINGS_ANSWERS) >= _MAX_ENCODED:
+        _SETTINGS_ANSWERS.clear()
+    _SETTINGS_ANSWERS[id(record)] = (record, _Answered(caller.instance_id, answer))
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    instance_id: str
+    answer: JSONAnswer
+
+
+def _settings_answer(instance_id: str, document: Any, version: int, etag: str) -> JSONAnswer:
+    body = {"instanceId": instance_id, "settings": document, "version": version}
     return JSONAnswer(orjson.dumps(body), (("etag", etag), ("cache-control", "no-store")))
 
 
@@ -188,6 +209,8 @@ def _dump_document(record: SettingsRecord) -> bytes:
     return orjson.dumps(record.document)
 
 
+# A settings answer per cached record (as _encoded_once: the record's identity is the key).
+_SETTINGS_ANSWERS: dict[int, tuple[object, _Answered]] = {}
 _ENCODED: dict[int, tuple[object, orjson.Fragment]] = {}
 _VISIBLE: dict[int, tuple[object, orjson.Fragment]] = {}  # what visitors see of the same
 _MAX_ENCODED = 20_000

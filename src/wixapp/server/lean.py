@@ -78,8 +78,12 @@ class JSONAnswer:
     _varies: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        own = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
         length = (b"content-length", b"%d" % len(self.body))
+        if not self.headers:
+            object.__setattr__(self, "_head", (length, _JSON))
+            object.__setattr__(self, "_varies", False)
+            return
+        own = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
         object.__setattr__(self, "_head", (length, _JSON, *own))
         object.__setattr__(self, "_varies", any(name.lower() == b"vary" for name, _ in own))
 
@@ -172,16 +176,20 @@ def settings_json(
     caller: Caller, record: SettingsRecord | None, defaults: orjson.Fragment
 ) -> JSONAnswer:
     """The settings answer for a record (None: never saved, the defaults as version 0)."""
-    if record is None:
-        return _settings_answer(caller.instance_id, defaults, 0, NEVER_SAVED_ETAG)
-    found = _SETTINGS_ANSWERS.get(id(record))
-    if found is not None and found[0] is record and found[1].instance_id == caller.instance_id:
+    # Built once per cached record, or per instance for the defaults (same checks as
+    # _encoded_once: the object's identity, kept alive by the entry).
+    key, source = (caller.instance_id, defaults) if record is None else (id(record), record)
+    found = _SETTINGS_ANSWERS.get(key)
+    if found is not None and found[0] is source and found[1].instance_id == caller.instance_id:
         return found[1].answer
-    document = _encoded_once(record, _dump_document)
-    answer = _settings_answer(caller.instance_id, document, record.version, record.etag)
+    if record is None:
+        answer = _settings_answer(caller.instance_id, defaults, 0, NEVER_SAVED_ETAG)
+    else:
+        document = _encoded_once(record, _dump_document)
+        answer = _settings_answer(caller.instance_id, document, record.version, record.etag)
     if len(_SETTINGS_ANSWERS) >= _MAX_ENCODED:
         _SETTINGS_ANSWERS.clear()
-    _SETTINGS_ANSWERS[id(record)] = (record, _Answered(caller.instance_id, answer))
+    _SETTINGS_ANSWERS[key] = (source, _Answered(caller.instance_id, answer))
     return answer
 
 
@@ -210,7 +218,7 @@ def _dump_document(record: SettingsRecord) -> bytes:
 
 
 # A settings answer per cached record (as _encoded_once: the record's identity is the key).
-_SETTINGS_ANSWERS: dict[int, tuple[object, _Answered]] = {}
+_SETTINGS_ANSWERS: dict[int | str, tuple[object, _Answered]] = {}
 _ENCODED: dict[int, tuple[object, orjson.Fragment]] = {}
 _VISIBLE: dict[int, tuple[object, orjson.Fragment]] = {}  # what visitors see of the same
 _MAX_ENCODED = 20_000

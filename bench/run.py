@@ -1,25 +1,29 @@
-"""``make bench``: what identification costs, beside the documented per-request flow and the
-bare framework.
+"""``make bench``: what identification costs, beside the documented per-request flow, the
+bare framework and the server's own ceiling, with every speed target judged side by side.
 
 One run starts the Wix emulator (its own process, every Wix endpoint delayed by a real
-``--latency``), two copies of the bench server (``bench/benchapp.py``: the production
-backend plus ``GET /bare``) under uvicorn, one with wixapp's caches and one with
-``WIXAPP_CACHE_ENABLED=false``, and drives them from separate processes (wrk, and
-``bench/loadgen.py``) over 127.0.0.1:
+``--latency``), copies of the bench server (``bench/benchapp.py``: the production backend
+plus ``GET /bare`` and a user's routes) under uvicorn (caches on, caches off, a cold one that
+keeps no token verdict, PostgreSQL, two workers), a raw ASGI app on the same stack
+(``bench/rawasgi.py``) and the Node peers (``bench/node``), and drives them from separate
+processes (wrk, and ``bench/loadgen.py``) over 127.0.0.1 (``THROUGHPUT`` lists the
+scenarios):
 
-  A       GET /get-instance, caches on, tokens pre-warmed                 (wrk, saturation)
-  B       GET /get-instance, caches off: one token-info call a request    (wrk, saturation)
-  C       GET /bare on the caches-on server: no identification            (wrk, saturation)
-  D       GET /get-instance?include=instance, cached and uncached         (wrk, saturation)
+  A, R, C, F, FC, L, X   warm paths, the raw app, the bare routes, a user's routes  (wrk)
+  K, N                   cold identify, wixapp and Express + axios, 256 connections (wrk)
+  B, D, ND, S, W2        uncached, instance data, page views, two workers           (wrk)
   fixed   A, B, C at a moderate fixed rate, open loop                     (loadgen)
           A, C at half A's measured throughput, paced                     (wrk)
+  tail    include=instance while instance data expire (TTL 2 s), and
+          the same load with nothing expiring                             (loadgen)
   E       a storm: K concurrent requests with one new token               (loadgen)
   mix     visitors over sites, each token reused a few times              (loadgen)
 
-Throughput scenarios run ``--repeats`` times, interleaved (A, C, B, ... then again), so the
-spread of the repeats is the noise, and A/C and A/B are also given per repeat. Emulator call
-counts are reset before and read after every measurement. Results go to
-``bench/results/latest.json`` (and a time-stamped copy), ``latest.png``, and a table.
+Throughput scenarios run ``--repeats`` times, interleaved (A, R, C, ... then again), so the
+spread of the repeats is the noise, and the ratios (``RATIOS``) are taken per repeat, in
+requests/s and in requests per server CPU second (``/proc``). Emulator call counts are reset
+before and read after every measurement. Results go to ``bench/results/latest.json`` (and a
+time-stamped copy), ``latest.png``, and tables; the last is the targets table.
 """
 
 from __future__ import annotations

@@ -93,6 +93,8 @@ class Metrics:
         # Bound label children, by metric and labels: the hot path skips prometheus_client's
         # lookup (and its lock).
         self._children: dict[tuple[object, ...], Any] = {}
+        # by route template and status (both few): the histogram child's observe
+        self._request_observers: dict[tuple[str, int], Any] = {}
 
     def _child(self, metric: MetricWrapperBase, *labels: str) -> Any:
         key = (metric, *labels)
@@ -103,7 +105,11 @@ class Metrics:
 
     def request_done(self, route: str, status: int, seconds: float) -> None:
         """One answered HTTP request."""
-        self._child(self.request_seconds, route, f"{status // 100}xx").observe(seconds)
+        observe = self._request_observers.get((route, status))
+        if observe is None:
+            child = self._child(self.request_seconds, route, f"{status // 100}xx")
+            observe = self._request_observers[route, status] = child.observe
+        observe(seconds)
 
     def upstream_call(self, endpoint: str, outcome: str, seconds: float) -> None:
         self._child(self.upstream_calls, endpoint, outcome).inc()

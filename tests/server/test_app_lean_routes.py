@@ -159,3 +159,29 @@ async def test_a_guarded_lean_route_takes_the_guards_caller_and_sends_its_header
 def test_a_lean_route_may_not_take_a_built_in_path(make_app: AppFactory) -> None:
     with pytest.raises(ConfigurationError, match="/get-instance"):
         make_app(lean_routes=[lean_route("/get-instance", whoami)])
+
+
+async def localized(caller: Caller, request: LeanRequest) -> JSONAnswer:
+    """An answer that varies by language as well."""
+    return JSONAnswer(b'{"hello":"world"}', (("vary", "Accept-Language"),))
+
+
+async def test_a_lean_answers_own_vary_is_joined_by_origin_as_the_cors_rules_write_it(
+    make_app: AppFactory, wix_instance: Installation, wix_token: TokenFactory
+) -> None:
+    app = make_app(lean_routes=[lean_route("/api/hello", localized)])
+    token = {"Authorization": wix_token(wix_instance.instance_id)}
+    async with open_backend(app) as client:
+        await client.get("/healthz")  # builds the middleware stack
+        edge = _edge(app)
+        lean_routes = edge.lean
+        for headers in (token, {**token, "Origin": "https://site.example"}):
+            lean = await client.get("/api/hello", headers=headers)
+            edge.lean = {}  # the generated FastAPI declaration answers instead
+            try:
+                routed = await client.get("/api/hello", headers=headers)
+            finally:
+                edge.lean = lean_routes
+            assert lean.headers.get_list("vary") == ["Accept-Language, Origin"]
+            assert routed.headers.get_list("vary") == ["Accept-Language, Origin"]
+            assert _seen(lean) == _seen(routed)

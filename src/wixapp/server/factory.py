@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -17,12 +16,12 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from wixapp.__version__ import __version__
 from wixapp.app import WixApp
 from wixapp.config import Settings, load_settings
-from wixapp.errors import ConfigurationError, InvalidRequestError, WixAppError
+from wixapp.errors import InvalidRequestError, WixAppError
 from wixapp.logs import ensure_wixapp_logging
 from wixapp.metrics import Metrics
 from wixapp.models import AppInstance
@@ -112,7 +111,7 @@ def create_app(
                 _settle_fastapi_telemetry(app)
                 yield app_state
 
-    app = FastAPI(
+    app = _Backend(
         title="wixapp backend",
         version=__version__,
         lifespan=wixapp_lifespan,
@@ -141,31 +140,21 @@ def create_app(
         settings=settings,
         lean=lean,
     )
-    app.add_middleware(_OneLineStartupErrors)
     return app
 
 
-class _OneLineStartupErrors:
-    """A configuration problem found at start-up is one line naming the variable, not the
-    traceback uvicorn would log for a failed lifespan."""
+class _Backend(FastAPI):
+    """FastAPI, with the lean GETs sent straight to EdgeMiddleware, in front of the layers
+    FastAPI puts before an app's middleware (server errors, exception telemetry, the body
+    limit of a mounted app): each costs a request a call, one a wrapped ``send``, and a lean
+    answer needs none of them (it answers its own errors, and reads no body)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_one_line(message: Message) -> None:
-            error = sys.exc_info()[1]  # Starlette sends the failure while handling it
-            if message["type"] == "lifespan.startup.failed" and isinstance(
-                error, ConfigurationError
-            ):
-                message = {**message, "message": f"wixapp: {error.detail}"}
-            await send(message)
-
-        await self.app(scope, receive, send_one_line)
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        layer: Any = stack
+        while layer is not None and not isinstance(layer, EdgeMiddleware):
+            layer = getattr(layer, "app", None)
+        return stack if layer is None else layer.in_front_of(stack)
 
 
 def _settle_fastapi_telemetry(app: FastAPI) -> None:

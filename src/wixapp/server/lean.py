@@ -40,6 +40,7 @@ __all__ = [
     "LEAN_ROUTES",
     "NEVER_SAVED_ETAG",
     "Declaration",
+    "Headerlist",
     "InstanceQuery",
     "JSONAnswer",
     "LeanHandler",
@@ -59,20 +60,40 @@ CALLER_SCOPE_KEY = "wixapp.caller"
 """Where a guarded request's caller waits in the scope (the ASGI adapter uses the same key)."""
 
 
+Headerlist = tuple[tuple[bytes, bytes], ...]
+"""Raw response headers (ASGI's form)."""
+
+_JSON = (b"content-type", b"application/json")
+
+
 @dataclass(frozen=True, slots=True)
 class JSONAnswer:
     """A 200 JSON answer: the encoded body and any extra headers."""
 
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    # Its own raw headers (length, type, the extra ones) and whether one is a vary,
+    # encoded once: a cached answer is sent many times.
+    _head: Headerlist = field(init=False, repr=False, compare=False)
+    _varies: bool = field(init=False, repr=False, compare=False)
 
-    async def send(self, send: Send) -> int:
-        headers = [
-            (b"content-length", str(len(self.body)).encode()),
-            (b"content-type", b"application/json"),
-            NOSNIFF,  # the lean path writes the security header itself (one wrapper less)
-            *((name.encode(), value.encode("latin-1")) for name, value in self.headers),
-        ]
+    def __post_init__(self) -> None:
+        length = (b"content-length", b"%d" % len(self.body))
+        if not self.headers:
+            object.__setattr__(self, "_head", (length, _JSON))
+            object.__setattr__(self, "_varies", False)
+            return
+        own = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
+        object.__setattr__(self, "_head", (length, _JSON, *own))
+        object.__setattr__(self, "_varies", any(name.lower() == b"vary" for name, _ in own))
+
+    async def send(self, send: Send, trailer: Headerlist = (NOSNIFF,)) -> int:
+        """Send the answer; ``trailer``: the headers after its own (EdgeMiddleware's: the
+        security header, then the CORS headers of the request's origin)."""
+        if self._varies:
+            headers = _vary_merged(list(self._head), trailer)
+        else:
+            headers = [*self._head, *trailer]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
         return 200
@@ -80,6 +101,24 @@ class JSONAnswer:
     def response(self) -> Response:
         """The same answer as a Starlette response (for a FastAPI route)."""
         return Response(self.body, media_type="application/json", headers=dict(self.headers))
+
+
+def _vary_merged(
+    headers: list[tuple[bytes, bytes]], trailer: Headerlist
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` (with a vary) then ``trailer``, except that a ``vary`` in the trailer joins
+    the answer's own (one header, where the first was), as Starlette's CORS rules write it."""
+    own = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
+    for name, value in trailer:
+        if name != b"vary":
+            headers.append((name, value))
+            continue
+        joined = b", ".join([*(headers[i][1] for i in own), value])
+        headers[own[0]] = (b"vary", joined)
+        for i in reversed(own[1:]):
+            del headers[i]
+        own = own[:1]
+    return headers
 
 
 # -- who is calling -----------------------------------------------------------------------
@@ -137,12 +176,31 @@ def settings_json(
     caller: Caller, record: SettingsRecord | None, defaults: orjson.Fragment
 ) -> JSONAnswer:
     """The settings answer for a record (None: never saved, the defaults as version 0)."""
+    # Built once per cached record, or per instance for the defaults (same checks as
+    # _encoded_once: the object's identity, kept alive by the entry).
+    key, source = (caller.instance_id, defaults) if record is None else (id(record), record)
+    found = _SETTINGS_ANSWERS.get(key)
+    if found is not None and found[0] is source and found[1].instance_id == caller.instance_id:
+        return found[1].answer
     if record is None:
-        document, version, etag = defaults, 0, NEVER_SAVED_ETAG
+        answer = _settings_answer(caller.instance_id, defaults, 0, NEVER_SAVED_ETAG)
     else:
         document = _encoded_once(record, _dump_document)
-        version, etag = record.version, record.etag
-    body = {"instanceId": caller.instance_id, "settings": document, "version": version}
+        answer = _settings_answer(caller.instance_id, document, record.version, record.etag)
+    if len(_SETTINGS_ANSWERS) >= _MAX_ENCODED:
+        _SETTINGS_ANSWERS.clear()
+    _SETTINGS_ANSWERS[key] = (source, _Answered(caller.instance_id, answer))
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    instance_id: str
+    answer: JSONAnswer
+
+
+def _settings_answer(instance_id: str, document: Any, version: int, etag: str) -> JSONAnswer:
+    body = {"instanceId": instance_id, "settings": document, "version": version}
     return JSONAnswer(orjson.dumps(body), (("etag", etag), ("cache-control", "no-store")))
 
 
@@ -159,6 +217,8 @@ def _dump_document(record: SettingsRecord) -> bytes:
     return orjson.dumps(record.document)
 
 
+# A settings answer per cached record (as _encoded_once: the record's identity is the key).
+_SETTINGS_ANSWERS: dict[int | str, tuple[object, _Answered]] = {}
 _ENCODED: dict[int, tuple[object, orjson.Fragment]] = {}
 _VISIBLE: dict[int, tuple[object, orjson.Fragment]] = {}  # what visitors see of the same
 _MAX_ENCODED = 20_000
@@ -271,15 +331,23 @@ class LeanRoute:
         self.declaration = declaration
         self._answer = answer
 
-    async def __call__(self, state: ServerState, scope: Scope, receive: Receive, send: Send) -> int:
-        """Answer the request, with the security headers; the status sent."""
+    async def __call__(
+        self,
+        state: ServerState,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        trailer: Headerlist = (NOSNIFF,),
+    ) -> int:
+        """Answer the request, ``trailer`` after the answer's own headers (the security
+        header, and the CORS headers); the status sent."""
         try:
-            return await (await self.answer(state, scope)).send(send)
+            return await (await self.answer(state, scope)).send(send, trailer)
         except WixAppError as error:
             refusal = error_answer(error)
         except Exception as error:
             refusal = unexpected_answer(error)
-        refusal.raw_headers.append(NOSNIFF)
+        refusal.raw_headers.extend(trailer)  # wixapp's error answers carry no vary of their own
         await refusal(scope, receive, send)
         return refusal.status_code
 

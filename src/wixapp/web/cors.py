@@ -34,6 +34,7 @@ __all__ = [
     "HeaderItems",
     "RouteCORSMiddleware",
     "WixCORSMiddleware",
+    "cors_headers",
     "policy_for_any_routes",
     "route_methods",
 ]
@@ -126,6 +127,15 @@ class CorsPolicy:
         }
         _run_now(self._rules.send(message, _keep, _headers(request_headers)))
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+
+
+def cors_headers(rules: CORSMiddleware, origin: bytes | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers ``rules`` add to an answer (one with none of them yet) to a request from
+    ``origin`` (None: no Origin header): Starlette's own code, run on an empty answer."""
+    message: Message = {"type": "http.response.start", "status": 200, "headers": []}
+    request = Headers(raw=[] if origin is None else [(b"origin", origin)])
+    _run_now(rules.send(message, _keep, request))
+    return tuple(message["headers"])
 
 
 def split_origins(origins: Sequence[str]) -> tuple[list[str], str | None]:

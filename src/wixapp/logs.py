@@ -98,6 +98,7 @@ class LogLimiter:
     ``allow(key)`` says whether to write a line now: the first occurrence of each key always,
     then at most one per ``interval`` seconds (never again with ``interval=None``: log once).
     The value is how many occurrences were left out since the last line (None: stay quiet).
+    ``log`` writes the line itself, with that count.
     """
 
     def __init__(
@@ -125,6 +126,19 @@ class LogLimiter:
         while len(self._last) > self._max_keys:
             self._last.popitem(last=False)
         return 0 if seen is None else seen[1]
+
+    def log(
+        self, logger: logging.Logger, level: int, key: Hashable, message: str, *args: object
+    ) -> None:
+        """``logger.log(level, message, *args)`` if ``allow(key)`` says so, saying how many
+        occurrences were left out since the last line."""
+        skipped = self.allow(key)
+        if skipped is None:
+            return
+        if skipped:
+            message += " (%d more since the last line)"
+            args = (*args, skipped)
+        logger.log(level, message, *args)
 
 
 def redact(text: str) -> str:

@@ -98,10 +98,4 @@ def _driver_cause(error: DBAPIError) -> str:
 
 
 def _log(key: str, message: str, *args: object) -> None:
-    skipped = _logged.allow(key)
-    if skipped is None:
-        return
-    if skipped:
-        message += " (%d more since the last line)"
-        args = (*args, skipped)
-    logger.warning(message, *args)
+    _logged.log(logger, logging.WARNING, key, message, *args)

@@ -72,13 +72,7 @@ def unexpected_answer(error: BaseException) -> JSONResponse:
 
 
 def _log_5xx(level: int, key: str, message: str, *args: object) -> None:
-    skipped = _answered_5xx.allow(key)
-    if skipped is None:
-        return
-    if skipped:
-        message += " (%d more since the last line)"
-        args = (*args, skipped)
-    logger.log(level, message, *args)
+    _answered_5xx.log(logger, level, key, message, *args)
 
 
 @dataclass(frozen=True, slots=True)

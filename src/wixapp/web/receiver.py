@@ -32,11 +32,15 @@ _refusals = LogLimiter(interval=REFUSAL_LOG_INTERVAL)
 
 
 def _log_refusal(error: WebhookError) -> None:
-    skipped = _refusals.allow(error.code)
-    if skipped is None:
-        return
-    more = f" ({skipped} more refused since the last line)" if skipped else ""
-    logger.warning("refused a webhook (%d %s): %s%s", error.status, error.code, error.detail, more)
+    _refusals.log(
+        logger,
+        logging.WARNING,
+        error.code,
+        "refused a webhook (%d %s): %s",
+        error.status,
+        error.code,
+        error.detail,
+    )
 
 
 class WebhooksNotConfiguredError(WixAppError):

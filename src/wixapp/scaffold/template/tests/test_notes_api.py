@@ -71,6 +71,16 @@ async def test_sites_never_see_or_change_each_others_notes(
     assert [n["text"] for n in mine.json()["notes"]] == ["Bakery only"]
 
 
+def test_the_widgets_read_and_the_writes_are_documented_on_one_path(app: FastAPI) -> None:
+    """The GET runs on wixapp's lean path, the POST through FastAPI: OpenAPI shows both."""
+    operations = app.openapi()["paths"]["/api/notes"]
+    assert set(operations) == {"get", "post"}
+    listed = operations["get"]
+    schema = listed["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/NoteList"}
+    assert ("header", "Authorization") in [(p["in"], p["name"]) for p in listed["parameters"]]
+
+
 async def test_bad_input_and_missing_tokens_get_wixapps_json_errors(
     backend: httpx.AsyncClient, wix_install: InstallFactory, wix_token: TokenFactory
 ) -> None:

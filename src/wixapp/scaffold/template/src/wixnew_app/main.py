@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from wixapp import Settings
 from wixapp.server import create_app as create_wixapp
 
-from wixnew_app.notes import purge_notes_on_removal
+from wixnew_app.notes import LIST_NOTES, purge_notes_on_removal
 from wixnew_app.notes import router as notes_router
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -30,7 +30,13 @@ def create_app(
     """The app. ``settings`` default to the environment (``WIX_APP_ID``, ...); tests pass
     the emulator's settings, transport and clock (see tests/conftest.py), so moving the
     emulator's clock moves the backend's too (token expiry, caches, retention)."""
-    app = create_wixapp(settings, wix_transport=wix_transport, clock=clock, migrations=MIGRATIONS)
+    app = create_wixapp(
+        settings,
+        wix_transport=wix_transport,
+        clock=clock,
+        migrations=MIGRATIONS,
+        lean_routes=[LIST_NOTES],  # the widget's GET, on every page view
+    )
     app.include_router(notes_router)
     purge_notes_on_removal(app)
     app.mount(ASSETS, StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="assets")

@@ -1,9 +1,16 @@
 """The notes API: each Wix site keeps its own notes; its owner edits them in the panel.
 
-``InstanceDB`` gives each request a connection bound to the caller's app instance: the
-statements it builds (``db.select``, ``db.insert``, ``db.update``, ``db.delete``) carry the
-instance filter, and the transaction commits when the route returns. When a site removes
-the app, its notes are deleted (``purge_notes_on_removal``; see the README on retention).
+``GET /api/notes`` is asked on every page view of the widget, so it runs on wixapp's lean
+path (``LIST_NOTES``, passed to ``create_app(lean_routes=...)``): answered as wixapp's own
+``/get-instance`` is, without FastAPI's routing and dependencies, and documented in OpenAPI
+from its ``Declaration``. Its statement is bound to the caller's instance by
+``InstanceStatements``.
+
+The writes are FastAPI routes: ``InstanceDB`` gives each request a connection bound to the
+caller's app instance: the statements it builds (``db.select``, ``db.insert``,
+``db.update``, ``db.delete``) carry the instance filter, and the transaction commits when the
+route returns. When a site removes the app, its notes are deleted
+(``purge_notes_on_removal``; see the README on retention).
 """
 
 from typing import Annotated, Any
@@ -12,9 +19,10 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 from wixapp.errors import PermissionDeniedError
-from wixapp.server import InstanceDB, database_engine
+from wixapp.models import Caller
+from wixapp.server import Declaration, InstanceDB, LeanRequest, database_engine, lean_route
 from wixapp.store import InstanceStatements
-from wixapp.webhooks import WebhookEvent
+from wixapp.webhooks import WebhookEvent, WebhookRouter
 
 from wixnew_app.tables import notes
 
@@ -45,12 +53,20 @@ class NoteList(BaseModel):
     notes: list[Note]
 
 
-@router.get("")
-async def list_notes(db: InstanceDB) -> NoteList:
+async def list_notes(caller: Caller, request: LeanRequest) -> NoteList:
     """Every caller of the site (visitors too) reads its notes, pinned first."""
-    query = db.select(notes).order_by(notes.c.pinned.desc(), notes.c.id)
-    rows = (await db.execute(query)).mappings().all()
-    return NoteList(instanceId=db.instance_id, notes=[_note(row) for row in rows])
+    scoped = InstanceStatements(caller.instance_id)
+    query = scoped.select(notes).order_by(notes.c.pinned.desc(), notes.c.id)
+    async with request.state.store.begin() as connection:
+        rows = (await connection.execute(query)).mappings().all()
+    return NoteList(instanceId=caller.instance_id, notes=[_note(row) for row in rows])
+
+
+LIST_NOTES = lean_route(
+    "/api/notes",
+    list_notes,
+    Declaration.identified("list_notes", "The site's notes, pinned first.", NoteList),
+)
 
 
 @router.post("", status_code=201)
@@ -88,7 +104,9 @@ def purge_notes_on_removal(app: FastAPI) -> None:
     """Delete a site's notes when it removes the app (``AppRemoved``, after wixapp has
     applied it), so a reinstall starts empty."""
 
-    @app.state.webhooks.on("AppRemoved")
+    webhooks: WebhookRouter = app.state.webhooks
+
+    @webhooks.on("AppRemoved")
     async def purge_notes(event: WebhookEvent) -> None:
         async with database_engine(app).begin() as connection:
             await connection.execute(InstanceStatements(event.instance_id).delete(notes))

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict
 from wixapp.emulator.records import Installation
 from wixapp.errors import ConfigurationError
 from wixapp.models import Caller
-from wixapp.server import Declaration, JSONAnswer, LeanRequest, database_engine, lean_route
+from wixapp.server import (
+    AnswerCodec,
+    Declaration,
+    JSONAnswer,
+    LeanRequest,
+    database_engine,
+    lean_route,
+)
 from wixapp.store import InstanceStatements
 from wixapp.testing import InstallFactory, TokenFactory, open_backend
 
@@ -185,3 +192,14 @@ async def test_a_lean_answers_own_vary_is_joined_by_origin_as_the_cors_rules_wri
             assert lean.headers.get_list("vary") == ["Accept-Language, Origin"]
             assert routed.headers.get_list("vary") == ["Accept-Language, Origin"]
             assert _seen(lean) == _seen(routed)
+
+
+def test_answer_codec_keeps_a_cached_answers_body_and_refuses_extra_headers() -> None:
+    codec = AnswerCodec()
+    answer = JSONAnswer(b'{"instanceId":"i-1","notes":["rye"]}')
+    stored = codec.encode("i-1", answer)
+    assert stored == answer.body
+    assert codec.decode("i-1", stored) == answer
+    assert codec.tag(answer) == ""
+    with pytest.raises(ValueError, match="without headers"):
+        codec.encode("i-1", JSONAnswer(b"{}", (("cache-control", "no-store"),)))

@@ -58,8 +58,9 @@ def add_item_routes(app: FastAPI) -> FastAPI:
         return {"instanceId": db.instance_id, "items": names, "started": request.app.state.started}
 
     @app.post("/api/items", status_code=201)
-    async def add_item(body: ItemIn, db: InstanceDB) -> dict[str, Any]:
+    async def add_item(body: ItemIn, db: InstanceDB, request: Request) -> dict[str, Any]:
         result = await db.execute(db.insert(items).values(name=body.name).returning(items.c.id))
+        db.after_commit(lambda: _note_committed(request.app, db.instance_id))
         return {"id": result.scalar_one()}
 
     @app.patch("/api/items/{item_id}")
@@ -76,11 +77,20 @@ def add_item_routes(app: FastAPI) -> FastAPI:
         return Response(status_code=204)
 
     @app.post("/api/items/fail")
-    async def add_then_fail(db: InstanceDB) -> None:
+    async def add_then_fail(db: InstanceDB, request: Request) -> None:
         await db.execute(db.insert(items).values(name="never kept"))
+        db.after_commit(lambda: _note_committed(request.app, db.instance_id))
         raise PermissionDeniedError("Not for you.", code="user_required")
 
     return app
+
+
+async def _note_committed(app: FastAPI, instance_id: str) -> None:
+    """An after-commit action: what another connection sees of the instance's items."""
+    query = sa.select(items.c.name).where(items.c.instance_id == instance_id)
+    async with database_engine(app).connect() as connection:
+        names = (await connection.execute(query.order_by(items.c.id))).scalars().all()
+    app.state.seen_after_commit = [*getattr(app.state, "seen_after_commit", []), names]
 
 
 @pytest.fixture
@@ -128,6 +138,19 @@ async def test_a_route_that_fails_keeps_none_of_its_writes_and_answers_wixapps_j
     assert failed.status_code == 403
     assert failed.json() == {"error": "user_required", "detail": "Not for you."}
     assert (await app_backend.get("/api/items", headers=caller)).json()["items"] == []
+
+
+async def test_after_commit_runs_once_the_write_is_visible_and_never_for_a_failed_route(
+    make_app: AppFactory, wix_instance: Any, wix_token: TokenFactory
+) -> None:
+    app = add_item_routes(make_app(lifespan=create_items_table))
+    caller = auth(wix_token(wix_instance.instance_id))
+    async with open_backend(app) as client:
+        assert (await client.post("/api/items", json={"name": "rye"}, headers=caller)).is_success
+        assert (await client.post("/api/items/fail", headers=caller)).status_code == 403
+        assert (await client.post("/api/items", json={"name": "spelt"}, headers=caller)).is_success
+    # Another connection already saw each committed row; the failed route's action never ran.
+    assert app.state.seen_after_commit == [["rye"], ["rye", "spelt"]]
 
 
 async def test_the_apps_routes_get_wixapps_json_errors(

@@ -27,7 +27,11 @@ _PLACEHOLDERS = ("wixnew_app", "wixnew-app", "Wixnew App")
 _SPEC_PLACEHOLDER = "__WIXAPP_SPEC__"
 # Files kept under another name in the package (packaging tools skip dotfiles).
 _RENAMED = {"gitignore": ".gitignore", "npmrc": ".npmrc"}
-_SKIPPED = {"__pycache__", "node_modules", ".venv", "var"}
+# Never copied: caches a tool run in the template leaves behind, installs, local data.
+_SKIPPED = {
+    *("__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"),
+    *("node_modules", ".venv", "var"),
+}
 _BUILT = re.compile(r"static/[^/]+\.js$")  # bundles are built in the new project, not copied
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 

@@ -7,11 +7,12 @@ Its hottest GETs can run on the lean path instead (``create_app(lean_routes=[lea
 
 from wixapp.server.database import InstanceConnection, InstanceDB, database_engine
 from wixapp.server.factory import Lifespan, create_app
-from wixapp.server.lean import Declaration, JSONAnswer, LeanRequest, lean_route
+from wixapp.server.lean import AnswerCodec, Declaration, JSONAnswer, LeanRequest, lean_route
 from wixapp.server.routes import current_caller
 from wixapp.server.state import ServerState
 
 __all__ = [
+    "AnswerCodec",
     "Declaration",
     "InstanceConnection",
     "InstanceDB",

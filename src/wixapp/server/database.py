@@ -14,11 +14,16 @@ sent, so a failed commit is the request's error) and rolled back if it raises. T
 statements built by ``db.select``, ``db.insert``, ``db.update`` and ``db.delete`` carry the
 caller's instance, through the same tenant filter as wixapp's own tables. Background work
 uses :func:`database_engine` instead.
+
+``db.after_commit(action)`` runs ``action`` once the transaction has committed, still before
+the answer goes out: invalidate a cache of what the route wrote there
+(``cache.invalidate(db.instance_id)``), so that no reader can load the old rows back
+between the invalidation and the commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -42,6 +47,7 @@ class InstanceConnection(InstanceStatements):
         super().__init__(caller.instance_id)
         self._connection = connection
         self._caller = caller
+        self._after_commit: list[Callable[[], Awaitable[object]]] = []
 
     @property
     def caller(self) -> Caller:
@@ -56,13 +62,26 @@ class InstanceConnection(InstanceStatements):
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return await self._connection.execute(statement, parameters)
 
+    def after_commit(self, action: Callable[[], Awaitable[object]]) -> None:
+        """Await ``action()`` once the transaction has committed (in the order given),
+        before the answer goes out; never if the route raises or the commit fails."""
+        self._after_commit.append(action)
+
+    async def committed(self) -> None:
+        """Run the actions :meth:`after_commit` queued (the dependency calls this)."""
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            await action()
+
 
 async def instance_connection(
     request: Request, caller: Annotated[Caller, Depends(current_caller)]
 ) -> AsyncIterator[InstanceConnection]:
     """The FastAPI dependency behind :data:`InstanceDB`."""
     async with server_state(request).store.begin() as connection:
-        yield InstanceConnection(connection, caller)
+        db = InstanceConnection(connection, caller)
+        yield db
+    await db.committed()
 
 
 # scope="function": the transaction ends before the answer goes out, so the client never

@@ -39,6 +39,7 @@ __all__ = [
     "CALLER_SCOPE_KEY",
     "LEAN_ROUTES",
     "NEVER_SAVED_ETAG",
+    "AnswerCodec",
     "Declaration",
     "Headerlist",
     "InstanceQuery",
@@ -101,6 +102,23 @@ class JSONAnswer:
     def response(self) -> Response:
         """The same answer as a Starlette response (for a FastAPI route)."""
         return Response(self.body, media_type="application/json", headers=dict(self.headers))
+
+
+class AnswerCodec:
+    """Cached answers in the shared tier (``wix.instance_cache(..., AnswerCodec(), ...)``): a
+    lean route that returns a :class:`JSONAnswer` built once per change sends the same bytes
+    on every request. Only the body is kept, so the answer may carry no extra headers."""
+
+    def encode(self, key: str, value: JSONAnswer) -> bytes:
+        if value.headers:
+            raise ValueError("AnswerCodec keeps the body only: cache answers without headers")
+        return value.body
+
+    def decode(self, key: str, data: bytes) -> JSONAnswer:
+        return JSONAnswer(data)
+
+    def tag(self, value: JSONAnswer) -> str:
+        return ""
 
 
 def _vary_merged(
@@ -470,6 +488,11 @@ class LeanRequest:
     @property
     def headers(self) -> Headers:
         return Headers(scope=self.scope)
+
+    @property
+    def app(self) -> Any:
+        """The application (``request.app.state`` holds what the app's lifespan set up)."""
+        return self.scope["app"]
 
 
 LeanHandler = Callable[[Caller, LeanRequest], Awaitable[Any]]

@@ -3,7 +3,12 @@
 import httpx
 from fastapi import FastAPI
 from wixapp.emulator import EmulatorState
+from wixapp.server import database_engine
+from wixapp.store import InstanceStatements
 from wixapp.testing import EmulatorClock, InstallFactory, TokenFactory
+
+from wixnew_app.notes import NOTES_CACHE_TTL
+from wixnew_app.tables import notes
 
 
 def auth(token: str) -> dict[str, str]:
@@ -69,6 +74,44 @@ async def test_sites_never_see_or_change_each_others_notes(
         assert attempt.json()["error"] == "not_found"
     mine = await backend.get("/api/notes", headers=bakery_owner)
     assert [n["text"] for n in mine.json()["notes"]] == ["Bakery only"]
+
+
+async def test_the_list_is_cached_and_every_write_through_the_api_shows_at_once(
+    app: FastAPI,
+    backend: httpx.AsyncClient,
+    wix_install: InstallFactory,
+    wix_token: TokenFactory,
+    wix_clock: EmulatorClock,
+) -> None:
+    site = wix_install()
+    owner = auth(wix_token(site.instance_id, "USER", lifetime=2 * NOTES_CACHE_TTL))
+    await backend.post("/api/notes", json={"text": "Open on Sunday"}, headers=owner)
+    assert await _texts(backend, owner) == ["Open on Sunday"]
+
+    # A row written behind the app's back (another tool, a migration) is not seen at once:
+    # page views read the cached list, not the database ...
+    async with database_engine(app).begin() as connection:
+        statement = InstanceStatements(site.instance_id).insert(notes).values(text="By hand")
+        await connection.execute(statement)
+    assert await _texts(backend, owner) == ["Open on Sunday"]
+
+    # ... while a write through the API drops the cached list before it answers,
+    created = await backend.post("/api/notes", json={"text": "Closed on Monday"}, headers=owner)
+    assert created.status_code == 201
+    assert await _texts(backend, owner) == ["Open on Sunday", "By hand", "Closed on Monday"]
+
+    # and without one, the list is read again once NOTES_CACHE_TTL has passed.
+    async with database_engine(app).begin() as connection:
+        await connection.execute(InstanceStatements(site.instance_id).delete(notes))
+    assert len(await _texts(backend, owner)) == 3
+    wix_clock.advance(NOTES_CACHE_TTL + 1)
+    assert await _texts(backend, owner) == []
+
+
+async def _texts(backend: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    listed = await backend.get("/api/notes", headers=headers)
+    assert listed.status_code == 200, listed.text
+    return [note["text"] for note in listed.json()["notes"]]
 
 
 def test_the_widgets_read_and_the_writes_are_documented_on_one_path(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from wixapp import Settings
 from wixapp.server import create_app as create_wixapp
 
-from wixnew_app.notes import LIST_NOTES, purge_notes_on_removal
+from wixnew_app.notes import LIST_NOTES, notes_lifespan, purge_notes_on_removal
 from wixnew_app.notes import router as notes_router
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -35,6 +35,7 @@ def create_app(
         wix_transport=wix_transport,
         clock=clock,
         migrations=MIGRATIONS,
+        lifespan=notes_lifespan,  # the cache of each site's notes
         lean_routes=[LIST_NOTES],  # the widget's GET, on every page view
     )
     app.include_router(notes_router)

@@ -9,8 +9,10 @@ Wix every few seconds.
 
 It reports the backend's RSS (start, end, max), every outcome, the 5xx that no injected
 fault explains (must be 0) and lost writes (each site's counter must equal the increments
-the backend acknowledged). Results go to ``artifacts/soak.json``; the exit status is 1 if a
-check failed.
+the backend acknowledged), and that the backend stops within 10 s of SIGTERM once the load
+ends (its workers too: a worker still waiting on a request then would outlive a
+deployment's grace period). Results go to ``artifacts/soak.json``; the exit status is 1 if
+a check failed.
 
     python soak/run.py                      # SOAK_SECONDS (default 600) of load
     python soak/run.py --seconds 90         # a shorter run
@@ -95,22 +97,42 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
     return {**base, **extra}
 
 
+STOP_SECONDS = 10.0
+"""How long a process may take to stop after SIGTERM (a deployment's grace period)."""
+
+
+@dataclass
+class Stopped:
+    """How a process stopped after the load: seconds from SIGTERM to its exit, or None if it
+    outlived ``STOP_SECONDS`` and was killed (with every process of its group)."""
+
+    seconds: float | None = None
+
+
 @contextlib.contextmanager
 def process(
-    name: str, argv: list[str], env: dict[str, str], logs: Path
+    name: str, argv: list[str], env: dict[str, str], logs: Path, stopped: Stopped | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     with (logs / f"{name}.log").open("ab") as sink:
-        child = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        # A group of its own: uvicorn's workers are stopped with it, never left behind.
+        child = subprocess.Popen(
+            argv, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield child
     finally:
         if child.poll() is None:
-            child.terminate()
+            asked = time.monotonic()
+            child.terminate()  # SIGTERM to the process itself, as a deployment stops it
             try:
-                child.wait(10)
+                child.wait(STOP_SECONDS)
+                if stopped is not None:
+                    stopped.seconds = round(time.monotonic() - asked, 2)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(10)
+                log(f"the {name} did not stop within {STOP_SECONDS:g} s of SIGTERM: killed")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, 9)  # whatever of the group is left (workers included)
+        child.wait(10)
 
 
 def wait_until_up(url: str, child: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
@@ -360,9 +382,13 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             backend_argv += ["--host", LOOPBACK, "--port", str(backend_port)]
             backend_argv += ["--log-level", "warning", "--no-access-log"]
             backend_argv += ["--workers", str(args.workers)]
-            with process("backend", backend_argv, clean_environment(settings), workdir) as backend:
+            stopped = Stopped()
+            environment = clean_environment(settings)
+            with process("backend", backend_argv, environment, workdir, stopped) as backend:
                 wait_until_up(f"{backend_url}/readyz", backend, "backend")
-                return await drive(args, control, backend, backend_url, sites, visitors, owners)
+                results = await drive(args, control, backend, backend_url, sites, visitors, owners)
+            results["backend_stop_seconds"] = stopped.seconds
+            return results
 
 
 def shared_cache(redis_url: str | None) -> dict[str, str]:
@@ -505,7 +531,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"logs kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    passed = results["unexplained_5xx"] == 0 and not results["writes"]["lost"]
+    stopped_in = results["backend_stop_seconds"]
+    passed = (
+        results["unexplained_5xx"] == 0 and not results["writes"]["lost"] and stopped_in is not None
+    )
     results["passed"] = passed
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
@@ -522,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
         f"writes: {writes['acknowledged_increments']} increments acknowledged, counters sum "
         f"{writes['final_counters']}, {writes['unknown_fate']} of unknown fate, "
         f"lost: {writes['lost'] or 'none'}"
+    )
+    log(
+        f"backend stopped {stopped_in} s after SIGTERM"
+        if stopped_in is not None
+        else f"backend did not stop within {STOP_SECONDS:g} s of SIGTERM"
     )
     log(f"{'PASSED' if passed else 'FAILED'}; results in {args.output}")
     return 0 if passed else 1

@@ -232,6 +232,53 @@ async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
     assert await raw_redis.exists(entry_name(redis_prefix, "app", "t", "k"))
 
 
+async def test_the_holder_lets_go_even_if_a_renewal_swallows_its_cancellation(
+    redis_prefix: str, shared_redis_url: str
+) -> None:
+    """A cancellation that lands inside the Redis client can be swallowed there (seen in a
+    soak: the renewals went on forever, and the flight, its request and the worker's
+    shutdown waited for them). The holder still lets go, after the renewal in progress."""
+    backend = RedisBackend(
+        shared_redis_url,
+        prefix=redis_prefix,
+        scope="app",
+        secret="s",
+        options=RedisOptions(lock_ttl=0.03),
+    )
+    renewing = asyncio.Event()
+    renewals = 0
+    swallowed = False
+
+    async def renewal_that_swallows_cancellation(**_: object) -> int:
+        nonlocal renewals, swallowed
+        renewals += 1
+        renewing.set()
+        try:
+            await asyncio.get_running_loop().create_future()  # a reply that never comes
+        except asyncio.CancelledError:
+            if swallowed:  # once is enough (and lets the test clean up if it fails)
+                raise
+            swallowed = True  # what a client's internals may do
+        return 1
+
+    async def hold_until_a_renewal_is_in_progress() -> None:
+        lock = await backend.acquire("t", "k")
+        assert lock is not None
+        async with backend.hold(lock):
+            await renewing.wait()
+
+    backend._renew = renewal_that_swallows_cancellation  # type: ignore[assignment]
+    holder = asyncio.create_task(hold_until_a_renewal_is_in_progress())
+    # Only a guard against hanging the suite: the holder lets go within milliseconds.
+    try:
+        done, _ = await asyncio.wait([holder], timeout=5)
+        assert holder in done, "the holder still waits for a keeper that renews forever"
+        holder.result()
+        assert renewals == 1
+    finally:
+        await backend.aclose()
+
+
 async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str, shared_redis_url: str) -> None:
     options = RedisOptions(lock_ttl=0.3)
     first = RedisBackend(

@@ -335,13 +335,16 @@ class RedisBackend:
     @contextlib.asynccontextmanager
     async def hold(self, lock: Lock) -> AsyncIterator[None]:
         # Not part of the request that took the lock: no request waits for the renewals.
-        keeper = asyncio.create_task(self._keep(lock), context=outside_request())
+        released = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(lock, released), context=outside_request())
         try:
             yield
         finally:
+            released.set()
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # Waits for the keeper without taking its cancellation for this task's own (a
+            # cancellation of the holder still propagates).
+            await asyncio.wait([keeper])
 
     async def release(self, lock: Lock) -> None:
         keys = [self._lock(lock.namespace, lock.key)]
@@ -516,12 +519,18 @@ class RedisBackend:
         if self._on_state is not None:
             self._on_state(up, reason)
 
-    async def _keep(self, lock: Lock) -> None:
-        """Renew the lock at a third of its TTL until cancelled (the holder is alive)."""
+    async def _keep(self, lock: Lock, released: asyncio.Event) -> None:
+        """Renew the lock at a third of its TTL while the holder holds it. The holder also
+        cancels this task, but a cancellation that lands inside the Redis client can be
+        swallowed there (seen under load: the keeper then renewed forever, and its holder, the
+        holder's request and the worker's shutdown waited for it), so ``released`` is checked
+        after every step as well."""
         keys = [self._lock(lock.namespace, lock.key)]
         args: list[Any] = [lock.token, _ms(self.options.lock_ttl)]
-        while True:
+        while not released.is_set():
             await asyncio.sleep(self.options.lock_ttl / 3)
+            if released.is_set():
+                return
             with contextlib.suppress(SharedCacheUnavailable):
                 await self._call("renew", lambda: self._renew(keys=keys, args=args))
 

@@ -82,6 +82,7 @@ from wixapp.cache.shared import (
 )
 from wixapp.config import RedisClusterURL
 from wixapp.logs import LogLimiter
+from wixapp.tasks import cancel_and_wait
 
 __all__ = ["MAX_ENTRY_BYTES", "RedisBackend", "RedisOptions", "entry_name"]
 
@@ -341,10 +342,7 @@ class RedisBackend:
             yield
         finally:
             released.set()
-            keeper.cancel()
-            # Waits for the keeper without taking its cancellation for this task's own (a
-            # cancellation of the holder still propagates).
-            await asyncio.wait([keeper])
+            await cancel_and_wait(keeper)
 
     async def release(self, lock: Lock) -> None:
         keys = [self._lock(lock.namespace, lock.key)]

@@ -15,7 +15,6 @@ remembered in each table (the oldest dropped first).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 from wixapp.cache.shared import SharedCacheUnavailable
 from wixapp.errors import StoreUnavailableError
 from wixapp.logs import LogLimiter
+from wixapp.tasks import cancel_and_wait
 
 __all__ = ["LastSeenRecorder"]
 
@@ -155,9 +155,7 @@ class LastSeenRecorder:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         await self.flush(claim=False)
 

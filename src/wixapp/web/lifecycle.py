@@ -38,6 +38,7 @@ from typing import Any, Final
 from wixapp.app import WixApp
 from wixapp.errors import StoreUnavailableError
 from wixapp.store import Store
+from wixapp.tasks import cancel_and_wait
 from wixapp.webhooks import EventType, PlanEvent, WebhookEvent, WebhookRouter
 
 __all__ = [
@@ -167,9 +168,7 @@ class Lifecycle:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     # ---- applying one event
 
@@ -291,7 +290,7 @@ async def running_lifecycle(
         running.push_async_callback(webhooks.shutdown, DRAIN_SECONDS)
         if settings.redis_url is None or not settings.cache_enabled:
             following = asyncio.create_task(wix.removals.follow(REMOVALS_POLL_SECONDS))
-            running.push_async_callback(_cancelled, following)
+            running.push_async_callback(cancel_and_wait, following)
         await running.enter_async_context(lifecycle.sweeping())
         yield lifecycle
 
@@ -303,9 +302,3 @@ async def _load_removals(wix: WixApp) -> None:
         await wix.removals.load()
     except StoreUnavailableError as error:
         logger.warning("could not load the removed instances at start: %s", error.code)
-
-
-async def _cancelled(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

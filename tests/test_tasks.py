@@ -51,3 +51,23 @@ async def test_the_waiters_own_cancellation_propagates_while_the_task_finishes()
     await asyncio.wait([task])
     assert task.done()
     assert not task.cancelled()
+
+
+async def test_a_task_that_swallows_cancellations_is_cancelled_again_until_it_ends() -> None:
+    swallowed = 0
+
+    async def swallows_twice() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                if swallowed == 2:
+                    raise
+                swallowed += 1  # as redis-py 8 does, now and then, mid-command
+
+    task = asyncio.create_task(swallows_twice())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task, every=0.001)
+    assert task.cancelled()
+    assert swallowed == 2

@@ -293,9 +293,7 @@ class RedisBackend:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.options.connect_timeout)
         tasks = [*self._tasks, *([self._listener] if self._listener else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_and_wait(task) for task in tasks), return_exceptions=True)
         await self._client.aclose()
         await self._listener_client.aclose()
 
@@ -338,11 +336,15 @@ class RedisBackend:
         # Not part of the request that took the lock: no request waits for the renewals.
         released = asyncio.Event()
         keeper = asyncio.create_task(self._keep(lock, released), context=outside_request())
+        self._tasks.add(keeper)  # aclose stops it, should it still run
+        keeper.add_done_callback(self._tasks.discard)
         try:
             yield
         finally:
+            # The holder does not wait: the keeper ends at once, or after the renewal in
+            # progress (which changes nothing once the lock is released: it checks the token).
             released.set()
-            await cancel_and_wait(keeper)
+            keeper.cancel()
 
     async def release(self, lock: Lock) -> None:
         keys = [self._lock(lock.namespace, lock.key)]
@@ -519,8 +521,8 @@ class RedisBackend:
 
     async def _keep(self, lock: Lock, released: asyncio.Event) -> None:
         """Renew the lock at a third of its TTL while the holder holds it. The holder also
-        cancels this task, but a cancellation that lands inside the Redis client can be
-        swallowed there (seen under load: the keeper then renewed forever, and its holder, the
+        cancels this task, but redis-py 8 can swallow a cancellation that lands inside a
+        command (seen under load: the keeper then renewed forever, and its holder, the
         holder's request and the worker's shutdown waited for it), so ``released`` is checked
         after every step as well."""
         keys = [self._lock(lock.namespace, lock.key)]

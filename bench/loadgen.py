@@ -154,7 +154,8 @@ class Recorder:
 
     async def timed(self, pool: Pool, data: bytes, due: float) -> float | None:
         try:
-            status = await asyncio.wait_for(pool.send(data), timeout=10.0)
+            async with asyncio.timeout(10.0):
+                status = await pool.send(data)
         except Exception as error:  # a failed request is counted, never fatal
             self.errors[type(error).__name__] += 1
             return None
@@ -228,7 +229,8 @@ async def storm(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def one(conn: Connection) -> None:
         try:
-            status = await asyncio.wait_for(conn.request(data), timeout=10.0)
+            async with asyncio.timeout(10.0):
+                status = await conn.request(data)
         except Exception as error:
             recorder.errors[type(error).__name__] += 1
             return

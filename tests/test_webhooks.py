@@ -754,7 +754,8 @@ async def test_background_dispatch_returns_before_a_slow_handler_finishes() -> N
         assert router.pending == 1
         # The loop stays free while the handler blocks in its thread: it runs the callback
         # the handler scheduled, and the drain below waits without finishing.
-        await asyncio.wait_for(running.wait(), timeout=10)
+        async with asyncio.timeout(10):
+            await running.wait()
         assert len(threads) == 1
         assert threads[0] != threading.get_ident()
         draining = asyncio.create_task(router.drain())
@@ -764,7 +765,8 @@ async def test_background_dispatch_returns_before_a_slow_handler_finishes() -> N
         assert not finished.is_set()
     finally:
         release.set()
-    await asyncio.wait_for(draining, timeout=10)
+    async with asyncio.timeout(10):
+        await draining
     assert finished.is_set()
     assert router.pending == 0
     assert task.result().ok

@@ -84,7 +84,8 @@ async def test_hang_outlasts_the_client(
     state.add_fault("instance", hang=True)
 
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(get_instance(wix, "whatever"), timeout=0.2)
+        async with asyncio.timeout(0.2):
+            await get_instance(wix, "whatever")
 
 
 async def test_clearing_faults_releases_a_hung_call(
@@ -97,7 +98,8 @@ async def test_clearing_faults_releases_a_hung_call(
 
     state.clear_faults()
 
-    response = await asyncio.wait_for(call, timeout=1.0)
+    async with asyncio.timeout(1.0):
+        response = await call
     assert response.status_code == 504
 
 
@@ -107,7 +109,8 @@ async def test_hang_ends_after_hang_seconds(
     state.hang_seconds = 0.1
     state.add_fault("token", hang=True)
 
-    response = await asyncio.wait_for(elevate(wix, world.app, world.instance_id), timeout=1.0)
+    async with asyncio.timeout(1.0):
+        response = await elevate(wix, world.app, world.instance_id)
 
     assert response.status_code == 504
 

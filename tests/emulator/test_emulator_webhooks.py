@@ -219,6 +219,29 @@ async def test_advancing_the_clock_wakes_the_pump(
     assert [a.status for a in delivery.attempts] == [500, 200]
 
 
+async def test_closing_stops_the_pump_even_in_the_turn_that_wakes_it(
+    state: EmulatorState, world: World, receiver: Receiver
+) -> None:
+    """A close in the same loop turn as a wake-up stops the pump: Python 3.11's
+    ``asyncio.wait_for`` returned the woken wait instead of the cancellation, and the pump
+    went on waiting for the pending retry, so ``aclose`` never returned."""
+    receiver.statuses = [500]
+    state.uninstall(world.instance_id)
+    await wait_for(lambda: len(receiver.bodies) == 1)
+    await asyncio.sleep(0.05)  # the pump waits for the retry's time
+    assert only(state.webhooks.deliveries()).state == "pending"
+
+    async def wake_and_close() -> None:
+        state.webhooks.clock_moved()  # wakes the pump...
+        await state.webhooks.aclose()  # ...and cancels it before it runs
+
+    closing = asyncio.create_task(wake_and_close())
+    done, _ = await asyncio.wait([closing], timeout=3)
+
+    assert closing in done, "aclose still waits for the pump"
+    assert len(receiver.bodies) == 1
+
+
 async def test_a_slow_receiver_times_out_after_1250_ms(
     state: EmulatorState, world: World, receiver: Receiver
 ) -> None:

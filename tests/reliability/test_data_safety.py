@@ -175,7 +175,8 @@ async def test_kill_9_mid_write_loses_no_acknowledged_write(
                 await asyncio.sleep(0.02)
             os.kill(backend.process.pid, signal.SIGKILL)  # mid-write: 8 writes in flight
             killed_at = len(ledger.acknowledged)
-            await asyncio.wait_for(asyncio.gather(*writers), timeout=10)
+            async with asyncio.timeout(10):
+                await asyncio.gather(*writers)
             stop.set()
             assert backend.process.wait(5) == -signal.SIGKILL
         with workers(1, environment, tmp_path) as (restarted,):

@@ -223,7 +223,8 @@ async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
 
     started = time.monotonic()
     try:
-        assert await asyncio.wait_for(cache.load("k", fetch), timeout=5) == "value"
+        async with asyncio.timeout(5):
+            assert await cache.load("k", fetch) == "value"
     finally:
         await backend.aclose()
     waited = time.monotonic() - started
@@ -329,7 +330,8 @@ async def test_an_invalidation_during_a_flight_keeps_the_old_answer_out(
 
     try:
         flight = asyncio.create_task(cache.load("k", fetch))
-        await asyncio.wait_for(started.wait(), timeout=5)
+        async with asyncio.timeout(5):
+            await started.wait()
         await cache.forget("k")  # e.g. a plan change, while the old answer is on its way
         release.set()
         assert await flight == "old"  # its callers get it, but nobody keeps it

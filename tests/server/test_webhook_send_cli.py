@@ -26,7 +26,8 @@ async def wixapp_cli(*args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    async with asyncio.timeout(60):
+        output, _ = await process.communicate()
     assert process.returncode is not None
     return process.returncode, output.decode()
 

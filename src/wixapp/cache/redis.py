@@ -521,10 +521,10 @@ class RedisBackend:
 
     async def _keep(self, lock: Lock, released: asyncio.Event) -> None:
         """Renew the lock at a third of its TTL while the holder holds it. The holder also
-        cancels this task, but redis-py 8 can swallow a cancellation that lands inside a
-        command (seen under load: the keeper then renewed forever, and its holder, the
-        holder's request and the worker's shutdown waited for it), so ``released`` is checked
-        after every step as well."""
+        cancels this task, but redis-py 8 on Python 3.11 can swallow a cancellation that
+        lands inside a command (``wixapp.tasks.RECANCEL_SECONDS`` says why; seen under load:
+        the keeper then renewed forever, and its holder, the holder's request and the
+        worker's shutdown waited for it), so ``released`` is checked after every step too."""
         keys = [self._lock(lock.namespace, lock.key)]
         args: list[Any] = [lock.token, _ms(self.options.lock_ttl)]
         while not released.is_set():

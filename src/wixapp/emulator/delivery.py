@@ -38,6 +38,7 @@ from pydantic import Field
 from wixapp.emulator.records import LifecycleEvent, Record
 from wixapp.emulator.webhook_signing import WEBHOOK_TTL, WebhookSigner, pooled_key
 from wixapp.emulator.wix_errors import EmulatorConflictError, EmulatorError, EmulatorNotFoundError
+from wixapp.tasks import cancel_and_wait
 
 __all__ = [
     "DELIVERY_TIMEOUT",
@@ -314,11 +315,15 @@ class WebhookDeliverer:
     async def aclose(self) -> None:
         """Stop the pump (pending deliveries stay in the log)."""
         pump, self._pump = self._pump, None
-        if pump is not None and not pump.done():
+        if pump is None or pump.done():
+            return
+        loop = self._pump_loop
+        if loop is _running_loop():
+            await cancel_and_wait(pump)
+        elif loop is not None and loop.is_running():  # the pump's thread (EmulatorServer)
+            loop.call_soon_threadsafe(pump.cancel)
+        else:
             pump.cancel()
-            if self._pump_loop is _running_loop():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
 
     # ---- delivering
 
@@ -414,7 +419,8 @@ class WebhookDeliverer:
                 return
             wait = min(max(min(n or 0.0 for n in pending) - self._clock(), 0.0), POLL_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await wake.wait()
 
     @contextlib.asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:

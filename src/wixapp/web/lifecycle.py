@@ -231,7 +231,8 @@ class Lifecycle:
         self._telling.add(told)  # the loop keeps only weak references to tasks
         told.add_done_callback(self._telling.discard)
         try:
-            await asyncio.wait_for(asyncio.shield(told), FORGET_WAIT)
+            async with asyncio.timeout(FORGET_WAIT):
+                await asyncio.shield(told)
         except TimeoutError:
             logger.warning(
                 "other processes are not told yet that %s changed; they will be once the "

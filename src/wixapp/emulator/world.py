@@ -17,7 +17,6 @@ import functools
 import random
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 from wixapp.emulator.delivery import WebhookDeliverer, WebhookTarget
@@ -27,7 +26,7 @@ from wixapp.emulator.faults import FaultBook
 from wixapp.emulator.ratelimit import SlidingWindowLimiter
 from wixapp.emulator.records import Behaviour, LifecycleEvent
 from wixapp.emulator.registry import Registry
-from wixapp.emulator.timekeeping import Clock
+from wixapp.emulator.timekeeping import Clock, wix_time
 from wixapp.emulator.tokens import TokenAuthority, TokenSigner
 from wixapp.emulator.traffic import Traffic
 from wixapp.emulator.wix_errors import EmulatorError
@@ -275,9 +274,10 @@ class EmulatorState:
         self, app_id: str, instance_id: str, event_type: str, fields: EventFields
     ) -> LifecycleEvent:
         domain = split_domain_event_type(event_type) is not None
+        at = self.now()  # one moment: the event's and its domain event's eventTime
         data = fields.data
         if data is None:
-            data = self._domain_data(event_type, fields) if domain else {}
+            data = self._domain_data(event_type, fields, at) if domain else {}
         account_info = fields.account_info
         if account_info is None and domain:
             account_info = self._account_of(instance_id)
@@ -286,17 +286,16 @@ class EmulatorState:
             instance_id=instance_id,
             app_id=app_id,
             data=data,
-            at=self.now(),
+            at=at,
             identity=fields.identity or {"identityType": "APP"},
             account_info=account_info,
         )
 
-    def _domain_data(self, event_type: str, fields: EventFields) -> dict[str, Any]:
-        moment = datetime.fromtimestamp(self.now(), UTC).isoformat(timespec="milliseconds")
+    def _domain_data(self, event_type: str, fields: EventFields, at: float) -> dict[str, Any]:
         return domain_event_data(
             event_type,
             event_id=self._uuid(),
-            event_time=moment.replace("+00:00", "Z"),
+            event_time=wix_time(at),
             entity=fields.entity,
             modified_fields=fields.modified_fields,
             action_body=fields.action_body,

@@ -27,6 +27,13 @@ from .harness import RedisServer, free_port
 pytestmark = pytest.mark.redis
 
 
+def lock_backend(url: str, prefix: str, *, lock_ttl: float) -> RedisBackend:
+    """A process's Redis tier (one app scope) with the given lock TTL."""
+    return RedisBackend(
+        url, prefix=prefix, scope="app", secret="s", options=RedisOptions(lock_ttl=lock_ttl)
+    )
+
+
 def key(prefix: str, app: RegisteredApp, namespace: str, name: str) -> str:
     return entry_name(prefix, app.app_id, namespace, name)
 
@@ -204,13 +211,7 @@ async def test_waiters_share_the_holders_outage(
 async def test_when_the_holder_dies_its_lock_expires_and_a_waiter_proceeds(
     raw_redis: aioredis.Redis, redis_prefix: str, shared_redis_url: str
 ) -> None:
-    backend = RedisBackend(
-        shared_redis_url,
-        prefix=redis_prefix,
-        scope="app",
-        secret="s",
-        options=RedisOptions(lock_ttl=0.3),
-    )
+    backend = lock_backend(shared_redis_url, redis_prefix, lock_ttl=0.3)
     cache: Cache[str] = Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
     dead = await backend.acquire("t", "k")  # a holder that then dies: never renews, never writes
     assert dead is not None
@@ -240,13 +241,7 @@ async def test_the_holder_lets_go_even_if_a_renewal_swallows_its_cancellation(
     soak: the renewals went on forever, and the flight, its request and the worker's
     shutdown waited for them). The holder lets go at once, and the keeper ends after the
     renewal in progress."""
-    backend = RedisBackend(
-        shared_redis_url,
-        prefix=redis_prefix,
-        scope="app",
-        secret="s",
-        options=RedisOptions(lock_ttl=0.03),
-    )
+    backend = lock_backend(shared_redis_url, redis_prefix, lock_ttl=0.03)
     renewing = asyncio.Event()
     renewals = 0
     swallowed = False
@@ -286,13 +281,8 @@ async def test_the_holder_lets_go_even_if_a_renewal_swallows_its_cancellation(
 
 
 async def test_a_slow_holder_keeps_its_lock_alive(redis_prefix: str, shared_redis_url: str) -> None:
-    options = RedisOptions(lock_ttl=0.3)
-    first = RedisBackend(
-        shared_redis_url, prefix=redis_prefix, scope="app", secret="s", options=options
-    )
-    second = RedisBackend(
-        shared_redis_url, prefix=redis_prefix, scope="app", secret="s", options=options
-    )
+    first = lock_backend(shared_redis_url, redis_prefix, lock_ttl=0.3)
+    second = lock_backend(shared_redis_url, redis_prefix, lock_ttl=0.3)
     caches: list[Cache[str]] = [
         Cache(namespace="t", codec=_Text(), max_size=10, shared=backend)
         for backend in (first, second)
